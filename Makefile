@@ -1,0 +1,29 @@
+# teamchat: `make run` starts the app with demo data; `make test` runs the checks.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+# The first Python 3.11+ on PATH (or under pyenv).
+PYTHON_BIN := $(shell for p in python3.13 python3.12 python3.11 python3 $(wildcard /root/.pyenv/versions/3.1[1-9]*/bin/python3); do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; \
+	then command -v $$p; break; fi; done)
+
+.PHONY: install run test lint bench
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON_BIN)" || { echo "teamchat needs Python 3.11 or newer on PATH" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py serve
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install lint
+	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,57 @@
+"""API shapes of people and tokens."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import ApiToken, User
+
+
+class UserSerializer(serializers.ModelSerializer):
+    avatar_url = serializers.SerializerMethodField()
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = [
+            "id", "email", "display_name", "full_name", "title", "avatar_url", "timezone",
+            "role", "is_bot", "is_active", "status_text", "status_emoji",
+        ]
+        read_only_fields = fields
+
+    def get_avatar_url(self, user: User) -> str | None:
+        return user.avatar.url if user.avatar else None
+
+
+class MeSerializer(UserSerializer):
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "date_joined"]
+        read_only_fields = fields
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    display_name = serializers.CharField(max_length=80, required=False)
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    timezone = serializers.CharField(max_length=64, required=False)
+    status_text = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    status_emoji = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "last_used_at"]
+        read_only_fields = fields
+
+
+class ApiTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields

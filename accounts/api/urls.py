@@ -1,0 +1,11 @@
+from django.urls import path
+
+from accounts.api import views
+
+urlpatterns = [
+    path("me/", views.MeView.as_view(), name="api-me"),
+    path("me/tokens/", views.TokenListView.as_view(), name="api-tokens"),
+    path("me/tokens/<int:token_id>/", views.TokenDetailView.as_view(), name="api-token"),
+    path("users/", views.UserListView.as_view(), name="api-users"),
+    path("users/<int:user_id>/", views.UserDetailView.as_view(), name="api-user"),
+]

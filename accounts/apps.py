@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "accounts"
+
+    def ready(self) -> None:
+        from accounts import (  # noqa: F401  (connect receivers, register schema extensions)
+            schema,
+            signals,
+        )

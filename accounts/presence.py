@@ -1,0 +1,181 @@
+"""Presence: who is online, away, in do-not-disturb or offline, from their connections.
+
+Each open socket is a connection that reports itself active or idle and is refreshed by
+heartbeats; a connection not refreshed within CONNECTION_TTL counts as gone (a process
+that died leaves nothing behind for long). In production the connections live in Redis,
+shared by every daphne process; in the embedded mode, in this process.
+
+A person is `dnd` while their do-not-disturb lasts, `away` when they said so or when
+every connection is idle, `online` while any connection is active, and `offline` when
+none is left. Going offline is announced only after OFFLINE_GRACE, so a reload does not
+flap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.utils import timezone
+
+CONNECTION_TTL = 90.0  # seconds; sockets heartbeat every 30
+OFFLINE_GRACE = 8.0  # seconds between the last socket closing and "offline"
+
+ONLINE, AWAY, DND, OFFLINE = "online", "away", "dnd", "offline"
+CONNECTION_STATES = ("active", "idle")
+
+
+@dataclass(frozen=True)
+class Presence:
+    user_id: int
+    status: str
+    status_text: str
+    status_emoji: str
+    dnd_until: str | None
+
+    def as_frame(self) -> dict:
+        return {
+            "type": "presence",
+            "user": self.user_id,
+            "status": self.status,
+            "status_text": self.status_text,
+            "status_emoji": self.status_emoji,
+            "dnd_until": self.dnd_until,
+        }
+
+
+class ConnectionStore(Protocol):
+    def touch(self, user_id: int, connection_id: str, state: str) -> None: ...
+    def drop(self, user_id: int, connection_id: str) -> None: ...
+    def states(self, user_ids: Iterable[int]) -> dict[int, list[str]]: ...
+
+
+class MemoryConnectionStore:
+    """One process's connections (the embedded mode)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: dict[int, dict[str, tuple[str, float]]] = {}
+
+    def touch(self, user_id: int, connection_id: str, state: str) -> None:
+        with self._lock:
+            self._connections.setdefault(user_id, {})[connection_id] = (
+                state, time.time() + CONNECTION_TTL)
+
+    def drop(self, user_id: int, connection_id: str) -> None:
+        with self._lock:
+            self._connections.get(user_id, {}).pop(connection_id, None)
+
+    def states(self, user_ids: Iterable[int]) -> dict[int, list[str]]:
+        now = time.time()
+        with self._lock:
+            return {
+                uid: [s for s, expires in self._connections.get(uid, {}).values() if expires > now]
+                for uid in user_ids
+            }
+
+
+class RedisConnectionStore:
+    """Connections in Redis: a sorted set of connection ids scored by expiry, and a hash
+    of their states, per person."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, decode_responses=True)
+        self._prefix = f"{prefix}:presence"
+
+    def _keys(self, user_id: int) -> tuple[str, str]:
+        return f"{self._prefix}:conns:{user_id}", f"{self._prefix}:state:{user_id}"
+
+    def touch(self, user_id: int, connection_id: str, state: str) -> None:
+        conns, states = self._keys(user_id)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(conns, {connection_id: time.time() + CONNECTION_TTL})
+        pipe.hset(states, connection_id, state)
+        pipe.expire(conns, int(CONNECTION_TTL) * 2)
+        pipe.expire(states, int(CONNECTION_TTL) * 2)
+        pipe.execute()
+
+    def drop(self, user_id: int, connection_id: str) -> None:
+        conns, states = self._keys(user_id)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zrem(conns, connection_id)
+        pipe.hdel(states, connection_id)
+        pipe.execute()
+
+    def states(self, user_ids: Iterable[int]) -> dict[int, list[str]]:
+        ids = list(user_ids)
+        now = time.time()
+        pipe = self._redis.pipeline(transaction=False)
+        for uid in ids:
+            conns, states = self._keys(uid)
+            pipe.zrangebyscore(conns, now, "+inf")
+            pipe.hgetall(states)
+        replies = pipe.execute()
+        result: dict[int, list[str]] = {}
+        for index, uid in enumerate(ids):
+            live, state_map = replies[2 * index], replies[2 * index + 1]
+            result[uid] = [state_map.get(conn, "active") for conn in live]
+        return result
+
+
+_store: ConnectionStore | None = None
+_store_lock = threading.Lock()
+
+
+def store() -> ConnectionStore:
+    global _store
+    with _store_lock:
+        if _store is None:
+            if settings.REDIS_URL:
+                _store = RedisConnectionStore(settings.REDIS_URL, settings.CHANNEL_LAYER_PREFIX)
+            else:
+                _store = MemoryConnectionStore()
+        return _store
+
+
+def _status(connection_states: list[str], manual: str, dnd_until) -> str:
+    if dnd_until is not None and dnd_until > timezone.now():
+        return DND
+    if not connection_states:
+        return OFFLINE
+    if manual == AWAY or "active" not in connection_states:
+        return AWAY
+    return ONLINE
+
+
+def presence_many(user_ids: Iterable[int]) -> list[Presence]:
+    """Presence of many people with one database query and one Redis round trip."""
+    from accounts.models import User
+
+    ids = sorted({int(uid) for uid in user_ids})
+    states = store().states(ids)
+    people = User.objects.filter(pk__in=ids).only(
+        "pk", "presence_manual", "dnd_until", "status_text", "status_emoji", "is_active")
+    return [
+        Presence(
+            user_id=user.pk,
+            status=_status(states.get(user.pk, []), user.presence_manual, user.dnd_until)
+            if user.is_active else OFFLINE,
+            status_text=user.status_text,
+            status_emoji=user.status_emoji,
+            dnd_until=user.dnd_until.isoformat().replace("+00:00", "Z")
+            if user.dnd_until and user.dnd_until > timezone.now() else None,
+        )
+        for user in people
+    ]
+
+
+def active_among(user_ids: Iterable[int]) -> list[int]:
+    """Those of `user_ids` with an active connection right now (for @here)."""
+    states = store().states(list(user_ids))
+    return [uid for uid, conns in states.items() if "active" in conns]
+
+
+def is_connected(user_id: int) -> bool:
+    return bool(store().states([user_id]).get(user_id))

@@ -1,0 +1,416 @@
+"""Writes of the accounts app: people, roles, invitations, tokens, sign-in records."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import ApiToken, Invitation, Organisation, Role, User, validate_timezone
+from compliance.services import audit_record
+from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+INVITATION_LIFETIME = timedelta(days=7)
+TOKEN_PREFIX = "tc_"  # noqa: S105  (a public prefix, not a secret)
+PROFILE_FIELDS = ("display_name", "full_name", "title", "timezone", "status_text", "status_emoji")
+
+
+def secret_hash(raw: str) -> str:
+    """SHA-256 of a high-entropy secret (tokens, invitation links): enough to look it up."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def secrets_match(raw: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(secret_hash(raw), stored_hash)
+
+
+def _clean_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput.for_field("email", "Enter a valid email address.") from None
+    return email
+
+
+def _clean_display_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput.for_field("display_name", "A display name is required.")
+    if len(name) > 80:
+        raise InvalidInput.for_field("display_name", "At most 80 characters.")
+    return name
+
+
+def _clean_role(role: str) -> str:
+    if role not in Role.values:
+        raise InvalidInput.for_field("role", f"Must be one of: {', '.join(Role.values)}.")
+    return role
+
+
+def _clean_password(password: str, user: User | None = None) -> str:
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise InvalidInput("password: " + " ".join(error.messages),
+                           fields={"password": list(error.messages)}) from None
+    return password
+
+
+def _require_admin(actor: User, what: str) -> None:
+    if not (actor.is_active and actor.is_org_admin):
+        raise Forbidden(f"Only owners and admins may {what}.")
+
+
+def user_create(
+    *,
+    email: str,
+    display_name: str,
+    password: str | None,
+    role: str = Role.MEMBER,
+    actor: User | None = None,
+    is_bot: bool = False,
+    validate_password_rules: bool = True,
+    **profile: Any,
+) -> User:
+    """Create a person (or bot). Callers decide who may; this checks the input."""
+    email = _clean_email(email)
+    user = User(
+        email=email,
+        display_name=_clean_display_name(display_name),
+        role=_clean_role(role),
+        is_bot=is_bot,
+        bot_owner=actor if is_bot else None,
+        **profile,
+    )
+    if password is None:
+        user.set_unusable_password()
+    else:
+        if validate_password_rules:
+            _clean_password(password, user)
+        user.set_password(password)
+    with transaction.atomic():
+        if User.objects.filter(email__iexact=email).exists():
+            raise Conflict(f"A person with the email {email} already exists.",
+                           fields={"email": ["Already in use."]})
+        try:
+            user.save(force_insert=True)
+        except IntegrityError:
+            raise Conflict(f"A person with the email {email} already exists.",
+                           fields={"email": ["Already in use."]}) from None
+        audit_record(action="user.created", actor=actor, target=user,
+                     data={"email": email, "role": user.role, "is_bot": is_bot})
+    return user
+
+
+def user_profile_update(*, user: User, **changes: Any) -> User:
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown profile fields: {', '.join(sorted(unknown))}.",
+                           fields={name: ["Unknown field."] for name in unknown})
+    if "display_name" in changes:
+        changes["display_name"] = _clean_display_name(changes["display_name"])
+    if "timezone" in changes:
+        try:
+            validate_timezone(changes["timezone"])
+        except ValidationError as error:
+            raise InvalidInput.for_field("timezone", error.messages[0]) from None
+    limits = {"full_name": 150, "title": 100, "status_text": 100, "status_emoji": 32}
+    for field, limit in limits.items():
+        if field in changes:
+            changes[field] = (changes[field] or "").strip()
+            if len(changes[field]) > limit:
+                raise InvalidInput.for_field(field, f"At most {limit} characters.")
+    for field, value in changes.items():
+        setattr(user, field, value)
+    user.save(update_fields=list(changes))
+    return user
+
+
+def user_avatar_set(*, user: User, avatar: Any) -> User:
+    from files.images import validate_image_upload
+
+    validate_image_upload(avatar, field="avatar")
+    if user.avatar:
+        user.avatar.delete(save=False)
+    user.avatar = avatar
+    user.save(update_fields=["avatar"])
+    return user
+
+
+def user_role_change(*, actor: User, user: User, role: str) -> User:
+    _require_admin(actor, "change roles")
+    role = _clean_role(role)
+    if user.is_bot:
+        raise InvalidInput.for_field("role", "Bots keep the member role.")
+    if Role.OWNER in (role, user.role) and actor.role != Role.OWNER:
+        raise Forbidden("Only an owner may make or unmake owners.")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.role == Role.OWNER and role != Role.OWNER:
+            _ensure_another_owner(locked)
+        before = locked.role
+        locked.role = role
+        locked.save(update_fields=["role"])
+        audit_record(action="user.role_changed", actor=actor, target=locked,
+                     data={"from": before, "to": role})
+    user.role = role
+    return user
+
+
+def _ensure_another_owner(user: User) -> None:
+    others = User.objects.filter(role=Role.OWNER, is_active=True).exclude(pk=user.pk)
+    if not others.exists():
+        raise Conflict("The organisation must keep at least one active owner.")
+
+
+def user_deactivate(*, actor: User, user: User) -> User:
+    """Deactivate a person: they can no longer sign in, tokens stop working, sockets close."""
+    _require_admin(actor, "deactivate people")
+    if user.role == Role.OWNER and actor.role != Role.OWNER:
+        raise Forbidden("Only an owner may deactivate an owner.")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if not locked.is_active:
+            return locked
+        if locked.role == Role.OWNER:
+            _ensure_another_owner(locked)
+        locked.is_active = False
+        locked.deactivated_at = timezone.now()
+        locked.save(update_fields=["is_active", "deactivated_at"])
+        _sessions_end(user_id=locked.pk)
+        audit_record(action="user.deactivated", actor=actor, target=locked)
+        transaction.on_commit(lambda: _announce_deactivation(locked.pk))
+    return locked
+
+
+def _announce_deactivation(user_id: int) -> None:
+    from messaging.events import broadcast_user_deactivated
+
+    broadcast_user_deactivated(user_id)
+
+
+def user_reactivate(*, actor: User, user: User) -> User:
+    _require_admin(actor, "reactivate people")
+    with transaction.atomic():
+        user.is_active = True
+        user.deactivated_at = None
+        user.save(update_fields=["is_active", "deactivated_at"])
+        audit_record(action="user.reactivated", actor=actor, target=user)
+    return user
+
+
+def _sessions_end(*, user_id: int, keep_session_key: str | None = None) -> int:
+    """End every session of a person (but the one they are using, when named)."""
+    from django.contrib.sessions.models import Session
+
+    ended = 0
+    now = timezone.now()
+    # Sessions are opaque blobs; decoding is the only portable way to find a user's.
+    for session in Session.objects.filter(expire_date__gt=now).iterator():
+        if session.session_key == keep_session_key:
+            continue
+        if str(session.get_decoded().get("_auth_user_id")) == str(user_id):
+            session.delete()
+            ended += 1
+    return ended
+
+
+def password_changed_record(*, user: User, session_key: str | None, ip_address: str | None) -> None:
+    """After a password change: sign out every other session, and record it."""
+    with transaction.atomic():
+        ended = _sessions_end(user_id=user.pk, keep_session_key=session_key)
+        audit_record(action="auth.password_changed", actor=user, target=user,
+                     ip_address=ip_address, data={"sessions_ended": ended})
+
+
+def sign_in_record(*, user: User, ip_address: str | None) -> None:
+    audit_record(action="auth.sign_in", actor=user, target=user, ip_address=ip_address)
+
+
+def sign_in_failure_record(*, email: str, ip_address: str | None) -> None:
+    audit_record(action="auth.sign_in_failed", target_type="accounts.user",
+                 ip_address=ip_address, data={"email": (email or "")[:254]})
+
+
+def sign_out_record(*, user: User, ip_address: str | None) -> None:
+    audit_record(action="auth.sign_out", actor=user, target=user, ip_address=ip_address)
+
+
+# --- Invitations ------------------------------------------------------------------
+
+
+def user_invite(*, actor: User, email: str, role: str = Role.MEMBER) -> tuple[Invitation, str]:
+    """Invite someone by email. Returns the invitation and the one-time link token."""
+    _require_admin(actor, "invite people")
+    email = _clean_email(email)
+    role = _clean_role(role)
+    if role == Role.OWNER and actor.role != Role.OWNER:
+        raise Forbidden("Only an owner may invite an owner.")
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict(f"{email} already has an account.", fields={"email": ["Already in use."]})
+    raw = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        invitation = Invitation.objects.create(
+            email=email,
+            role=role,
+            token_hash=secret_hash(raw),
+            invited_by=actor,
+            expires_at=timezone.now() + INVITATION_LIFETIME,
+        )
+        audit_record(action="user.invited", actor=actor, target=invitation,
+                     data={"email": email, "role": role})
+        transaction.on_commit(lambda: _send_invitation(invitation.pk, raw))
+    return invitation, raw
+
+
+def _send_invitation(invitation_id: int, raw: str) -> None:
+    from accounts.tasks import send_invitation_email
+
+    send_invitation_email.delay(invitation_id, raw)
+
+
+def invitation_url(raw: str) -> str:
+    return f"{settings.SITE_URL}/invite/{raw}/"
+
+
+def invitation_accept(*, token: str, display_name: str, password: str) -> User:
+    """Create the invited person's account. A link works once and only until it expires."""
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update()
+            .filter(token_hash=secret_hash(token or ""))
+            .first()
+        )
+        if invitation is None or invitation.revoked_at is not None:
+            raise NotFound("This invitation link is not valid.")
+        if invitation.accepted_at is not None:
+            raise Conflict("This invitation has already been used.", code="invitation_used")
+        if invitation.expires_at <= timezone.now():
+            raise Conflict("This invitation has expired; ask an admin for a new one.",
+                           code="invitation_expired")
+        user = user_create(
+            email=invitation.email,
+            display_name=display_name,
+            password=password,
+            role=invitation.role,
+            actor=None,
+        )
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_user = user
+        invitation.save(update_fields=["accepted_at", "accepted_user"])
+        audit_record(action="user.invitation_accepted", actor=user, target=invitation)
+    return user
+
+
+def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
+    _require_admin(actor, "revoke invitations")
+    with transaction.atomic():
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(action="user.invitation_revoked", actor=actor, target=invitation)
+    return invitation
+
+
+# --- API tokens ---------------------------------------------------------------------
+
+
+def api_token_create(*, actor: User, user: User, name: str) -> tuple[ApiToken, str]:
+    """Create a bearer token for `user`. Returns the row and the token, shown only now.
+
+    People create their own; admins create them for bots.
+    """
+    if actor.pk != user.pk and not (actor.is_org_admin and user.is_bot):
+        raise Forbidden("You may create tokens only for yourself (admins: also for bots).")
+    if not user.is_active:
+        raise InvalidInput.for_field("user", "This account is deactivated.")
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput.for_field("name", "Give the token a name you will recognise.")
+    if len(name) > 100:
+        raise InvalidInput.for_field("name", "At most 100 characters.")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user, name=name, prefix=raw[:10], token_hash=secret_hash(raw)
+        )
+        audit_record(action="token.created", actor=actor, target=token,
+                     data={"user_id": user.pk, "name": name, "prefix": token.prefix})
+    return token, raw
+
+
+def api_token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
+    if actor.pk != token.user_id and not (actor.is_org_admin and token.user.is_bot):
+        raise NotFound("No such token.")
+    if token.revoked_at is not None:
+        return token
+    with transaction.atomic():
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(action="token.revoked", actor=actor, target=token,
+                     data={"user_id": token.user_id, "prefix": token.prefix})
+    return token
+
+
+def api_token_touch(*, token: ApiToken) -> None:
+    """Note when a token was last used, at most once a minute to spare the database."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+
+
+# --- Bots ---------------------------------------------------------------------------
+
+
+def bot_create(*, actor: User, display_name: str, username: str) -> User:
+    """Create a bot user owned by the admin who made it."""
+    _require_admin(actor, "create bots")
+    username = (username or "").strip().lower()
+    if not username or not username.replace("-", "").replace("_", "").isalnum():
+        raise InvalidInput.for_field("username", "Letters, digits, - and _ only.")
+    return user_create(
+        email=f"{username}@bots.teamchat.invalid",
+        display_name=display_name,
+        password=None,
+        role=Role.MEMBER,
+        actor=actor,
+        is_bot=True,
+    )
+
+
+def organisation_update(*, actor: User, **changes: Any) -> Organisation:
+    _require_admin(actor, "change organisation settings")
+    organisation = Organisation.get()
+    allowed = {"name", "message_edit_window_seconds"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(f"Unknown settings: {', '.join(sorted(unknown))}.",
+                           fields={name: ["Unknown field."] for name in unknown})
+    if "name" in changes and not str(changes["name"]).strip():
+        raise InvalidInput.for_field("name", "A name is required.")
+    if "message_edit_window_seconds" in changes:
+        try:
+            window = int(changes["message_edit_window_seconds"])
+        except (TypeError, ValueError):
+            raise InvalidInput.for_field("message_edit_window_seconds", "Must be a number.") from None
+        if window < 0:
+            raise InvalidInput.for_field("message_edit_window_seconds", "Must not be negative.")
+        changes["message_edit_window_seconds"] = window
+    with transaction.atomic():
+        before = {name: getattr(organisation, name) for name in changes}
+        for name, value in changes.items():
+            setattr(organisation, name, value)
+        organisation.save()
+        audit_record(action="organisation.updated", actor=actor, target=organisation,
+                     data={"before": before, "after": changes})
+    return organisation

@@ -1,0 +1,37 @@
+"""Receivers that record sign-ins, failures and sign-outs in the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from accounts import services
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+@receiver(user_logged_in)
+def _on_sign_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    services.sign_in_record(user=user, ip_address=client_ip(request))
+
+
+@receiver(user_login_failed)
+def _on_sign_in_failed(sender: Any, credentials: dict, request: HttpRequest | None = None,
+                       **kwargs: Any) -> None:
+    services.sign_in_failure_record(
+        email=credentials.get("username") or credentials.get("email") or "",
+        ip_address=client_ip(request),
+    )
+
+
+@receiver(user_logged_out)
+def _on_sign_out(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    if user is not None and user.is_authenticated:
+        services.sign_out_record(user=user, ip_address=client_ip(request))

@@ -1,0 +1,59 @@
+"""Writes of the compliance app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, transaction
+
+from compliance.models import GENESIS_HASH, AuditEvent
+
+# Any constant shared by every writer of the audit chain; see audit_record.
+_AUDIT_CHAIN_LOCK = 7_420_001
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any = None,
+    target: Any = None,
+    target_type: str = "",
+    target_id: Any = "",
+    conversation_id: int | None = None,
+    ip_address: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the audit chain.
+
+    Joins the caller's transaction, so the event commits or rolls back with the change
+    it records. On PostgreSQL, appends are serialised with a transaction-level advisory
+    lock so two writers never chain onto the same predecessor; SQLite serialises writers
+    by itself.
+    """
+    if target is not None:
+        target_type = target_type or target._meta.label_lower
+        target_id = target_id or target.pk
+    actor_label = ""
+    if actor is not None and getattr(actor, "pk", None):
+        actor_label = actor.email
+    else:
+        actor = None
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_AUDIT_CHAIN_LOCK])
+        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        event = AuditEvent(
+            actor=actor,
+            actor_label=actor_label,
+            action=action,
+            target_type=target_type,
+            target_id=str(target_id) if target_id != "" else "",
+            conversation_id=conversation_id,
+            ip_address=ip_address,
+            data=data or {},
+            prev_hash=last or GENESIS_HASH,
+        )
+        event.hash = event.compute_hash()
+        event.save(force_insert=True)
+    return event

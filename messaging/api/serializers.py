@@ -1,0 +1,185 @@
+"""API shapes of the messaging app. Output goes through messaging.payloads so REST and
+live events describe a message or conversation the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from messaging.models import ConversationKind, MembershipRole, NotificationLevel
+from messaging.payloads import conversation_payload
+
+
+class ReactionOutSerializer(serializers.Serializer):
+    emoji = serializers.CharField()
+    count = serializers.IntegerField()
+    users = serializers.ListField(child=serializers.IntegerField())
+
+
+class ThreadSummarySerializer(serializers.Serializer):
+    reply_count = serializers.IntegerField()
+    last_reply_at = serializers.DateTimeField(allow_null=True)
+    participants = serializers.ListField(child=serializers.IntegerField())
+
+
+class MessageSchemaSerializer(serializers.Serializer):
+    """The message shape, for the OpenAPI schema (the payload function builds it)."""
+
+    id = serializers.IntegerField()
+    conversation = serializers.IntegerField()
+    author = serializers.IntegerField()
+    text = serializers.CharField()
+    html = serializers.CharField()
+    seq = serializers.IntegerField()
+    thread_root = serializers.IntegerField(allow_null=True)
+    also_in_channel = serializers.BooleanField()
+    client_msg_id = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    deleted = serializers.BooleanField()
+    reactions = ReactionOutSerializer(many=True)
+    files = serializers.ListField(child=serializers.DictField())
+    thread = ThreadSummarySerializer(allow_null=True)
+    pinned = serializers.BooleanField()
+
+
+class MembershipStateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=MembershipRole.choices)
+    last_read_message = serializers.IntegerField(allow_null=True)
+    last_read_seq = serializers.IntegerField()
+    notification_level = serializers.ChoiceField(choices=NotificationLevel.choices)
+    muted = serializers.BooleanField()
+    starred = serializers.BooleanField()
+
+
+class ConversationSchemaSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=ConversationKind.choices)
+    name = serializers.CharField()
+    topic = serializers.CharField()
+    purpose = serializers.CharField()
+    created_by = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    archived = serializers.BooleanField()
+    archived_at = serializers.DateTimeField(allow_null=True)
+    last_seq = serializers.IntegerField()
+    last_message_at = serializers.DateTimeField(allow_null=True)
+    is_member = serializers.BooleanField()
+    members = serializers.ListField(child=serializers.IntegerField(), required=False)
+    membership = MembershipStateSerializer(required=False)
+    unread_count = serializers.IntegerField(required=False)
+    mention_count = serializers.IntegerField(required=False)
+    member_count = serializers.IntegerField(required=False)
+
+
+@extend_schema_field(ConversationSchemaSerializer)
+class ConversationOutSerializer(serializers.BaseSerializer):
+    def to_representation(self, instance: Any) -> dict:
+        membership = self.context.get("memberships", {}).get(instance.pk)
+        members = self.context.get("members", {}).get(instance.pk)
+        data = conversation_payload(instance, membership, member_ids=members)
+        if hasattr(instance, "member_count"):
+            data["member_count"] = instance.member_count
+        if hasattr(instance, "is_member") and membership is None:
+            data["is_member"] = bool(instance.is_member)
+        return data
+
+
+class ConversationCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ConversationKind.choices)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    topic = serializers.CharField(max_length=250, required=False, allow_blank=True)
+    purpose = serializers.CharField(max_length=250, required=False, allow_blank=True)
+    members = serializers.ListField(child=serializers.IntegerField(), required=False,
+                                    max_length=1000)
+
+    def validate(self, data: dict) -> dict:
+        if data["kind"] == ConversationKind.DIRECT:
+            if not data.get("members"):
+                raise serializers.ValidationError({"members": ["Name the people to talk with."]})
+            extra = {"name", "topic", "purpose"} & {k for k, v in data.items() if v}
+            if extra:
+                raise serializers.ValidationError(
+                    {field: ["A direct conversation has no name, topic or purpose."]
+                     for field in extra})
+        elif not data.get("name"):
+            raise serializers.ValidationError({"name": ["A channel needs a name."]})
+        return data
+
+
+class ConversationUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    topic = serializers.CharField(max_length=250, required=False, allow_blank=True)
+    purpose = serializers.CharField(max_length=250, required=False, allow_blank=True)
+    archived = serializers.BooleanField(required=False)
+
+
+class PreferencesSerializer(serializers.Serializer):
+    notification_level = serializers.ChoiceField(choices=NotificationLevel.choices, required=False)
+    muted = serializers.BooleanField(required=False)
+    starred = serializers.BooleanField(required=False)
+
+
+class MemberAddSerializer(serializers.Serializer):
+    user = serializers.IntegerField()
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=MembershipRole.choices)
+
+
+class MemberOutSerializer(serializers.Serializer):
+    user = serializers.IntegerField(source="user_id")
+    display_name = serializers.CharField(source="user.display_name")
+    role = serializers.ChoiceField(choices=MembershipRole.choices)
+    joined_at = serializers.DateTimeField()
+    is_bot = serializers.BooleanField(source="user.is_bot")
+    is_guest = serializers.BooleanField(source="user.is_guest")
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    client_msg_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    thread_root = serializers.IntegerField(required=False, allow_null=True)
+    also_in_channel = serializers.BooleanField(required=False, default=False)
+    files = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=10)
+
+
+class MessageEditSerializer(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class ReadSerializer(serializers.Serializer):
+    message = serializers.IntegerField()
+
+
+class ReactionSerializer(serializers.Serializer):
+    emoji = serializers.CharField(max_length=64)
+
+
+class RevisionOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    html = serializers.CharField()
+    written_at = serializers.DateTimeField()
+    replaced_at = serializers.DateTimeField()
+    replaced_by = serializers.IntegerField(source="replaced_by_id", allow_null=True)
+
+
+class UserGroupSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    handle = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=80)
+    description = serializers.CharField(max_length=250, required=False, allow_blank=True)
+    members = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+    def to_representation(self, group: Any) -> dict:
+        return {
+            "id": group.pk,
+            "handle": group.handle,
+            "name": group.name,
+            "description": group.description,
+            "members": sorted(u.pk for u in group.members.all()),
+        }

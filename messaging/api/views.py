@@ -1,0 +1,388 @@
+"""REST doors of the messaging app: validate, call one service or selector, shape output."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from messaging import selectors, services
+from messaging.api.serializers import (
+    ConversationCreateSerializer,
+    ConversationOutSerializer,
+    ConversationSchemaSerializer,
+    ConversationUpdateSerializer,
+    MemberAddSerializer,
+    MemberOutSerializer,
+    MemberRoleSerializer,
+    MessageCreateSerializer,
+    MessageEditSerializer,
+    MessageSchemaSerializer,
+    PreferencesSerializer,
+    ReactionSerializer,
+    ReadSerializer,
+    RevisionOutSerializer,
+    UserGroupSerializer,
+)
+from messaging.models import ConversationKind
+from messaging.payloads import conversation_payload, message_payload
+from teamchat.pagination import paginate_queryset
+
+
+def _results(items: list, **paging: object) -> Response:
+    return Response({"results": items, **paging})
+
+
+def _conversation_out(conversation, membership=None, members=None) -> dict:
+    return conversation_payload(conversation, membership, member_ids=members)
+
+
+class ConversationListView(APIView):
+    @extend_schema(summary="My conversations, with unread and mention counts",
+                   responses=ConversationSchemaSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        memberships = list(selectors.membership_list(user=request.user))
+        direct_ids = [m.conversation_id for m in memberships
+                      if m.conversation.kind == ConversationKind.DIRECT]
+        members = selectors.direct_member_ids(conversation_ids=direct_ids)
+        results = []
+        for membership in memberships:
+            data = _conversation_out(membership.conversation, membership,
+                                     members.get(membership.conversation_id))
+            data["unread_count"] = membership.unread_count
+            data["mention_count"] = membership.mention_count
+            results.append(data)
+        return _results(results)
+
+    @extend_schema(summary="Create a channel, or open a direct conversation",
+                   request=ConversationCreateSerializer,
+                   responses={201: ConversationSchemaSerializer, 200: ConversationSchemaSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = ConversationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data["kind"] == ConversationKind.DIRECT:
+            conversation, created = services.conversation_direct_open(
+                actor=request.user, member_ids=data["members"])
+        else:
+            conversation = services.conversation_create(
+                actor=request.user, kind=data["kind"], name=data["name"],
+                topic=data.get("topic", ""), purpose=data.get("purpose", ""),
+                member_ids=data.get("members", []))
+            created = True
+        conversation, membership = selectors.conversation_get_for_user(
+            user=request.user, conversation_id=conversation.pk)
+        members = selectors.direct_member_ids(conversation_ids=[conversation.pk])
+        return Response(_conversation_out(conversation, membership, members[conversation.pk]),
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ChannelDirectoryView(APIView):
+    @extend_schema(summary="Browse and search channels by name",
+                   parameters=[OpenApiParameter("q", str), OpenApiParameter("archived", bool)],
+                   responses=ConversationSchemaSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        channels = selectors.channel_directory(
+            user=request.user, query=request.query_params.get("q", ""),
+            include_archived=request.query_params.get("archived") in ("1", "true"))
+        return paginate_queryset(request, channels, ConversationOutSerializer,
+                                 ordering=("name",))
+
+
+class ConversationDetailView(APIView):
+    @extend_schema(summary="One conversation", responses=ConversationSchemaSerializer)
+    def get(self, request: Request, conversation_id: int) -> Response:
+        conversation, membership = selectors.conversation_get_for_user(
+            user=request.user, conversation_id=conversation_id)
+        members = selectors.direct_member_ids(conversation_ids=[conversation.pk])
+        return Response(_conversation_out(conversation, membership, members[conversation.pk]))
+
+    @extend_schema(summary="Rename, set topic or purpose, archive or unarchive",
+                   request=ConversationUpdateSerializer, responses=ConversationSchemaSerializer)
+    def patch(self, request: Request, conversation_id: int) -> Response:
+        serializer = ConversationUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        selectors.conversation_get_for_user(user=request.user, conversation_id=conversation_id)
+        services.conversation_update(actor=request.user, conversation_id=conversation_id,
+                                     **serializer.validated_data)
+        return self.get(request, conversation_id)
+
+
+class ConversationJoinView(APIView):
+    @extend_schema(summary="Join a public channel", request=None,
+                   responses=ConversationSchemaSerializer)
+    def post(self, request: Request, conversation_id: int) -> Response:
+        selectors.conversation_get_for_user(user=request.user, conversation_id=conversation_id)
+        services.conversation_join(actor=request.user, conversation_id=conversation_id)
+        return ConversationDetailView().get(request, conversation_id)
+
+
+class ConversationLeaveView(APIView):
+    @extend_schema(summary="Leave a channel", request=None, responses={204: None})
+    def post(self, request: Request, conversation_id: int) -> Response:
+        selectors.conversation_get_for_user(user=request.user, conversation_id=conversation_id)
+        services.conversation_leave(actor=request.user, conversation_id=conversation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PreferencesView(APIView):
+    @extend_schema(summary="My notification level, mute and star for a conversation",
+                   request=PreferencesSerializer, responses=ConversationSchemaSerializer)
+    def patch(self, request: Request, conversation_id: int) -> Response:
+        serializer = PreferencesSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        selectors.conversation_get_for_user(user=request.user, conversation_id=conversation_id)
+        services.membership_preferences_update(actor=request.user,
+                                               conversation_id=conversation_id,
+                                               **serializer.validated_data)
+        return ConversationDetailView().get(request, conversation_id)
+
+
+class MemberListView(APIView):
+    @extend_schema(summary="Members of a conversation", responses=MemberOutSerializer(many=True))
+    def get(self, request: Request, conversation_id: int) -> Response:
+        members = selectors.member_list(user=request.user, conversation_id=conversation_id)
+        return paginate_queryset(request, members, MemberOutSerializer, ordering=("user_id",))
+
+    @extend_schema(summary="Add a person to a channel", request=MemberAddSerializer,
+                   responses={201: MemberOutSerializer})
+    def post(self, request: Request, conversation_id: int) -> Response:
+        serializer = MemberAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.membership_add(actor=request.user, conversation_id=conversation_id,
+                                             user_id=serializer.validated_data["user"])
+        return Response(MemberOutSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetailView(APIView):
+    @extend_schema(summary="Remove a person (or yourself) from a channel", responses={204: None})
+    def delete(self, request: Request, conversation_id: int, user_id: int) -> Response:
+        services.membership_remove(actor=request.user, conversation_id=conversation_id,
+                                   user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Change a member's channel role", request=MemberRoleSerializer,
+                   responses=MemberOutSerializer)
+    def patch(self, request: Request, conversation_id: int, user_id: int) -> Response:
+        serializer = MemberRoleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.membership_role_change(
+            actor=request.user, conversation_id=conversation_id, user_id=user_id,
+            role=serializer.validated_data["role"])
+        return Response(MemberOutSerializer(membership).data)
+
+
+def _page_url(request: Request, **params: object) -> str:
+    query = {k: v for k, v in request.query_params.items() if k not in ("before", "after",
+                                                                        "around")}
+    query.update(params)
+    return request.build_absolute_uri(request.path) + "?" + urlencode(query)
+
+
+class MessageListView(APIView):
+    @extend_schema(
+        summary="History, oldest first, paged by message id",
+        parameters=[OpenApiParameter("before", int), OpenApiParameter("after", int),
+                    OpenApiParameter("around", int), OpenApiParameter("limit", int)],
+        responses=inline_serializer("MessagePage", {
+            "results": MessageSchemaSerializer(many=True),
+            "has_older": serializers.BooleanField(),
+            "has_newer": serializers.BooleanField(),
+            "older": serializers.URLField(allow_null=True),
+            "newer": serializers.URLField(allow_null=True),
+        }),
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        params = request.query_params
+        page = selectors.message_history(
+            user=request.user, conversation_id=conversation_id, before=params.get("before"),
+            after=params.get("after"), around=params.get("around"), limit=params.get("limit"))
+        messages = page.messages
+        older = (_page_url(request, before=messages[0].pk)
+                 if page.has_older and messages else None)
+        newer = (_page_url(request, after=messages[-1].pk)
+                 if page.has_newer and messages else None)
+        return _results([message_payload(m) for m in messages], has_older=page.has_older,
+                        has_newer=page.has_newer, older=older, newer=newer)
+
+    @extend_schema(summary="Send a message (idempotent by client_msg_id)",
+                   request=MessageCreateSerializer,
+                   responses={201: MessageSchemaSerializer, 200: MessageSchemaSerializer})
+    def post(self, request: Request, conversation_id: int) -> Response:
+        serializer = MessageCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        selectors.conversation_get_for_user(user=request.user, conversation_id=conversation_id)
+        result = services.message_create(
+            author=request.user, conversation_id=conversation_id, text=data["text"],
+            client_msg_id=data.get("client_msg_id", ""), thread_root_id=data.get("thread_root"),
+            also_in_channel=data.get("also_in_channel", False))
+        message = selectors.message_get_for_user(user=request.user, message_id=result.message.pk)
+        return Response(message_payload(message),
+                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class ReadView(APIView):
+    @extend_schema(summary="Mark read up to a message (moves forward only)",
+                   request=ReadSerializer, responses=ConversationSchemaSerializer)
+    def post(self, request: Request, conversation_id: int) -> Response:
+        serializer = ReadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        selectors.conversation_get_for_user(user=request.user, conversation_id=conversation_id)
+        membership = services.read_mark(actor=request.user, conversation_id=conversation_id,
+                                        message_id=serializer.validated_data["message"])
+        counts = selectors.unread_counts(user=request.user,
+                                         conversation_ids=[membership.conversation_id])
+        unread, mentions = counts.get(membership.conversation_id, (0, 0))
+        data = _conversation_out(membership.conversation, membership)
+        data.update(unread_count=unread, mention_count=mentions)
+        return Response(data)
+
+
+class PinListView(APIView):
+    @extend_schema(summary="Pinned messages of a conversation",
+                   responses=MessageSchemaSerializer(many=True))
+    def get(self, request: Request, conversation_id: int) -> Response:
+        pins = selectors.pin_list(user=request.user, conversation_id=conversation_id)
+        return _results([message_payload(m) for m in pins])
+
+
+class MessageDetailView(APIView):
+    @extend_schema(summary="One message", responses=MessageSchemaSerializer)
+    def get(self, request: Request, message_id: int) -> Response:
+        message = selectors.message_get_for_user(user=request.user, message_id=message_id)
+        return Response(message_payload(message))
+
+    @extend_schema(summary="Edit a message (author only)", request=MessageEditSerializer,
+                   responses=MessageSchemaSerializer)
+    def patch(self, request: Request, message_id: int) -> Response:
+        serializer = MessageEditSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        selectors.message_get_for_user(user=request.user, message_id=message_id)
+        services.message_edit(actor=request.user, message_id=message_id,
+                              text=serializer.validated_data["text"])
+        return self.get(request, message_id)
+
+    @extend_schema(summary="Delete a message (leaves a tombstone)", responses={204: None})
+    def delete(self, request: Request, message_id: int) -> Response:
+        selectors.message_get_for_user(user=request.user, message_id=message_id)
+        services.message_delete(actor=request.user, message_id=message_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RevisionListView(APIView):
+    @extend_schema(summary="Earlier bodies of a message", responses=RevisionOutSerializer(many=True))
+    def get(self, request: Request, message_id: int) -> Response:
+        revisions = selectors.message_revisions(user=request.user, message_id=message_id)
+        return _results([RevisionOutSerializer(r).data for r in revisions])
+
+
+class ReplyListView(APIView):
+    @extend_schema(summary="A thread's root and replies",
+                   parameters=[OpenApiParameter("after", int), OpenApiParameter("limit", int)],
+                   responses=inline_serializer("ThreadPage", {
+                       "root": MessageSchemaSerializer(),
+                       "results": MessageSchemaSerializer(many=True),
+                       "has_more": serializers.BooleanField(),
+                   }))
+    def get(self, request: Request, message_id: int) -> Response:
+        root, replies, has_more = selectors.message_replies(
+            user=request.user, message_id=message_id, after=request.query_params.get("after"),
+            limit=request.query_params.get("limit"))
+        return _results([message_payload(m) for m in replies], root=message_payload(root),
+                        has_more=has_more)
+
+
+class ReactionListView(APIView):
+    @extend_schema(summary="React to a message", request=ReactionSerializer,
+                   responses={201: MessageSchemaSerializer})
+    def post(self, request: Request, message_id: int) -> Response:
+        serializer = ReactionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        selectors.message_get_for_user(user=request.user, message_id=message_id)
+        services.reaction_add(actor=request.user, message_id=message_id,
+                              emoji_value=serializer.validated_data["emoji"])
+        message = selectors.message_get_for_user(user=request.user, message_id=message_id)
+        return Response(message_payload(message), status=status.HTTP_201_CREATED)
+
+
+class ReactionDetailView(APIView):
+    @extend_schema(summary="Remove my reaction", responses={204: None})
+    def delete(self, request: Request, message_id: int, emoji: str) -> Response:
+        selectors.message_get_for_user(user=request.user, message_id=message_id)
+        services.reaction_remove(actor=request.user, message_id=message_id, emoji_value=emoji)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PinView(APIView):
+    @extend_schema(summary="Pin a message", request=None, responses={201: MessageSchemaSerializer})
+    def post(self, request: Request, message_id: int) -> Response:
+        selectors.message_get_for_user(user=request.user, message_id=message_id)
+        services.pin_add(actor=request.user, message_id=message_id)
+        message = selectors.message_get_for_user(user=request.user, message_id=message_id)
+        return Response(message_payload(message), status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Unpin a message", responses={204: None})
+    def delete(self, request: Request, message_id: int) -> Response:
+        selectors.message_get_for_user(user=request.user, message_id=message_id)
+        services.pin_remove(actor=request.user, message_id=message_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SaveView(APIView):
+    @extend_schema(summary="Save a message for later", request=None, responses={201: None})
+    def post(self, request: Request, message_id: int) -> Response:
+        services.message_save(actor=request.user, message_id=message_id)
+        return Response(status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Remove a message from my saved items", responses={204: None})
+    def delete(self, request: Request, message_id: int) -> Response:
+        services.message_unsave(actor=request.user, message_id=message_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SavedListView(APIView):
+    @extend_schema(summary="My saved messages", responses=MessageSchemaSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return _results([message_payload(m) for m in selectors.saved_list(user=request.user)])
+
+
+class UserGroupListView(APIView):
+    @extend_schema(summary="User groups", responses=UserGroupSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        groups = selectors.usergroup_list(user=request.user)
+        return _results([UserGroupSerializer(g).data for g in groups])
+
+    @extend_schema(summary="Create a user group (admins)", request=UserGroupSerializer,
+                   responses={201: UserGroupSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = UserGroupSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        group = services.usergroup_create(actor=request.user, handle=data["handle"],
+                                          name=data["name"],
+                                          description=data.get("description", ""),
+                                          member_ids=data.get("members", []))
+        return Response(UserGroupSerializer(group).data, status=status.HTTP_201_CREATED)
+
+
+class UserGroupDetailView(APIView):
+    @extend_schema(summary="Change a user group (admins)", request=UserGroupSerializer,
+                   responses=UserGroupSerializer)
+    def patch(self, request: Request, group_id: int) -> Response:
+        serializer = UserGroupSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        if "members" in changes:
+            changes["members"] = list(changes["members"])
+        group = services.usergroup_update(actor=request.user, group_id=group_id, **changes)
+        return Response(UserGroupSerializer(group).data)
+
+    @extend_schema(summary="Delete a user group (admins)", responses={204: None})
+    def delete(self, request: Request, group_id: int) -> Response:
+        services.usergroup_delete(actor=request.user, group_id=group_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,288 @@
+"""Conversations, memberships, messages and what hangs off them.
+
+Every change a member can see is an event with the conversation's next `seq`
+(ConversationEvent); messages carry the seq of the event that created them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class ConversationKind(models.TextChoices):
+    PUBLIC = "public", "Public channel"
+    PRIVATE = "private", "Private channel"
+    DIRECT = "direct", "Direct conversation"
+
+
+class Conversation(models.Model):
+    kind = models.CharField(max_length=8, choices=ConversationKind.choices)
+    name = models.CharField(max_length=80, blank=True)
+    topic = models.CharField(max_length=250, blank=True)
+    purpose = models.CharField(max_length=250, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    # The seq of the newest event; the next event takes last_seq + 1 under the row lock.
+    last_seq = models.BigIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    # Sorted member ids of a direct conversation: one conversation per member set.
+    direct_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                condition=~Q(kind="direct"),
+                name="messaging_channel_name_ci_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "archived_at"])]
+
+    def __str__(self) -> str:
+        return self.name or f"direct:{self.direct_key}"
+
+    @property
+    def is_channel(self) -> bool:
+        return self.kind != ConversationKind.DIRECT
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class MembershipRole(models.TextChoices):
+    ADMIN = "admin", "Channel admin"
+    MEMBER = "member", "Member"
+
+
+class NotificationLevel(models.TextChoices):
+    DEFAULT = "default", "Follow my default"
+    ALL = "all", "All messages"
+    MENTIONS = "mentions", "Mentions only"
+    NOTHING = "nothing", "Nothing"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(
+        max_length=8, choices=MembershipRole.choices, default=MembershipRole.MEMBER
+    )
+    joined_at = models.DateTimeField(default=timezone.now)
+    last_read_message_id = models.BigIntegerField(default=0)
+    last_read_seq = models.BigIntegerField(default=0)
+    notification_level = models.CharField(
+        max_length=8, choices=NotificationLevel.choices, default=NotificationLevel.DEFAULT
+    )
+    muted = models.BooleanField(default=False)
+    starred = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "conversation"], name="messaging_membership_unique")
+        ]
+        indexes = [models.Index(fields=["conversation", "user"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.conversation_id}"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="messages"
+    )
+    thread_root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
+    )
+    # A thread reply also shown in the channel ("also send to channel").
+    also_in_channel = models.BooleanField(default=False)
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    seq = models.BigIntegerField()
+    client_msg_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Thread summary, kept on the root by the reply service.
+    reply_count = models.PositiveIntegerField(default=0)
+    last_reply_at = models.DateTimeField(null=True, blank=True)
+    thread_participants = models.JSONField(default=list, blank=True)
+    has_link = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="messaging_message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["author", "client_msg_id"],
+                condition=~Q(client_msg_id=""),
+                name="messaging_message_client_msg_id_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "id"]),
+            models.Index(fields=["thread_root", "id"]),
+            # Unread counting: channel-visible, live messages past a read position.
+            models.Index(
+                fields=["conversation", "seq"],
+                condition=Q(deleted_at__isnull=True)
+                & (Q(thread_root__isnull=True) | Q(also_in_channel=True)),
+                name="messaging_msg_unread_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} in {self.conversation_id}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def in_channel(self) -> bool:
+        return self.thread_root_id is None or self.also_in_channel
+
+
+class MessageRevision(models.Model):
+    """An earlier body of a message, kept when it was edited or deleted."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="revisions")
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    # When this body was written (the message's creation or an earlier edit).
+    written_at = models.DateTimeField()
+    replaced_at = models.DateTimeField(default=timezone.now)
+    replaced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"revision {self.pk} of message {self.message_id}"
+
+
+class Reaction(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user", "emoji"], name="messaging_reaction_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+
+class MentionKind(models.TextChoices):
+    USER = "user", "Person"
+    GROUP = "group", "User group"
+    CHANNEL = "channel", "@channel"
+    HERE = "here", "@here"
+
+
+class Mention(models.Model):
+    """One row per person a message mentions, however they were mentioned."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="mentions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=MentionKind.choices)
+    # Copied from the message so mention counts need no join.
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="messaging_mention_unique")
+        ]
+        indexes = [models.Index(fields=["user", "conversation", "seq"])]
+
+    def __str__(self) -> str:
+        return f"mention of {self.user_id} in {self.message_id}"
+
+
+class UserGroup(models.Model):
+    """A named group of people, mentionable as @handle; admins manage groups."""
+
+    handle = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=250, blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="user_groups", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"@{self.handle}"
+
+
+class Pin(models.Model):
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="pin")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="pins")
+    pinned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    pinned_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"pin of {self.message_id}"
+
+
+class SavedMessage(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="saved_messages")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "message"], name="messaging_saved_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} saved by {self.user_id}"
+
+
+class ConversationEvent(models.Model):
+    """The ordered log of what happened in a conversation, for resume after a disconnect.
+
+    Message events store only the message id: a replay shows the message as it is now,
+    so a deleted message's text is never sent again.
+    """
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    seq = models.BigIntegerField()
+    type = models.CharField(max_length=32)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="+")
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="messaging_event_seq_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.seq} in {self.conversation_id}"

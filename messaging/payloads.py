@@ -1,0 +1,93 @@
+"""The JSON shapes of messages and conversations, shared by the REST API and live events.
+
+Callers prefetch `reactions` (and, for pins, `pin`) so a page costs a fixed number of
+queries; see selectors.message_queryset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from messaging.models import Conversation, Membership, Message
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def reactions_summary(message: Message) -> list[dict[str, Any]]:
+    """[{emoji, count, users}] in the order each emoji was first used."""
+    grouped: dict[str, list[int]] = {}
+    for reaction in sorted(message.reactions.all(), key=lambda r: (r.created_at, r.pk)):
+        grouped.setdefault(reaction.emoji, []).append(reaction.user_id)
+    return [{"emoji": e, "count": len(users), "users": users} for e, users in grouped.items()]
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    deleted = message.deleted_at is not None
+    thread = None
+    if message.thread_root_id is None and message.reply_count:
+        thread = {
+            "reply_count": message.reply_count,
+            "last_reply_at": _iso(message.last_reply_at),
+            "participants": message.thread_participants,
+        }
+    return {
+        "id": message.pk,
+        "conversation": message.conversation_id,
+        "author": message.author_id,
+        "text": "" if deleted else message.text,
+        "html": "" if deleted else message.html,
+        "seq": message.seq,
+        "thread_root": message.thread_root_id,
+        "also_in_channel": message.also_in_channel,
+        "client_msg_id": message.client_msg_id or None,
+        "created_at": _iso(message.created_at),
+        "edited_at": _iso(message.edited_at),
+        "deleted": deleted,
+        "reactions": [] if deleted else reactions_summary(message),
+        "files": [],
+        "thread": thread,
+        "pinned": _is_pinned(message),
+    }
+
+
+def _is_pinned(message: Message) -> bool:
+    try:
+        return message.pin is not None
+    except Message.pin.RelatedObjectDoesNotExist:
+        return False
+
+
+def conversation_payload(
+    conversation: Conversation,
+    membership: Membership | None = None,
+    *,
+    member_ids: list[int] | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": conversation.pk,
+        "kind": conversation.kind,
+        "name": conversation.name,
+        "topic": conversation.topic,
+        "purpose": conversation.purpose,
+        "created_by": conversation.created_by_id,
+        "created_at": _iso(conversation.created_at),
+        "archived": conversation.archived_at is not None,
+        "archived_at": _iso(conversation.archived_at),
+        "last_seq": conversation.last_seq,
+        "last_message_at": _iso(conversation.last_message_at),
+        "is_member": membership is not None,
+    }
+    if member_ids is not None:
+        data["members"] = member_ids
+    if membership is not None:
+        data["membership"] = {
+            "role": membership.role,
+            "last_read_message": membership.last_read_message_id or None,
+            "last_read_seq": membership.last_read_seq,
+            "notification_level": membership.notification_level,
+            "muted": membership.muted,
+            "starred": membership.starred,
+        }
+    return data

@@ -1,0 +1,327 @@
+"""Reads of the messaging app. Every function takes the acting person and filters by
+what they may see; `*_get_for_user` is the only way to load an object from a client's id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from accounts.models import User
+from messaging import permissions
+from messaging.models import (
+    Conversation,
+    ConversationEvent,
+    ConversationKind,
+    Membership,
+    Mention,
+    Message,
+    MessageRevision,
+    Pin,
+    Reaction,
+    SavedMessage,
+    UserGroup,
+)
+from teamchat.errors import InvalidInput, NotFound
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 50
+
+
+def _int_param(name: str, value: Any, *, minimum: int = 1) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput.for_field(name, "Must be a whole number.") from None
+    if number < minimum:
+        raise InvalidInput.for_field(name, f"Must be at least {minimum}.")
+    return number
+
+
+# --- Conversations -----------------------------------------------------------------
+
+
+def conversation_get_for_user(*, user: User, conversation_id: Any) -> tuple[Conversation,
+                                                                           Membership | None]:
+    """The conversation and the person's membership (None if they are not a member)."""
+    try:
+        conversation_id = int(conversation_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such conversation.") from None
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    membership = Membership.objects.filter(user=user, conversation=conversation).first()
+    permissions.require_view(user, conversation, membership)
+    return conversation, membership
+
+
+def _unread_subquery() -> Subquery:
+    visible = (
+        Message.objects.filter(
+            conversation_id=OuterRef("conversation_id"),
+            seq__gt=OuterRef("last_read_seq"),
+            deleted_at__isnull=True,
+        )
+        .filter(Q(thread_root__isnull=True) | Q(also_in_channel=True))
+        .exclude(author_id=OuterRef("user_id"))
+        .order_by()
+        .values("conversation_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(visible, output_field=IntegerField()), 0)
+
+
+def _mention_subquery() -> Subquery:
+    mentions = (
+        Mention.objects.filter(
+            user_id=OuterRef("user_id"),
+            conversation_id=OuterRef("conversation_id"),
+            seq__gt=OuterRef("last_read_seq"),
+        )
+        .order_by()
+        .values("conversation_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(mentions, output_field=IntegerField()), 0)
+
+
+def membership_list(*, user: User) -> QuerySet[Membership]:
+    """The person's conversations with unread and mention counts, in one query."""
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("conversation")
+        .annotate(unread_count=_unread_subquery(), mention_count=_mention_subquery())
+        .order_by("-conversation__last_message_at", "-conversation_id")
+    )
+
+
+def unread_counts(*, user: User, conversation_ids: list[int]) -> dict[int, tuple[int, int]]:
+    rows = (
+        Membership.objects.filter(user=user, conversation_id__in=conversation_ids)
+        .annotate(unread_count=_unread_subquery(), mention_count=_mention_subquery())
+        .values_list("conversation_id", "unread_count", "mention_count")
+    )
+    return {cid: (unread, mentions) for cid, unread, mentions in rows}
+
+
+def direct_member_ids(*, conversation_ids: list[int]) -> dict[int, list[int]]:
+    """Members of these conversations, by conversation (for direct conversations)."""
+    members: dict[int, list[int]] = {cid: [] for cid in conversation_ids}
+    for cid, uid in Membership.objects.filter(conversation_id__in=conversation_ids).order_by(
+        "user_id"
+    ).values_list("conversation_id", "user_id"):
+        members[cid].append(uid)
+    return members
+
+
+def channel_directory(*, user: User, query: str = "", include_archived: bool = False
+                      ) -> QuerySet[Conversation]:
+    """Channels the person can find: public ones (not for guests or bots) and private ones
+    they belong to, with member counts and whether they are in each."""
+    mine = Membership.objects.filter(user=user).values("conversation_id")
+    channels = Conversation.objects.exclude(kind=ConversationKind.DIRECT)
+    if user.is_guest or user.is_bot:
+        channels = channels.filter(pk__in=mine)
+    else:
+        channels = channels.filter(Q(kind=ConversationKind.PUBLIC) | Q(pk__in=mine))
+    if not include_archived:
+        channels = channels.filter(archived_at__isnull=True)
+    query = (query or "").strip().lstrip("#").lower()
+    if query:
+        channels = channels.filter(Q(name__icontains=query) | Q(topic__icontains=query)
+                                   | Q(purpose__icontains=query))
+    member_count = (
+        Membership.objects.filter(conversation_id=OuterRef("pk")).order_by()
+        .values("conversation_id").annotate(n=Count("id")).values("n")
+    )
+    return channels.annotate(
+        member_count=Coalesce(Subquery(member_count, output_field=IntegerField()), 0),
+        is_member=Q(pk__in=mine),
+    ).order_by("name")
+
+
+def member_list(*, user: User, conversation_id: Any) -> QuerySet[Membership]:
+    conversation, _ = conversation_get_for_user(user=user, conversation_id=conversation_id)
+    return Membership.objects.filter(conversation=conversation).select_related("user").order_by(
+        "user__display_name", "user_id")
+
+
+# --- Messages ----------------------------------------------------------------------
+
+
+def message_queryset() -> QuerySet[Message]:
+    """Messages with what their payload needs, in a fixed number of queries per page."""
+    return Message.objects.select_related("pin").prefetch_related(
+        Prefetch("reactions", queryset=Reaction.objects.order_by("created_at", "id"))
+    )
+
+
+@dataclass
+class HistoryPage:
+    messages: list[Message]
+    has_older: bool
+    has_newer: bool
+
+
+def message_history(*, user: User, conversation_id: Any, before: Any = None, after: Any = None,
+                    around: Any = None, limit: Any = None) -> HistoryPage:
+    """A page of the channel-visible messages of a conversation, oldest first, by id:
+    the newest page, or the page `before` / `after` a message, or the page `around` one."""
+    conversation, _ = conversation_get_for_user(user=user, conversation_id=conversation_id)
+    size = DEFAULT_PAGE if limit in (None, "") else _int_param("limit", limit)
+    if size > MAX_PAGE:
+        raise InvalidInput.for_field("limit", f"At most {MAX_PAGE}.")
+    given = [name for name, value in (("before", before), ("after", after), ("around", around))
+             if value not in (None, "")]
+    if len(given) > 1:
+        raise InvalidInput(f"Use only one of before, after and around (got {', '.join(given)}).",
+                           fields={name: ["Use only one of before, after, around."]
+                                   for name in given})
+    visible = message_queryset().filter(conversation=conversation).filter(
+        Q(thread_root__isnull=True) | Q(also_in_channel=True))
+    if around not in (None, ""):
+        anchor = _int_param("around", around)
+        older_count = size // 2
+        older = list(visible.filter(id__lt=anchor).order_by("-id")[: older_count + 1])
+        newer = list(visible.filter(id__gte=anchor).order_by("id")[: size - older_count + 1])
+        has_older = len(older) > older_count
+        has_newer = len(newer) > size - older_count
+        messages = list(reversed(older[:older_count])) + newer[: size - older_count]
+        return HistoryPage(messages, has_older, has_newer)
+    if after not in (None, ""):
+        rows = list(visible.filter(id__gt=_int_param("after", after, minimum=0))
+                    .order_by("id")[: size + 1])
+        return HistoryPage(rows[:size], True, len(rows) > size)
+    if before not in (None, ""):
+        rows = list(visible.filter(id__lt=_int_param("before", before)).order_by("-id")[: size + 1])
+        return HistoryPage(list(reversed(rows[:size])), len(rows) > size, True)
+    rows = list(visible.order_by("-id")[: size + 1])
+    return HistoryPage(list(reversed(rows[:size])), len(rows) > size, False)
+
+
+def message_get_for_user(*, user: User, message_id: Any) -> Message:
+    try:
+        message_id = int(message_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such message.") from None
+    message = message_queryset().select_related("conversation").filter(pk=message_id).first()
+    if message is None:
+        raise NotFound("No such message.")
+    membership = Membership.objects.filter(user=user, conversation=message.conversation).first()
+    if not permissions.can_view(user, message.conversation, membership):
+        raise NotFound("No such message.")
+    return message
+
+
+def message_replies(*, user: User, message_id: Any, after: Any = None, limit: Any = None
+                    ) -> tuple[Message, list[Message], bool]:
+    """A thread: its root and the replies after `after` (oldest first)."""
+    root = message_get_for_user(user=user, message_id=message_id)
+    if root.thread_root_id is not None:
+        raise InvalidInput.for_field("message", "That message is a reply; open its root.")
+    size = MAX_PAGE if limit in (None, "") else min(_int_param("limit", limit), MAX_PAGE)
+    replies = message_queryset().filter(thread_root=root).order_by("id")
+    if after not in (None, ""):
+        replies = replies.filter(id__gt=_int_param("after", after, minimum=0))
+    rows = list(replies[: size + 1])
+    return root, rows[:size], len(rows) > size
+
+
+def message_revisions(*, user: User, message_id: Any) -> list[MessageRevision]:
+    """Earlier bodies of a message, oldest first. For a deleted message only admins see
+    them here; compliance officers read them through the console and exports."""
+    message = message_get_for_user(user=user, message_id=message_id)
+    if message.is_deleted and not user.is_org_admin:
+        raise NotFound("No such message.")
+    return list(MessageRevision.objects.filter(message=message).order_by("id"))
+
+
+def pin_list(*, user: User, conversation_id: Any) -> list[Message]:
+    conversation, _ = conversation_get_for_user(user=user, conversation_id=conversation_id)
+    pinned = Pin.objects.filter(conversation=conversation).values("message_id")
+    return list(message_queryset().filter(pk__in=pinned, deleted_at__isnull=True)
+                .order_by("-pin__pinned_at"))
+
+
+def saved_list(*, user: User) -> list[Message]:
+    """Saved messages the person may still see, most recently saved first."""
+    saved = list(SavedMessage.objects.filter(user=user).order_by("-saved_at")
+                 .values_list("message_id", flat=True)[:500])
+    visible = _visible_conversation_ids(user)
+    messages = {m.pk: m for m in message_queryset().filter(pk__in=saved, deleted_at__isnull=True,
+                                                           conversation_id__in=visible)}
+    return [messages[pk] for pk in saved if pk in messages]
+
+
+def _visible_conversation_ids(user: User) -> QuerySet:
+    mine = Membership.objects.filter(user=user).values("conversation_id")
+    if user.is_guest or user.is_bot:
+        return Conversation.objects.filter(pk__in=mine).values("pk")
+    return Conversation.objects.filter(Q(pk__in=mine) | Q(kind=ConversationKind.PUBLIC)).values("pk")
+
+
+def usergroup_list(*, user: User) -> QuerySet[UserGroup]:
+    return UserGroup.objects.prefetch_related("members").order_by("handle")
+
+
+# --- Realtime ------------------------------------------------------------------------
+
+RESUME_MAX_EVENTS = 500
+
+
+@dataclass
+class Replay:
+    frames: list[dict[str, Any]]
+    last_seq: int
+    resync: bool
+
+
+def conversation_ids_for_socket(*, user: User) -> dict[int, int]:
+    """{conversation_id: last_seq} of every conversation the person belongs to."""
+    return dict(
+        Membership.objects.filter(user=user).values_list("conversation_id",
+                                                         "conversation__last_seq")
+    )
+
+
+def events_since(*, user: User, conversation_id: int, since_seq: int,
+                 limit: int = RESUME_MAX_EVENTS) -> Replay:
+    """What the person missed in a conversation after `since_seq`, in order, as frames.
+
+    Membership is checked again here, on every replay. A gap larger than `limit` (or
+    reaching back past the kept log) asks the client to resync over REST instead.
+    """
+    from messaging.events import event_frame
+
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    membership = Membership.objects.filter(user=user, conversation=conversation).first()
+    permissions.require_view(user, conversation, membership)
+    if since_seq >= conversation.last_seq:
+        return Replay([], conversation.last_seq, False)
+    if conversation.last_seq - since_seq > limit:
+        return Replay([], conversation.last_seq, True)
+    events = list(
+        ConversationEvent.objects.filter(conversation=conversation, seq__gt=since_seq,
+                                         seq__lte=conversation.last_seq).order_by("seq")
+    )
+    if not events or events[0].seq != since_seq + 1:
+        return Replay([], conversation.last_seq, True)  # pruned from the log
+    message_ids = {e.message_id for e in events if e.message_id}
+    root_ids = {e.payload.get("thread_root") for e in events if e.payload.get("thread_root")}
+    messages = message_queryset().in_bulk(message_ids | root_ids)
+    frames = []
+    for event in events:
+        payload = {k: v for k, v in event.payload.items() if k != "thread_root"}
+        root = messages.get(event.payload.get("thread_root"))
+        frames.append(event_frame(event.type, conversation.pk, event.seq,
+                                  message=messages.get(event.message_id), thread_root=root,
+                                  payload=payload))
+    return Replay(frames, events[-1].seq, False)

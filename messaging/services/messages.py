@@ -1,0 +1,435 @@
+"""Writes on messages: send (idempotent), edit, delete, reactions, pins, saved, read."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import emoji
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts.models import User
+from compliance.services import audit_record
+from messaging import markdown, permissions
+from messaging.events import event_record, user_event_on_commit
+from messaging.models import (
+    Membership,
+    Mention,
+    MentionKind,
+    Message,
+    MessageRevision,
+    Pin,
+    Reaction,
+    SavedMessage,
+    UserGroup,
+)
+from messaging.services.conversations import lock_conversation, membership_of
+from teamchat.errors import Conflict, InvalidInput, NotFound
+
+CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+THREAD_PARTICIPANTS_KEPT = 50
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message: Message
+    created: bool
+
+
+def clean_text(text: Any) -> str:
+    if not isinstance(text, str):
+        raise InvalidInput.for_field("text", "Must be text.")
+    if not text.strip():
+        raise InvalidInput.for_field("text", "A message cannot be empty.")
+    if len(text) > markdown.MAX_TEXT_LENGTH:
+        raise InvalidInput.for_field("text", f"At most {markdown.MAX_TEXT_LENGTH} characters.")
+    if "\x00" in text:
+        raise InvalidInput.for_field("text", "Contains a NUL character.")
+    return text.rstrip()
+
+
+def clean_client_msg_id(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or not CLIENT_MSG_ID_RE.match(value):
+        raise InvalidInput.for_field(
+            "client_msg_id", "Up to 64 letters, digits and . _ : - (a UUID works well)."
+        )
+    return value
+
+
+def clean_emoji(value: Any) -> str:
+    """An emoji as its Unicode characters; `:shortcode:` forms are converted."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        raise InvalidInput.for_field("emoji", "Give one emoji, like 👍 or :thumbsup:.")
+    value = value.strip()
+    if value.startswith(":") and value.endswith(":") and len(value) > 2:
+        converted = emoji.emojize(value, language="alias")
+        if converted == value:
+            raise InvalidInput.for_field("emoji", f"{value} is not an emoji we know.")
+        value = converted
+    if not emoji.purely_emoji(value) or emoji.emoji_count(value) != 1:
+        raise InvalidInput.for_field("emoji", "Give exactly one emoji, like 👍 or :thumbsup:.")
+    return value
+
+
+def _resolver(conversation_id: int) -> markdown.Resolver:
+    def resolve(refs: markdown.MentionRefs) -> markdown.Resolved:
+        resolved = markdown.Resolved()
+        if refs.ids:
+            for user in User.objects.filter(pk__in=refs.ids, is_active=True):
+                resolved.users_by_id[user.pk] = markdown.MentionTarget(user.pk, user.display_name)
+        if refs.names:
+            candidates = (
+                User.objects.annotate(lower_name=Lower("display_name"))
+                .filter(lower_name__in=refs.names, is_active=True)
+                .order_by("pk")
+            )
+            member_ids = set(
+                Membership.objects.filter(conversation_id=conversation_id,
+                                          user__in=candidates).values_list("user_id", flat=True)
+            )
+            # Two people may share a name: prefer the one in this conversation.
+            for user in sorted(candidates, key=lambda u: (u.pk not in member_ids, u.pk)):
+                resolved.users_by_name.setdefault(
+                    user.lower_name, markdown.MentionTarget(user.pk, user.display_name)
+                )
+        words = refs.words - set(markdown.SPECIAL_MENTIONS)
+        if words:
+            resolved.groups = dict(
+                UserGroup.objects.filter(handle__in=words).values_list("handle", "name")
+            )
+        return resolved
+
+    return resolve
+
+
+def _mentioned_members(conversation_id: int, author_id: int,
+                       rendered: markdown.Rendered) -> dict[int, str]:
+    """Members of the conversation the message mentions, with how: {user_id: kind}."""
+    member_ids = set(
+        Membership.objects.filter(conversation_id=conversation_id).values_list("user_id", flat=True)
+    )
+    member_ids.discard(author_id)
+    kinds: dict[int, str] = {}
+    if "channel" in rendered.specials:
+        kinds.update(dict.fromkeys(member_ids, MentionKind.CHANNEL))
+    elif "here" in rendered.specials:
+        from accounts.presence import active_among
+
+        kinds.update(dict.fromkeys(active_among(member_ids), MentionKind.HERE))
+    if rendered.group_handles:
+        group_members = User.objects.filter(
+            user_groups__handle__in=rendered.group_handles, pk__in=member_ids
+        ).values_list("pk", flat=True)
+        kinds.update(dict.fromkeys(group_members, MentionKind.GROUP))
+    kinds.update(dict.fromkeys(rendered.user_ids & member_ids, MentionKind.USER))
+    return kinds
+
+
+def _existing_send(author: User, client_msg_id: str, conversation_id: int) -> Message | None:
+    if not client_msg_id:
+        return None
+    existing = Message.objects.filter(author=author, client_msg_id=client_msg_id).first()
+    if existing is not None and existing.conversation_id != int(conversation_id):
+        raise Conflict("This client_msg_id was already used for a message in another "
+                       "conversation.", fields={"client_msg_id": ["Already used."]})
+    return existing
+
+
+def message_create(
+    *,
+    author: User,
+    conversation_id: int,
+    text: Any,
+    client_msg_id: Any = "",
+    thread_root_id: Any = None,
+    also_in_channel: bool = False,
+) -> SendResult:
+    """Post a message. A client_msg_id the author used before returns that first message
+    (created=False) instead of posting a copy, so a retried send is safe."""
+    client_msg_id = clean_client_msg_id(client_msg_id)
+    existing = _existing_send(author, client_msg_id, conversation_id)
+    if existing is not None:
+        return SendResult(existing, False)
+    text = clean_text(text)
+    if thread_root_id in ("", None):
+        thread_root_id = None
+    elif not isinstance(thread_root_id, int) and not str(thread_root_id).isdigit():
+        raise InvalidInput.for_field("thread_root", "Must be a message id.")
+    try:
+        with transaction.atomic():
+            message = _create_locked(author, int(conversation_id), text, client_msg_id,
+                                     thread_root_id and int(thread_root_id), bool(also_in_channel))
+    except IntegrityError:
+        existing = _existing_send(author, client_msg_id, conversation_id)
+        if existing is None:
+            raise
+        return SendResult(existing, False)
+    return SendResult(message, True)
+
+
+def _create_locked(author: User, conversation_id: int, text: str, client_msg_id: str,
+                   thread_root_id: int | None, also_in_channel: bool) -> Message:
+    conversation = lock_conversation(conversation_id)
+    membership = membership_of(author, conversation)
+    permissions.require_participate(author, conversation, membership)
+    root = None
+    if thread_root_id is not None:
+        root = Message.objects.filter(pk=thread_root_id, conversation=conversation).first()
+        if root is None:
+            raise InvalidInput.for_field("thread_root", "No such message in this conversation.")
+        if root.thread_root_id is not None:
+            raise InvalidInput.for_field("thread_root", "Reply to the thread's first message.")
+        if root.is_deleted:
+            raise InvalidInput.for_field("thread_root", "That message was deleted.")
+    rendered = markdown.render(text, _resolver(conversation.pk))
+    now = timezone.now()
+    message = Message.objects.create(
+        conversation=conversation,
+        author=author,
+        thread_root=root,
+        also_in_channel=also_in_channel and root is not None,
+        text=text,
+        html=rendered.html,
+        has_link=rendered.has_link,
+        seq=conversation.last_seq + 1,
+        client_msg_id=client_msg_id,
+        created_at=now,
+    )
+    mentions = _mentioned_members(conversation.pk, author.pk, rendered)
+    Mention.objects.bulk_create(
+        Mention(message=message, user_id=user_id, kind=kind, conversation=conversation,
+                seq=message.seq)
+        for user_id, kind in mentions.items()
+    )
+    if root is not None:
+        # The root's author first, then repliers in the order they last replied.
+        participants = list(root.thread_participants) or [root.author_id]
+        if author.pk in participants and author.pk != root.author_id:
+            participants.remove(author.pk)
+        if author.pk not in participants:
+            participants.append(author.pk)
+        root.thread_participants = participants[-THREAD_PARTICIPANTS_KEPT:]
+        root.reply_count += 1
+        root.last_reply_at = now
+        root.save(update_fields=["thread_participants", "reply_count", "last_reply_at"])
+    if message.in_channel and membership is not None:
+        # Your own message is read by you.
+        Membership.objects.filter(pk=membership.pk, last_read_seq__lt=message.seq).update(
+            last_read_seq=message.seq, last_read_message_id=message.pk
+        )
+    message._prefetched_objects_cache = {"reactions": Reaction.objects.none()}
+    event_record(conversation=conversation, event_type="message.created", message=message,
+                 thread_root=root, touch_last_message=message.in_channel)
+    return message
+
+
+def _lock_message(message_id: Any) -> Message:
+    """Lock the message's conversation, then load the message. Call inside atomic()."""
+    try:
+        message_id = int(message_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such message.") from None
+    conversation_id = Message.objects.filter(pk=message_id).values_list(
+        "conversation_id", flat=True).first()
+    if conversation_id is None:
+        raise NotFound("No such message.")
+    conversation = lock_conversation(conversation_id)
+    message = Message.objects.select_related("thread_root").get(pk=message_id)
+    message.conversation = conversation
+    return message
+
+
+def _require_visible(actor: User, message: Message) -> Membership | None:
+    membership = membership_of(actor, message.conversation)
+    permissions.require_view(actor, message.conversation, membership)
+    return membership
+
+
+def message_edit(*, actor: User, message_id: Any, text: Any) -> Message:
+    """Replace a message's text, keeping the earlier body as a revision."""
+    text = clean_text(text)
+    with transaction.atomic():
+        message = _lock_message(message_id)
+        membership = _require_visible(actor, message)
+        permissions.require_edit_message(actor, message, membership)
+        if text == message.text:
+            return message
+        now = timezone.now()
+        MessageRevision.objects.create(
+            message=message, text=message.text, html=message.html,
+            written_at=message.edited_at or message.created_at, replaced_at=now, replaced_by=actor,
+        )
+        rendered = markdown.render(text, _resolver(message.conversation_id))
+        message.text = text
+        message.html = rendered.html
+        message.has_link = rendered.has_link
+        message.edited_at = now
+        message.save(update_fields=["text", "html", "has_link", "edited_at"])
+        _sync_mentions(message, rendered)
+        event_record(conversation=message.conversation, event_type="message.edited",
+                     message=message)
+        audit_record(action="message.edited", actor=actor, target=message,
+                     conversation_id=message.conversation_id,
+                     data={"revisions": message.revisions.count()})
+    return message
+
+
+def _sync_mentions(message: Message, rendered: markdown.Rendered) -> None:
+    wanted = _mentioned_members(message.conversation_id, message.author_id, rendered)
+    current = dict(Mention.objects.filter(message=message).values_list("user_id", "kind"))
+    Mention.objects.filter(message=message).exclude(user_id__in=wanted).delete()
+    Mention.objects.bulk_create(
+        Mention(message=message, user_id=user_id, kind=kind,
+                conversation_id=message.conversation_id, seq=message.seq)
+        for user_id, kind in wanted.items() if user_id not in current
+    )
+
+
+def message_delete(*, actor: User, message_id: Any) -> Message:
+    """Delete a message as a tombstone: its body leaves the chat but stays, as a
+    revision, in the records."""
+    with transaction.atomic():
+        message = _lock_message(message_id)
+        membership = _require_visible(actor, message)
+        permissions.require_delete_message(actor, message, membership)
+        if message.is_deleted:
+            return message
+        now = timezone.now()
+        MessageRevision.objects.create(
+            message=message, text=message.text, html=message.html,
+            written_at=message.edited_at or message.created_at, replaced_at=now, replaced_by=actor,
+        )
+        message.deleted_at = now
+        message.deleted_by = actor
+        message.save(update_fields=["deleted_at", "deleted_by"])
+        Mention.objects.filter(message=message).delete()
+        Pin.objects.filter(message=message).delete()
+        root = message.thread_root
+        if root is not None and root.reply_count > 0:
+            root.reply_count -= 1
+            root.save(update_fields=["reply_count"])
+        event_record(conversation=message.conversation, event_type="message.deleted",
+                     message=message, thread_root=root)
+        audit_record(action="message.deleted", actor=actor, target=message,
+                     conversation_id=message.conversation_id,
+                     data={"author": message.author_id, "by_author": actor.pk == message.author_id})
+    return message
+
+
+def reaction_add(*, actor: User, message_id: Any, emoji_value: Any) -> Reaction:
+    value = clean_emoji(emoji_value)
+    with transaction.atomic():
+        message = _lock_message(message_id)
+        membership = _require_visible(actor, message)
+        permissions.require_participate(actor, message.conversation, membership)
+        if message.is_deleted:
+            raise InvalidInput("A deleted message cannot take reactions.", code="deleted")
+        existing = Reaction.objects.filter(message=message, user=actor, emoji=value).first()
+        if existing is not None:
+            return existing
+        reaction = Reaction.objects.create(message=message, user=actor, emoji=value)
+        event_record(conversation=message.conversation, event_type="reaction.added",
+                     payload={"message_id": message.pk, "emoji": value, "user": actor.pk})
+    return reaction
+
+
+def reaction_remove(*, actor: User, message_id: Any, emoji_value: Any) -> None:
+    value = clean_emoji(emoji_value)
+    with transaction.atomic():
+        message = _lock_message(message_id)
+        membership = _require_visible(actor, message)
+        permissions.require_participate(actor, message.conversation, membership)
+        deleted, _ = Reaction.objects.filter(message=message, user=actor, emoji=value).delete()
+        if not deleted:
+            raise NotFound("You have not reacted with that emoji.")
+        event_record(conversation=message.conversation, event_type="reaction.removed",
+                     payload={"message_id": message.pk, "emoji": value, "user": actor.pk})
+
+
+def pin_add(*, actor: User, message_id: Any) -> Pin:
+    with transaction.atomic():
+        message = _lock_message(message_id)
+        membership = _require_visible(actor, message)
+        permissions.require_participate(actor, message.conversation, membership)
+        if message.is_deleted:
+            raise InvalidInput("A deleted message cannot be pinned.", code="deleted")
+        existing = Pin.objects.filter(message=message).first()
+        if existing is not None:
+            return existing
+        pin = Pin.objects.create(message=message, conversation=message.conversation,
+                                 pinned_by=actor)
+        event_record(conversation=message.conversation, event_type="pin.added",
+                     payload={"message_id": message.pk, "user": actor.pk})
+    return pin
+
+
+def pin_remove(*, actor: User, message_id: Any) -> None:
+    with transaction.atomic():
+        message = _lock_message(message_id)
+        membership = _require_visible(actor, message)
+        permissions.require_participate(actor, message.conversation, membership)
+        deleted, _ = Pin.objects.filter(message=message).delete()
+        if not deleted:
+            raise NotFound("That message is not pinned.")
+        event_record(conversation=message.conversation, event_type="pin.removed",
+                     payload={"message_id": message.pk, "user": actor.pk})
+
+
+def message_save(*, actor: User, message_id: Any) -> SavedMessage:
+    from messaging.selectors import message_get_for_user
+
+    message = message_get_for_user(user=actor, message_id=message_id)
+    saved, _ = SavedMessage.objects.get_or_create(user=actor, message=message)
+    return saved
+
+
+def message_unsave(*, actor: User, message_id: Any) -> None:
+    deleted, _ = SavedMessage.objects.filter(user=actor, message_id=message_id).delete()
+    if not deleted:
+        raise NotFound("That message is not in your saved items.")
+
+
+def read_mark(*, actor: User, conversation_id: Any, message_id: Any) -> Membership:
+    """Move a person's read position forward to `message_id` (never backward), and tell
+    their other tabs and devices."""
+    from messaging.selectors import unread_counts
+
+    try:
+        message_id = int(message_id)
+    except (TypeError, ValueError):
+        raise InvalidInput.for_field("message", "Must be a message id.") from None
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update()
+            .select_related("conversation")
+            .filter(user=actor, conversation_id=conversation_id)
+            .first()
+        )
+        if membership is None:
+            raise NotFound("You are not a member of this conversation.")
+        message = Message.objects.filter(pk=message_id, conversation_id=conversation_id).only(
+            "pk", "seq").first()
+        if message is None:
+            raise InvalidInput.for_field("message", "No such message in this conversation.")
+        if message.seq <= membership.last_read_seq:
+            return membership
+        membership.last_read_seq = message.seq
+        membership.last_read_message_id = message.pk
+        membership.save(update_fields=["last_read_seq", "last_read_message_id"])
+        counts = unread_counts(user=actor, conversation_ids=[membership.conversation_id])
+        unread, mentions = counts.get(membership.conversation_id, (0, 0))
+        user_event_on_commit(actor.pk, {
+            "type": "read.updated",
+            "conversation": membership.conversation_id,
+            "seq": membership.conversation.last_seq,
+            "last_read_message": message.pk,
+            "last_read_seq": message.seq,
+            "unread_count": unread,
+            "mention_count": mentions,
+        })
+    return membership

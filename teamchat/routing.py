@@ -1,0 +1,4 @@
+"""WebSocket routes."""
+
+
+websocket_urlpatterns: list = []

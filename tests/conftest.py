@@ -1,0 +1,60 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from accounts.models import Role, User
+from tests.factories import make_user
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return settings.TEST_SERVICES_LINE
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def user_factory(db):
+    return make_user
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return make_user(Role.OWNER, name="Olivia Owner")
+
+
+@pytest.fixture
+def admin(db) -> User:
+    return make_user(Role.ADMIN, name="Adam Admin")
+
+
+@pytest.fixture
+def member(db) -> User:
+    return make_user(Role.MEMBER, name="Mia Member")
+
+
+@pytest.fixture
+def other_member(db) -> User:
+    return make_user(Role.MEMBER, name="Otto Other")
+
+
+@pytest.fixture
+def guest(db) -> User:
+    return make_user(Role.GUEST, name="Gus Guest")
+
+
+@pytest.fixture
+def compliance_officer(db) -> User:
+    return make_user(Role.COMPLIANCE, name="Cora Compliance")
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()

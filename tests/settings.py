@@ -1,0 +1,91 @@
+"""Settings for the test run: PostgreSQL and Redis when they answer, else the embedded parts.
+
+`make test` points at the local servers by default; TEAMCHAT_REQUIRE_SERVICES=1 (set
+by CI) turns a missing server into a failure instead of a fallback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/teamchat"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+_env = environ.Env()
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _postgres_answers(url: str) -> str | None:
+    import psycopg
+
+    config = environ.Env.db_url_config(url)
+    try:
+        with psycopg.connect(
+            host=config["HOST"] or "127.0.0.1", port=config["PORT"] or 5432,
+            user=config["USER"] or None, password=config["PASSWORD"] or None,
+            dbname="postgres", connect_timeout=2,
+        ):
+            return None
+    except Exception as error:  # noqa: BLE001
+        return str(error).strip().splitlines()[0]
+
+
+def _redis_answers(url: str) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as error:  # noqa: BLE001
+        return str(error)
+    return None
+
+
+_database_url = _env.str("DATABASE_URL", default=DEFAULT_DATABASE_URL)
+_redis_url = _env.str("REDIS_URL", default=DEFAULT_REDIS_URL)
+_pg_problem = _postgres_answers(_database_url) if _database_url else "not configured"
+_redis_problem = _redis_answers(_redis_url) if _redis_url else "not configured"
+
+if _env.bool("TEAMCHAT_REQUIRE_SERVICES", default=False) and (_pg_problem or _redis_problem):
+    raise RuntimeError(
+        "TEAMCHAT_REQUIRE_SERVICES=1 but "
+        + "; ".join(
+            f"{name} at {url} does not answer ({problem})"
+            for name, url, problem in (
+                ("PostgreSQL", _database_url, _pg_problem),
+                ("Redis", _redis_url, _redis_problem),
+            )
+            if problem
+        )
+    )
+
+os.environ["DATABASE_URL"] = "" if _pg_problem else _database_url
+os.environ["REDIS_URL"] = "" if _redis_problem else _redis_url
+_data_dir = Path(__file__).resolve().parent.parent / "var" / "test" / _worker
+os.environ["TEAMCHAT_DATA_DIR"] = str(_data_dir)
+os.environ["TEAMCHAT_CHANNEL_PREFIX"] = f"tctest-{os.getpid()}-{_worker}"
+os.environ.setdefault("SECRET_KEY", "test-only-" + "x" * 60)
+os.environ["DEBUG"] = "0"
+for _name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+    os.environ[_name] = "0"
+
+from teamchat.settings import *  # noqa: E402, F403
+from teamchat.settings import CELERY_BROKER_URL  # noqa: E402
+
+TEST_SERVICES_LINE = "teamchat test services: " + ", ".join(
+    [
+        f"PostgreSQL at {_database_url}" if not _pg_problem else f"SQLite (PostgreSQL: {_pg_problem})",
+        f"Redis at {_redis_url}" if not _redis_problem else f"in-memory layer (Redis: {_redis_problem})",
+    ]
+)
+TEST_USES_POSTGRES = not _pg_problem
+TEST_USES_REDIS = not _redis_problem
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = CELERY_BROKER_URL
+SECURE_HSTS_SECONDS = 0
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
