@@ -130,15 +130,14 @@ def require_edit_message(user: User, message: Message, membership: Membership | 
 
 
 def require_delete_message(user: User, message: Message, membership: Membership | None) -> None:
-    """The author, channel admins in their channel, and organisation admins."""
+    """The author; in channels also channel admins and organisation admins. Nobody
+    moderates a direct conversation but its authors."""
     conversation = message.conversation
     require_view(user, conversation, membership)
     require_writable(conversation)
-    if message.author_id == user.pk and membership is not None:
+    if message.author_id == user.pk:
         return
-    if user.is_org_admin:
-        return
-    if conversation.is_channel and membership is not None and membership.role == MembershipRole.ADMIN:
+    if conversation.is_channel and can_manage(user, conversation, membership):
         return
     raise Forbidden("Only the author or an admin may delete this message.")
 

@@ -53,7 +53,7 @@ def seed_demo() -> str | None:
             actor=owner, kind="private", name="leadership", member_ids=[people["adam"].pk, chen.pk])
         direct, _ = messaging.conversation_direct_open(actor=owner, member_ids=[ana.pk])
 
-        def say(author: User, conversation, text: str, **kwargs):  # noqa: ANN001, ANN202
+        def say(author: User, conversation, text: str, **kwargs):
             return messaging.message_create(author=author, conversation_id=conversation.pk,
                                             text=text, **kwargs).message
 

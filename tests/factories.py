@@ -31,3 +31,27 @@ def client_for(user: User):
     client = APIClient()
     client.force_authenticate(user=user)
     return client
+
+
+def make_channel(creator: User, name: str | None = None, *, kind: str = "public",
+                 members: list[User] = ()):
+    from messaging import services
+
+    return services.conversation_create(
+        actor=creator, kind=kind, name=name or f"channel-{next(_counter)}",
+        member_ids=[m.pk for m in members])
+
+
+def make_direct(creator: User, *others: User):
+    from messaging import services
+
+    conversation, _ = services.conversation_direct_open(actor=creator,
+                                                        member_ids=[u.pk for u in others])
+    return conversation
+
+
+def post(author: User, conversation, text: str = "hello", **kwargs):
+    from messaging import services
+
+    return services.message_create(author=author, conversation_id=conversation.pk, text=text,
+                                   **kwargs).message

@@ -20,7 +20,7 @@ from teamchat.demo import DEMO_CREDENTIALS_FILE
 class Command(BaseCommand):
     help = "Run teamchat: daphne on HOST:PORT plus a Celery worker and beat."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-worker", action="store_true", help="Do not start Celery.")
