@@ -23,7 +23,8 @@ from django.conf import settings
 from django.utils import timezone
 
 CONNECTION_TTL = 90.0  # seconds; sockets heartbeat every 30
-OFFLINE_GRACE = 8.0  # seconds between the last socket closing and "offline"
+# Seconds between the last socket closing and "offline": longer than a page reload.
+OFFLINE_GRACE: float = settings.PRESENCE_OFFLINE_GRACE_SECONDS
 
 ONLINE, AWAY, DND, OFFLINE = "online", "away", "dnd", "offline"
 CONNECTION_STATES = ("active", "idle")
@@ -52,6 +53,7 @@ class ConnectionStore(Protocol):
     def touch(self, user_id: int, connection_id: str, state: str) -> None: ...
     def drop(self, user_id: int, connection_id: str) -> None: ...
     def states(self, user_ids: Iterable[int]) -> dict[int, list[str]]: ...
+    def swap_announced(self, user_id: int, value: str) -> str | None: ...
 
 
 class MemoryConnectionStore:
@@ -60,6 +62,13 @@ class MemoryConnectionStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._connections: dict[int, dict[str, tuple[str, float]]] = {}
+        self._announced: dict[int, str] = {}
+
+    def swap_announced(self, user_id: int, value: str) -> str | None:
+        with self._lock:
+            old = self._announced.get(user_id)
+            self._announced[user_id] = value
+            return old
 
     def touch(self, user_id: int, connection_id: str, state: str) -> None:
         with self._lock:
@@ -91,6 +100,11 @@ class RedisConnectionStore:
 
     def _keys(self, user_id: int) -> tuple[str, str]:
         return f"{self._prefix}:conns:{user_id}", f"{self._prefix}:state:{user_id}"
+
+    def swap_announced(self, user_id: int, value: str) -> str | None:
+        # GETSET, atomic across processes: only the process that changes it announces.
+        return self._redis.set(f"{self._prefix}:announced:{user_id}", value, get=True,
+                               ex=24 * 3600)
 
     def touch(self, user_id: int, connection_id: str, state: str) -> None:
         conns, states = self._keys(user_id)
@@ -179,3 +193,47 @@ def active_among(user_ids: Iterable[int]) -> list[int]:
 
 def is_connected(user_id: int) -> bool:
     return bool(store().states([user_id]).get(user_id))
+
+
+def announce(user_id: int) -> Presence:
+    """Work out a person's presence and, if it differs from what was last announced,
+    tell the sockets watching them (and their own).
+
+    Two processes may work it out at once and swap in their answers in the wrong order;
+    looking again after announcing settles on what the connections say now.
+    """
+    from messaging.events import PRESENCE_EVENT, encode, group_send, presence_group, user_group
+
+    current = Presence(user_id, OFFLINE, "", "", None)
+    for _ in range(3):
+        (current,) = presence_many([user_id]) or [Presence(user_id, OFFLINE, "", "", None)]
+        fingerprint = (f"{current.status}|{current.status_text}|{current.status_emoji}|"
+                       f"{current.dnd_until}")
+        if store().swap_announced(user_id, fingerprint) == fingerprint:
+            break
+        message = {"type": PRESENCE_EVENT, "user": user_id, "text": encode(current.as_frame())}
+        group_send(presence_group(user_id), message)
+        group_send(user_group(user_id), message)
+    return current
+
+
+def connection_open(user_id: int, connection_id: str) -> Presence:
+    store().touch(user_id, connection_id, "active")
+    return announce(user_id)
+
+
+def connection_state(user_id: int, connection_id: str, state: str) -> Presence:
+    """A socket reports its tab active or idle (and thereby heartbeats)."""
+    store().touch(user_id, connection_id, state)
+    return announce(user_id)
+
+
+def connection_heartbeat(user_id: int, connection_id: str, state: str) -> None:
+    store().touch(user_id, connection_id, state)
+
+
+def connection_close(user_id: int, connection_id: str) -> bool:
+    """Forget a socket; True when the person has no connection left (announce offline
+    after OFFLINE_GRACE if none comes back)."""
+    store().drop(user_id, connection_id)
+    return not is_connected(user_id)

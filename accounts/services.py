@@ -414,3 +414,44 @@ def organisation_update(*, actor: User, **changes: Any) -> Organisation:
         audit_record(action="organisation.updated", actor=actor, target=organisation,
                      data={"before": before, "after": changes})
     return organisation
+
+
+# --- Presence -------------------------------------------------------------------------
+
+PRESENCE_CHOICES = ("auto", "online", "away", "dnd")
+DND_LONGEST = timedelta(days=366)
+
+
+def presence_set(*, user: User, status: str, status_text: str | None = None,
+                 status_emoji: str | None = None, dnd_until: Any = None) -> User:
+    """Set presence by hand: `auto` (or `online`) follows the connections, `away` holds
+    away, `dnd` holds do-not-disturb until `dnd_until`. Announced to watchers on commit."""
+    from accounts import presence
+
+    if status not in PRESENCE_CHOICES:
+        raise InvalidInput.for_field("status", f"Must be one of: {', '.join(PRESENCE_CHOICES)}.")
+    changes: dict[str, Any] = {}
+    if status == "dnd":
+        if dnd_until is None:
+            raise InvalidInput.for_field("dnd_until", "Do-not-disturb needs an end time.")
+        if dnd_until <= timezone.now():
+            raise InvalidInput.for_field("dnd_until", "Must be in the future.")
+        if dnd_until - timezone.now() > DND_LONGEST:
+            raise InvalidInput.for_field("dnd_until", "At most a year from now.")
+        changes.update(dnd_until=dnd_until, presence_manual="")
+    else:
+        changes.update(dnd_until=None, presence_manual="away" if status == "away" else "")
+    if status_text is not None:
+        if len(status_text.strip()) > 100:
+            raise InvalidInput.for_field("status_text", "At most 100 characters.")
+        changes["status_text"] = status_text.strip()
+    if status_emoji is not None:
+        if len(status_emoji.strip()) > 32:
+            raise InvalidInput.for_field("status_emoji", "At most 32 characters.")
+        changes["status_emoji"] = status_emoji.strip()
+    with transaction.atomic():
+        for name, value in changes.items():
+            setattr(user, name, value)
+        user.save(update_fields=list(changes))
+        transaction.on_commit(lambda: presence.announce(user.pk))
+    return user

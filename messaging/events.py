@@ -23,6 +23,8 @@ from messaging.payloads import message_payload
 CONV_EVENT = "conv.event"
 USER_EVENT = "user.event"
 USER_DEACTIVATED = "user.deactivated"
+TYPING_EVENT = "typing.event"
+PRESENCE_EVENT = "presence.event"
 
 MESSAGE_EVENTS = {"message.created", "message.edited", "message.deleted"}
 
@@ -33,6 +35,11 @@ def conversation_group(conversation_id: int) -> str:
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def presence_group(user_id: int) -> str:
+    """Sockets watching one person's presence."""
+    return f"presence.{user_id}"
 
 
 def encode(frame: dict[str, Any]) -> str:
@@ -104,21 +111,23 @@ def event_record(
     )
     frame = event_frame(event_type, conversation.pk, seq, message=message,
                         thread_root=thread_root, payload=payload)
-    text = encode(frame)
+    layer_message = {"type": CONV_EVENT, "conversation": conversation.pk, "seq": seq,
+                     "event": event_type, "text": encode(frame)}
     subscribe = list(subscribe_users)
     unsubscribe = list(unsubscribe_users)
+    if unsubscribe:
+        layer_message["leaving"] = unsubscribe
     transaction.on_commit(
-        lambda: broadcast_conversation_event(conversation.pk, seq, text, subscribe, unsubscribe)
+        lambda: broadcast_conversation_event(layer_message, subscribe, unsubscribe)
     )
     return frame
 
 
-def broadcast_conversation_event(
-    conversation_id: int, seq: int, text: str,
-    subscribe: list[int] | None = None, unsubscribe: list[int] | None = None,
-) -> None:
-    layer_message = {"type": CONV_EVENT, "conversation": conversation_id, "seq": seq, "text": text}
-    group_send(conversation_group(conversation_id), layer_message)
+def broadcast_conversation_event(layer_message: dict[str, Any], subscribe: list[int],
+                                 unsubscribe: list[int]) -> None:
+    """Send to the conversation's subscribers, and to the sockets of people who start or
+    stop following it with this event (they may not be subscribed yet, or any more)."""
+    group_send(conversation_group(layer_message["conversation"]), layer_message)
     for user_id in subscribe or ():
         group_send(user_group(user_id), {**layer_message, "membership": "added"})
     for user_id in unsubscribe or ():

@@ -325,3 +325,18 @@ def events_since(*, user: User, conversation_id: int, since_seq: int,
                                   message=messages.get(event.message_id), thread_root=root,
                                   payload=payload))
     return Replay(frames, events[-1].seq, False)
+
+
+def direct_partner_ids(*, user: User) -> list[int]:
+    """People the person has direct conversations with (their presence shows in the sidebar)."""
+    mine = Membership.objects.filter(user=user, conversation__kind=ConversationKind.DIRECT).values(
+        "conversation_id")
+    return sorted(set(Membership.objects.filter(conversation_id__in=mine).exclude(user=user)
+                      .values_list("user_id", flat=True)))
+
+
+def visible_user_ids(*, user: User, user_ids: list[int]) -> list[int]:
+    """Those of `user_ids` the person may see in the directory."""
+    from accounts.selectors import user_list
+
+    return list(user_list(viewer=user).filter(pk__in=user_ids).values_list("pk", flat=True))

@@ -1,4 +1,9 @@
 """WebSocket routes."""
 
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from messaging.consumers import RealtimeConsumer
+
+websocket_urlpatterns = [
+    path("ws/", RealtimeConsumer.as_asgi()),
+]

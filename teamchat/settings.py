@@ -149,6 +149,8 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+PRESENCE_OFFLINE_GRACE_SECONDS: float = env.float("TEAMCHAT_PRESENCE_GRACE_SECONDS", default=8.0)
+
 # --- Celery ------------------------------------------------------------------------
 CELERY_BROKER_DIR = DATA_DIR / "celery-broker"
 if REDIS_URL:

@@ -58,3 +58,18 @@ def api_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture(scope="session")
+def daphne_pair(django_db_setup, tmp_path_factory):
+    """Two daphne processes sharing the test database and Redis (PostgreSQL and Redis
+    only: the embedded parts cannot be shared between processes)."""
+    from tests.servers import DaphneServer
+
+    if not (settings.TEST_USES_POSTGRES and settings.TEST_USES_REDIS):
+        pytest.skip("cross-process tests need PostgreSQL and Redis (CI requires them)")
+    base = tmp_path_factory.mktemp("daphne")
+    servers = [DaphneServer(base / "a").start(), DaphneServer(base / "b").start()]
+    yield servers
+    for server in servers:
+        server.stop()

@@ -55,3 +55,18 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
     class Meta(ApiTokenSerializer.Meta):
         fields = [*ApiTokenSerializer.Meta.fields, "token"]
         read_only_fields = fields
+
+
+class PresenceSetSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["auto", "online", "away", "dnd"])
+    status_text = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    status_emoji = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    dnd_until = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class PresenceSerializer(serializers.Serializer):
+    user = serializers.IntegerField(source="user_id")
+    status = serializers.ChoiceField(choices=["online", "away", "dnd", "offline"])
+    status_text = serializers.CharField()
+    status_emoji = serializers.CharField()
+    dnd_until = serializers.CharField(allow_null=True)

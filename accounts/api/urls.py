@@ -4,6 +4,8 @@ from accounts.api import views
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
+    path("me/presence/", views.MyPresenceView.as_view(), name="api-my-presence"),
+    path("presence/", views.PresenceListView.as_view(), name="api-presence"),
     path("me/tokens/", views.TokenListView.as_view(), name="api-tokens"),
     path("me/tokens/<int:token_id>/", views.TokenDetailView.as_view(), name="api-token"),
     path("users/", views.UserListView.as_view(), name="api-users"),

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import presence, selectors, services
 from accounts.api.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
     ApiTokenSerializer,
     MeSerializer,
+    PresenceSerializer,
+    PresenceSetSerializer,
     ProfileUpdateSerializer,
     UserSerializer,
 )
+from teamchat.errors import InvalidInput
 from teamchat.pagination import paginate_queryset
 
 
@@ -71,3 +74,38 @@ class TokenDetailView(APIView):
         token = selectors.api_token_get_for_user(user=request.user, token_id=token_id)
         services.api_token_revoke(actor=request.user, token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MyPresenceView(APIView):
+    @extend_schema(request=PresenceSetSerializer, responses=PresenceSerializer,
+                   summary="Set my presence: auto, away, or do-not-disturb until a time")
+    def put(self, request: Request) -> Response:
+        serializer = PresenceSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = services.presence_set(user=request.user, status=data["status"],
+                                     status_text=data.get("status_text"),
+                                     status_emoji=data.get("status_emoji"),
+                                     dnd_until=data.get("dnd_until"))
+        (current,) = presence.presence_many([user.pk])
+        return Response(PresenceSerializer(current).data)
+
+
+class PresenceListView(APIView):
+    @extend_schema(parameters=[OpenApiParameter("users", str, description="ids, comma-separated")],
+                   responses=PresenceSerializer(many=True),
+                   summary="Presence of many people in one call")
+    def get(self, request: Request) -> Response:
+        raw = request.query_params.get("users", "")
+        try:
+            wanted = [int(part) for part in raw.split(",") if part.strip()]
+        except ValueError:
+            raise InvalidInput.for_field("users", "Comma-separated person ids.") from None
+        if not wanted:
+            raise InvalidInput.for_field("users", "Name at least one person.")
+        if len(wanted) > 500:
+            raise InvalidInput.for_field("users", "At most 500 people per call.")
+        visible = list(selectors.user_list(viewer=request.user).filter(pk__in=wanted)
+                       .values_list("pk", flat=True))
+        return Response({"results": PresenceSerializer(presence.presence_many(visible),
+                                                       many=True).data})

@@ -1,0 +1,398 @@
+"""The WebSocket event stream at /ws/ (docs/realtime.md).
+
+Thin: each frame is parsed and handed to a service or selector; events from the channel
+layer are relayed. What the consumer owns is delivery order: per conversation it knows
+the last seq it sent, drops what the client already has, and fills any gap from the
+event log (checking membership again) before sending what comes after it. So a client
+never sees a gap or a repeat, even when commits race and broadcasts arrive out of order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from accounts import presence
+from messaging import selectors, services
+from messaging.events import (
+    TYPING_EVENT,
+    conversation_group,
+    encode,
+    presence_group,
+    user_group,
+)
+from teamchat.errors import NotFound, TeamchatError, as_teamchat_error
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 64 * 1024
+MAX_RESUME_CONVERSATIONS = 2000
+MAX_PRESENCE_WATCH = 500
+TYPING_EVERY_SECONDS = 2.0
+TYPING_EXPIRES_MS = 6000
+# Token bucket per socket: a steady 10 frames a second with bursts of 40. A client that
+# keeps flooding after being told is closed with CLOSE_FLOODING.
+FRAME_RATE = 10.0
+FRAME_BURST = 40.0
+FLOOD_STRIKES_BEFORE_CLOSE = 20
+CLOSE_FLOODING = 4029
+CLOSE_DEACTIVATED = 4003
+
+_grace_tasks: set[asyncio.Task] = set()
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.code, self.detail, self.extra = code, detail, extra
+
+
+def _require(frame: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:
+    value = frame.get(field)
+    if value is None:
+        raise FrameError("invalid", f"'{field}' is required for {frame['type']}.", field=field)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise FrameError("invalid", f"'{field}' has the wrong type for {frame['type']}.",
+                         field=field)
+    return value
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = self.scope["user"]
+        self.connection_id = uuid.uuid4().hex
+        self.last_sent: dict[int, int] = {}
+        self.member_of: set[int] = set()
+        self.watching: set[int] = set()
+        self.typing_sent: dict[int, float] = {}
+        self.tokens = FRAME_BURST
+        self.tokens_at = time.monotonic()
+        self.strikes = 0
+        await self.accept()
+        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        # Subscribe first, then read where each conversation stands: anything committed
+        # in between arrives from the layer and is dropped as already known.
+        conversation_ids = await database_sync_to_async(selectors.conversation_ids_for_socket)(
+            user=self.user)
+        for conversation_id in conversation_ids:
+            await self.channel_layer.group_add(conversation_group(conversation_id),
+                                               self.channel_name)
+        current = await database_sync_to_async(selectors.conversation_ids_for_socket)(
+            user=self.user)
+        self.member_of = set(current)
+        self.last_sent = dict(current)
+        partners = await database_sync_to_async(selectors.direct_partner_ids)(user=self.user)
+        await self._watch(partners)
+        await database_sync_to_async(presence.connection_open)(self.user.pk, self.connection_id)
+        await self._send({"type": "ready", "user": self.user.pk,
+                          "conversations": {str(k): v for k, v in self.last_sent.items()},
+                          "connection": self.connection_id})
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "connection_id"):
+            return
+        for conversation_id in list(self.last_sent):
+            await self.channel_layer.group_discard(conversation_group(conversation_id),
+                                                   self.channel_name)
+        for user_id in self.watching:
+            await self.channel_layer.group_discard(presence_group(user_id), self.channel_name)
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        gone = await database_sync_to_async(presence.connection_close)(self.user.pk,
+                                                                         self.connection_id)
+        if gone:
+            task = asyncio.get_running_loop().create_task(_announce_after_grace(self.user.pk))
+            _grace_tasks.add(task)
+            task.add_done_callback(_grace_tasks.discard)
+
+    # --- Frames from the client ----------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self._take_token():
+            self.strikes += 1
+            if self.strikes >= FLOOD_STRIKES_BEFORE_CLOSE:
+                await self._send({"type": "error", "code": "flooding",
+                                  "detail": "Too many frames; closing the connection."})
+                await self.close(code=CLOSE_FLOODING)
+                return
+            await self._send({"type": "error", "code": "rate_limited",
+                              "detail": f"Slow down: at most {FRAME_RATE:g} frames a second."})
+            return
+        try:
+            frame = self._parse(text_data, bytes_data)
+            handler = getattr(self, "frame_" + frame["type"].replace(".", "_"), None)
+            if handler is None or frame["type"] not in CLIENT_FRAMES:
+                raise FrameError("unknown_type", f"Unknown frame type {frame['type']!r}.")
+            await handler(frame)
+        except FrameError as error:
+            await self._send({"type": "error", "code": error.code, "detail": error.detail,
+                              **error.extra})
+        except TeamchatError as error:
+            await self._send({"type": "error", "code": error.code, "detail": error.detail,
+                              **({"fields": error.fields} if error.fields else {}),
+                              **self._reference(text_data)})
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(FRAME_BURST, self.tokens + (now - self.tokens_at) * FRAME_RATE)
+        self.tokens_at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+    @staticmethod
+    def _parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
+        if text_data is None:
+            raise FrameError("invalid_frame", "Send JSON text frames, not binary.")
+        if len(text_data.encode()) > MAX_FRAME_BYTES:
+            raise FrameError("too_large", f"A frame may be at most {MAX_FRAME_BYTES} bytes.")
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            raise FrameError("invalid_json", "The frame is not valid JSON.") from None
+        if not isinstance(frame, dict):
+            raise FrameError("invalid_frame", "A frame must be a JSON object.")
+        if not isinstance(frame.get("type"), str):
+            raise FrameError("invalid_frame", "A frame needs a 'type' string.")
+        return frame
+
+    @staticmethod
+    def _reference(text_data: str | None) -> dict[str, Any]:
+        """Echo a send's client_msg_id in its error so the client can match them."""
+        try:
+            frame = json.loads(text_data or "")
+        except ValueError:
+            return {}
+        if isinstance(frame, dict) and isinstance(frame.get("client_msg_id"), str):
+            return {"client_msg_id": frame["client_msg_id"]}
+        return {}
+
+    async def frame_ping(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(presence.connection_heartbeat)(
+            self.user.pk, self.connection_id, frame.get("state") or "active")
+        await self._send({"type": "pong"})
+
+    async def frame_message_send(self, frame: dict[str, Any]) -> None:
+        conversation_id = _require(frame, "conversation", int)
+        text = _require(frame, "text", str)
+        client_msg_id = _require(frame, "client_msg_id", str)
+        thread_root = frame.get("thread_root")
+        if thread_root is not None and not isinstance(thread_root, int):
+            raise FrameError("invalid", "'thread_root' must be a message id.", field="thread_root")
+        payload = await database_sync_to_async(_send_message)(
+            self.user, conversation_id, text, client_msg_id, thread_root,
+            bool(frame.get("also_in_channel")))
+        await self._send({"type": "message.ack", "client_msg_id": client_msg_id,
+                          "message": payload})
+
+    async def frame_resume(self, frame: dict[str, Any]) -> None:
+        since = _require(frame, "since", dict)
+        if len(since) > MAX_RESUME_CONVERSATIONS:
+            raise FrameError("too_large", f"Resume at most {MAX_RESUME_CONVERSATIONS} "
+                                          "conversations at once.")
+        wanted: dict[int, int] = {}
+        for key, value in since.items():
+            try:
+                conversation_id = int(key)
+            except ValueError:
+                raise FrameError("invalid", f"{key!r} is not a conversation id.",
+                                 field="since") from None
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise FrameError("invalid", f"since[{key}] must be a seq (0 or more).",
+                                 field="since")
+            wanted[conversation_id] = value
+        for conversation_id, seq in wanted.items():
+            if conversation_id not in self.last_sent and not await self._subscribe_public(
+                    conversation_id, notify=False):
+                continue
+            self.last_sent[conversation_id] = seq
+            await self._catch_up(conversation_id)
+        await self._send({"type": "resumed",
+                          "conversations": {str(c): self.last_sent.get(c) for c in wanted
+                                            if c in self.last_sent}})
+
+    async def frame_subscribe(self, frame: dict[str, Any]) -> None:
+        conversation_id = _require(frame, "conversation", int)
+        if conversation_id not in self.last_sent:
+            await self._subscribe_public(conversation_id, notify=True)
+
+    async def frame_unsubscribe(self, frame: dict[str, Any]) -> None:
+        conversation_id = _require(frame, "conversation", int)
+        if conversation_id in self.last_sent and conversation_id not in self.member_of:
+            await self._drop(conversation_id)
+
+    async def frame_typing(self, frame: dict[str, Any]) -> None:
+        conversation_id = _require(frame, "conversation", int)
+        if conversation_id not in self.member_of:
+            raise FrameError("not_found", "No such conversation.")
+        now = time.monotonic()
+        if now - self.typing_sent.get(conversation_id, 0.0) < TYPING_EVERY_SECONDS:
+            return  # throttled: the last signal is still fresh at the other end
+        self.typing_sent[conversation_id] = now
+        typing = {"type": "typing", "conversation": conversation_id, "user": self.user.pk,
+                  "expires_in_ms": TYPING_EXPIRES_MS}
+        if isinstance(frame.get("thread_root"), int):
+            typing["thread_root"] = frame["thread_root"]
+        await self.channel_layer.group_send(conversation_group(conversation_id), {
+            "type": TYPING_EVENT, "conversation": conversation_id, "user": self.user.pk,
+            "text": encode(typing)})
+
+    async def frame_presence_set(self, frame: dict[str, Any]) -> None:
+        state = _require(frame, "status", str)
+        if state not in presence.CONNECTION_STATES:
+            raise FrameError("invalid", "'status' is 'active' or 'idle' (set away and "
+                                        "do-not-disturb with PUT /api/v1/me/presence/).",
+                             field="status")
+        await database_sync_to_async(presence.connection_state)(self.user.pk,
+                                                                self.connection_id, state)
+
+    async def frame_presence_subscribe(self, frame: dict[str, Any]) -> None:
+        users = _require(frame, "users", list)
+        if not all(isinstance(u, int) and not isinstance(u, bool) for u in users):
+            raise FrameError("invalid", "'users' must be a list of ids.", field="users")
+        if len(self.watching | set(users)) > MAX_PRESENCE_WATCH:
+            raise FrameError("too_large", f"Watch at most {MAX_PRESENCE_WATCH} people.")
+        visible = await database_sync_to_async(selectors.visible_user_ids)(user=self.user,
+                                                                           user_ids=users)
+        await self._watch(visible)
+        for entry in await database_sync_to_async(presence.presence_many)(visible):
+            await self._send(entry.as_frame())
+
+    # --- Events from the channel layer ------------------------------------------------
+
+    async def conv_event(self, event: dict[str, Any]) -> None:
+        conversation_id = event["conversation"]
+        if event.get("membership") == "added":
+            if conversation_id not in self.last_sent:
+                await self.channel_layer.group_add(conversation_group(conversation_id),
+                                                   self.channel_name)
+                self.last_sent[conversation_id] = event["seq"] - 1
+            self.member_of.add(conversation_id)
+        if conversation_id not in self.last_sent:
+            return
+        await self._deliver(conversation_id, event["seq"], event["text"])
+        if self.user.pk in event.get("leaving", ()):
+            self.member_of.discard(conversation_id)
+            await self._drop(conversation_id)
+
+    async def user_event(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["text"])
+
+    async def typing_event(self, event: dict[str, Any]) -> None:
+        if event["user"] != self.user.pk:  # never echoed to the typist
+            await self.send(text_data=event["text"])
+
+    async def presence_event(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["text"])
+
+    async def user_deactivated(self, event: dict[str, Any]) -> None:
+        await self._send({"type": "error", "code": "deactivated",
+                          "detail": "This account was deactivated."})
+        await self.close(code=CLOSE_DEACTIVATED)
+
+    # --- Delivery ------------------------------------------------------------------------
+
+    async def _deliver(self, conversation_id: int, seq: int, text: str) -> None:
+        last = self.last_sent.get(conversation_id, 0)
+        if seq <= last:
+            return  # already sent (a replay covered it, or a second copy)
+        if seq > last + 1:
+            await self._catch_up(conversation_id)
+            if seq <= self.last_sent.get(conversation_id, 0):
+                return
+            if conversation_id not in self.last_sent:
+                return
+        self.last_sent[conversation_id] = seq
+        await self.send(text_data=text)
+
+    async def _catch_up(self, conversation_id: int) -> None:
+        """Send what the client misses after last_sent, from the event log."""
+        since = self.last_sent.get(conversation_id, 0)
+        try:
+            replay = await database_sync_to_async(selectors.events_since)(
+                user=self.user, conversation_id=conversation_id, since_seq=since)
+        except NotFound:
+            self.member_of.discard(conversation_id)
+            await self._drop(conversation_id)
+            await self._send({"type": "error", "code": "not_found", "conversation": conversation_id,
+                              "detail": "No such conversation."})
+            return
+        if replay.resync:
+            self.last_sent[conversation_id] = replay.last_seq
+            await self._send({"type": "resync", "conversation": conversation_id,
+                              "seq": replay.last_seq,
+                              "detail": "Too much was missed; reload this conversation over REST."})
+            return
+        for frame in replay.frames:
+            await self.send(text_data=encode(frame))
+        if replay.frames:
+            self.last_sent[conversation_id] = replay.last_seq
+
+    async def _subscribe_public(self, conversation_id: int, *, notify: bool) -> bool:
+        """Follow a conversation the person may see without being a member (a public
+        channel they opened). False, with an error frame, when they may not."""
+        try:
+            last_seq = await database_sync_to_async(_visible_last_seq)(self.user, conversation_id)
+        except TeamchatError as error:
+            await self._send({"type": "error", "code": error.code, "detail": error.detail,
+                              "conversation": conversation_id})
+            return False
+        await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+        self.last_sent[conversation_id] = last_seq
+        if notify:
+            await self._send({"type": "subscribed", "conversation": conversation_id,
+                              "seq": last_seq})
+        return True
+
+    async def _drop(self, conversation_id: int) -> None:
+        self.last_sent.pop(conversation_id, None)
+        await self.channel_layer.group_discard(conversation_group(conversation_id),
+                                               self.channel_name)
+
+    async def _watch(self, user_ids: list[int]) -> None:
+        for user_id in user_ids:
+            if user_id not in self.watching and user_id != self.user.pk:
+                self.watching.add(user_id)
+                await self.channel_layer.group_add(presence_group(user_id), self.channel_name)
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=encode(frame))
+
+
+CLIENT_FRAMES = {"ping", "message.send", "resume", "subscribe", "unsubscribe", "typing",
+                 "presence.set", "presence.subscribe"}
+
+
+def _send_message(user: Any, conversation_id: int, text: str, client_msg_id: str,
+                  thread_root: int | None, also_in_channel: bool) -> dict[str, Any]:
+    from messaging.payloads import message_payload
+
+    result = services.message_create(author=user, conversation_id=conversation_id, text=text,
+                                     client_msg_id=client_msg_id, thread_root_id=thread_root,
+                                     also_in_channel=also_in_channel)
+    return message_payload(result.message)
+
+
+def _visible_last_seq(user: Any, conversation_id: int) -> int:
+    conversation, _ = selectors.conversation_get_for_user(user=user,
+                                                          conversation_id=conversation_id)
+    return conversation.last_seq
+
+
+async def _announce_after_grace(user_id: int) -> None:
+    """Announce "offline" only if no connection came back within the grace period, so a
+    reload does not flap."""
+    await asyncio.sleep(presence.OFFLINE_GRACE)
+    try:
+        if not await database_sync_to_async(presence.is_connected)(user_id):
+            await database_sync_to_async(presence.announce)(user_id)
+    except Exception as error:  # noqa: BLE001  (a background task must log, not die silently)
+        logger.warning("presence announcement for %s failed: %s", user_id,
+                       as_teamchat_error(error) or error)
