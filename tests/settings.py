@@ -6,12 +6,16 @@ by CI) turns a missing server into a failure instead of a fallback.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 import environ
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/teamchat"
+# One database name per checkout, so two checkouts on one machine can test at once
+# (pytest-django prefixes it with test_).
+_checkout = hashlib.sha256(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
+DEFAULT_DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/teamchat_{_checkout}"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 _env = environ.Env()

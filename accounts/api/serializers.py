@@ -70,3 +70,24 @@ class PresenceSerializer(serializers.Serializer):
     status_text = serializers.CharField()
     status_emoji = serializers.CharField()
     dnd_until = serializers.CharField(allow_null=True)
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=["admin", "compliance", "member", "guest", "owner"],
+                                   default="member")
+
+
+class InvitationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    role = serializers.CharField()
+    invited_by = serializers.IntegerField(source="invited_by_id")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class InvitationCreatedSerializer(InvitationSerializer):
+    url = serializers.CharField(help_text="The one-time link, shown only now.")

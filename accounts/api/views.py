@@ -13,13 +13,16 @@ from accounts.api.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
     ApiTokenSerializer,
+    InvitationCreatedSerializer,
+    InvitationCreateSerializer,
+    InvitationSerializer,
     MeSerializer,
     PresenceSerializer,
     PresenceSetSerializer,
     ProfileUpdateSerializer,
     UserSerializer,
 )
-from teamchat.errors import InvalidInput
+from teamchat.errors import Forbidden, InvalidInput, NotFound
 from teamchat.pagination import paginate_queryset
 
 
@@ -109,3 +112,32 @@ class PresenceListView(APIView):
                        .values_list("pk", flat=True))
         return Response({"results": PresenceSerializer(presence.presence_many(visible),
                                                        many=True).data})
+
+
+class InvitationListView(APIView):
+    @extend_schema(responses=InvitationSerializer(many=True), summary="Invitations (admins)")
+    def get(self, request: Request) -> Response:
+        if not request.user.is_org_admin:
+            raise Forbidden("Only owners and admins see invitations.")
+        invitations = selectors.invitation_list(viewer=request.user)[:500]
+        return Response({"results": InvitationSerializer(invitations, many=True).data})
+
+    @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationCreatedSerializer},
+                   summary="Invite someone by email (admins); the link is emailed and shown once")
+    def post(self, request: Request) -> Response:
+        serializer = InvitationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation, raw = services.user_invite(actor=request.user, **serializer.validated_data)
+        invitation.url = services.invitation_url(raw)
+        return Response(InvitationCreatedSerializer(invitation).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class InvitationDetailView(APIView):
+    @extend_schema(responses={204: None}, summary="Revoke an invitation (admins)")
+    def delete(self, request: Request, invitation_id: int) -> Response:
+        invitation = selectors.invitation_list(viewer=request.user).filter(pk=invitation_id).first()
+        if invitation is None:
+            raise NotFound("No such invitation.")
+        services.invitation_revoke(actor=request.user, invitation=invitation)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -114,3 +114,24 @@ def test_only_an_owner_may_invite_an_owner(admin, owner, django_capture_on_commi
 def test_inviting_an_existing_address_is_a_conflict(admin, member):
     with pytest.raises(Conflict):
         services.user_invite(actor=admin, email=member.email.upper())
+
+
+def test_admins_invite_over_the_api_and_see_the_link_once(admin, member,
+                                                         django_capture_on_commit_callbacks):
+    from tests.factories import client_for
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(admin).post("/api/v1/invitations/",
+                                          {"email": "api.person@example.com", "role": "guest"},
+                                          format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["url"].split("/invite/")[1].rstrip("/") in mail.outbox[0].body
+    listing = client_for(admin).get("/api/v1/invitations/").json()["results"]
+    assert [(i["email"], i["role"]) for i in listing] == [("api.person@example.com", "guest")]
+    assert "url" not in listing[0]
+    assert client_for(member).get("/api/v1/invitations/").status_code == 403
+    assert client_for(member).post("/api/v1/invitations/", {"email": "x@example.com"},
+                                   format="json").status_code == 403
+    assert client_for(admin).delete(f"/api/v1/invitations/{body['id']}/").status_code == 204
+    assert Invitation.objects.get(pk=body["id"]).revoked_at is not None
