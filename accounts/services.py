@@ -147,6 +147,14 @@ def user_avatar_set(*, user: User, avatar: Any) -> User:
     return user
 
 
+def user_avatar_clear(*, user: User) -> User:
+    if user.avatar:
+        user.avatar.delete(save=False)
+    user.avatar = ""
+    user.save(update_fields=["avatar"])
+    return user
+
+
 def user_role_change(*, actor: User, user: User, role: str) -> User:
     _require_admin(actor, "change roles")
     role = _clean_role(role)

@@ -340,3 +340,34 @@ def visible_user_ids(*, user: User, user_ids: list[int]) -> list[int]:
     from accounts.selectors import user_list
 
     return list(user_list(viewer=user).filter(pk__in=user_ids).values_list("pk", flat=True))
+
+
+def message_preview(*, user: User, text: str, conversation_id: Any = None) -> str:
+    """HTML the text would render to; mentions resolve against the conversation if given."""
+    from messaging import markdown
+    from messaging.services.messages import mention_resolver
+
+    resolver = None
+    if conversation_id is not None:
+        conversation, _ = conversation_get_for_user(user=user, conversation_id=conversation_id)
+        resolver = mention_resolver(conversation.pk)
+    return markdown.render(text, resolver).html
+
+
+_EMOJI_CATALOGUE: list[list[str]] | None = None
+
+
+def emoji_catalogue() -> list[list[str]]:
+    """[[emoji, shortcode, more shortcodes…], …] for every fully-qualified emoji."""
+    global _EMOJI_CATALOGUE
+    if _EMOJI_CATALOGUE is None:
+        import emoji
+
+        catalogue = []
+        for character, data in emoji.EMOJI_DATA.items():
+            if data.get("status") != emoji.STATUS["fully_qualified"]:
+                continue
+            names = [data["en"].strip(":")] + [a.strip(":") for a in data.get("alias", [])]
+            catalogue.append([character, *dict.fromkeys(names)])
+        _EMOJI_CATALOGUE = catalogue
+    return _EMOJI_CATALOGUE

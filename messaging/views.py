@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from accounts.api.serializers import MeSerializer
+from accounts.models import Organisation
 
 
 @login_required
+@ensure_csrf_cookie
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "messaging/home.html")
+    organisation = Organisation.get()
+    bootstrap = {
+        "me": MeSerializer(request.user).data,
+        "organisation": {
+            "name": organisation.name,
+            "message_edit_window_seconds": organisation.message_edit_window_seconds,
+        },
+        "limits": {"upload_max_bytes": settings.FILE_UPLOAD_MAX_BYTES},
+    }
+    return render(request, "messaging/app.html", {"bootstrap": bootstrap})

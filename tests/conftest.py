@@ -13,6 +13,12 @@ def pytest_report_header(config: pytest.Config) -> str:
     return settings.TEST_SERVICES_LINE
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's session-wide event loop, once started, runs in
+    the test thread, where the services' async_to_sync broadcasts may not run."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"

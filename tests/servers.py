@@ -30,7 +30,8 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     db = settings.DATABASES["default"]
     database_url = (f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:"
                     f"{db['PORT']}/{db['NAME']}")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("PYTEST") and key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update({
         "DJANGO_SETTINGS_MODULE": "teamchat.settings",
         "DATABASE_URL": database_url,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -141,3 +141,20 @@ class InvitationDetailView(APIView):
             raise NotFound("No such invitation.")
         services.invitation_revoke(actor=request.user, invitation=invitation)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MyAvatarView(APIView):
+    @extend_schema(request={"multipart/form-data": inline_serializer(
+        "AvatarUpload", {"avatar": serializers.ImageField()})}, responses=MeSerializer,
+        summary="Upload my avatar (PNG, JPEG, GIF or WebP, up to 5 MB)")
+    def put(self, request: Request) -> Response:
+        upload = request.FILES.get("avatar")
+        if upload is None:
+            raise InvalidInput.for_field("avatar", "Attach an image as the 'avatar' field.")
+        user = services.user_avatar_set(user=request.user, avatar=upload)
+        return Response(MeSerializer(user).data)
+
+    @extend_schema(responses=MeSerializer, summary="Remove my avatar")
+    def delete(self, request: Request) -> Response:
+        user = services.user_avatar_clear(user=request.user)
+        return Response(MeSerializer(user).data)

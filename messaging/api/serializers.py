@@ -183,3 +183,8 @@ class UserGroupSerializer(serializers.Serializer):
             "description": group.description,
             "members": sorted(u.pk for u in group.members.all()),
         }
+
+
+class PreviewSerializer(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=40_000)
+    conversation = serializers.IntegerField(required=False)

@@ -34,6 +34,8 @@ urlpatterns = [
     path("messages/<int:message_id>/pin/", views.PinView.as_view(), name="api-pin"),
     path("messages/<int:message_id>/save/", views.SaveView.as_view(), name="api-save"),
     path("me/saved/", views.SavedListView.as_view(), name="api-saved"),
+    path("messages/preview/", views.PreviewView.as_view(), name="api-preview"),
+    path("emoji/", views.EmojiListView.as_view(), name="api-emoji"),
     path("usergroups/", views.UserGroupListView.as_view(), name="api-usergroups"),
     path("usergroups/<int:group_id>/", views.UserGroupDetailView.as_view(), name="api-usergroup"),
 ]

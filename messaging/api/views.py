@@ -23,6 +23,7 @@ from messaging.api.serializers import (
     MessageEditSerializer,
     MessageSchemaSerializer,
     PreferencesSerializer,
+    PreviewSerializer,
     ReactionSerializer,
     ReadSerializer,
     RevisionOutSerializer,
@@ -386,3 +387,27 @@ class UserGroupDetailView(APIView):
     def delete(self, request: Request, group_id: int) -> Response:
         services.usergroup_delete(actor=request.user, group_id=group_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PreviewView(APIView):
+    @extend_schema(summary="Render message Markdown as it would be sent (nothing is stored)",
+                   request=PreviewSerializer,
+                   responses=inline_serializer("Preview", {"html": serializers.CharField()}))
+    def post(self, request: Request) -> Response:
+        serializer = PreviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        html = selectors.message_preview(user=request.user,
+                                         text=serializer.validated_data["text"],
+                                         conversation_id=serializer.validated_data.get(
+                                             "conversation"))
+        return Response({"html": html})
+
+
+class EmojiListView(APIView):
+    @extend_schema(summary="Emoji and their shortcodes, for pickers and autocomplete",
+                   responses=inline_serializer("EmojiList", {
+                       "results": serializers.ListField(child=serializers.ListField())}))
+    def get(self, request: Request) -> Response:
+        response = Response({"results": selectors.emoji_catalogue()})
+        response["Cache-Control"] = "private, max-age=86400"
+        return response

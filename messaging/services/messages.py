@@ -76,7 +76,7 @@ def clean_emoji(value: Any) -> str:
     return value
 
 
-def _resolver(conversation_id: int) -> markdown.Resolver:
+def mention_resolver(conversation_id: int) -> markdown.Resolver:
     def resolve(refs: markdown.MentionRefs) -> markdown.Resolved:
         resolved = markdown.Resolved()
         if refs.ids:
@@ -186,7 +186,7 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
             raise InvalidInput.for_field("thread_root", "Reply to the thread's first message.")
         if root.is_deleted:
             raise InvalidInput.for_field("thread_root", "That message was deleted.")
-    rendered = markdown.render(text, _resolver(conversation.pk))
+    rendered = markdown.render(text, mention_resolver(conversation.pk))
     now = timezone.now()
     message = Message.objects.create(
         conversation=conversation,
@@ -264,7 +264,7 @@ def message_edit(*, actor: User, message_id: Any, text: Any) -> Message:
             message=message, text=message.text, html=message.html,
             written_at=message.edited_at or message.created_at, replaced_at=now, replaced_by=actor,
         )
-        rendered = markdown.render(text, _resolver(message.conversation_id))
+        rendered = markdown.render(text, mention_resolver(message.conversation_id))
         message.text = text
         message.html = rendered.html
         message.has_link = rendered.has_link

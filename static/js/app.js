@@ -1,0 +1,505 @@
+// The web client's entry point: loads the state, opens the live connection, routes
+// between conversations and applies every event the server sends.
+
+import { get, getAll, post, del } from "./api.js";
+import { Composer } from "./composer.js";
+import {
+  applyTheme, browseChannelsDialog, confirmDialog, conversationSettingsDialog, createChannelDialog,
+  newDirectDialog, NOTIFY_KEY, quickSwitcher, settingsDialog,
+} from "./dialogs.js";
+import { debounce, el, initials, plainText } from "./format.js";
+import { TimelineView } from "./messages.js";
+import { SidePanel } from "./panel.js";
+import { navigationOrder, renderSidebar } from "./sidebar.js";
+import { RealtimeClient } from "./socket.js";
+import {
+  conversationName, emit, findMessage, isMutedConversation, mentionsMe, on, putMessage, state, timeline, userName,
+} from "./store.js";
+
+const LAST_OPEN_KEY = "teamchat.lastConversation";
+
+class App {
+  async start() {
+    const bootstrap = JSON.parse(document.getElementById("bootstrap").textContent);
+    state.me = bootstrap.me;
+    state.organisation = bootstrap.organisation;
+    state.limits = bootstrap.limits;
+    applyTheme();
+    matchMedia("(prefers-color-scheme: dark)").addEventListener("change", applyTheme);
+    document.getElementById("org-name").textContent = state.organisation.name;
+    this.drawMe();
+
+    const [users, conversations, groups] = await Promise.all([
+      getAll("users/?limit=200"), get("conversations/"), get("usergroups/"),
+    ]);
+    for (const user of users) state.users.set(user.id, user);
+    state.users.set(state.me.id, { ...state.users.get(state.me.id), ...state.me });
+    for (const conversation of conversations.results) state.conversations.set(conversation.id, conversation);
+    for (const group of groups.results) if (group.members.includes(state.me.id)) state.myGroups.add(group.handle);
+
+    this.socket = new RealtimeClient(state.me.id);
+    window.teamchat = { socket: this.socket, state };
+    this.timeline = new TimelineView();
+    this.panel = new SidePanel(this.socket);
+    this.composer = new Composer(document.getElementById("composer"), {
+      target: () => ({ conversation: state.current, threadRoot: null }),
+      socket: this.socket,
+      onEditLast: () => this.lastOwnMessage(),
+    });
+    this.bindEvents();
+    this.bindKeyboard();
+    renderSidebar();
+    this.updateTitle();
+    this.socket.connect();
+    await this.route();
+    document.getElementById("app").dataset.state = "ready";
+  }
+
+  drawMe() {
+    const me = state.me;
+    const avatarNode = document.getElementById("me-avatar");
+    avatarNode.replaceChildren();
+    if (me.avatar_url) avatarNode.append(el("img", { src: me.avatar_url, alt: "" }));
+    else avatarNode.textContent = initials(me.display_name);
+    document.getElementById("me-name").textContent = me.display_name;
+    const status = state.presence.get(me.id)?.status || "online";
+    const dot = document.getElementById("me-presence");
+    dot.dataset.status = status;
+    document.getElementById("me-button").setAttribute("aria-label", `${me.display_name}, ${status}. Status and settings`);
+  }
+
+  // --- Routing: #/c/<conversation>[/m/<message>] ---
+
+  async route() {
+    const match = location.hash.match(/^#\/c\/(\d+)(?:\/m\/(\d+))?/);
+    let conversationId = match ? Number(match[1]) : Number(localStorage.getItem(`${LAST_OPEN_KEY}.${state.me.id}`));
+    const messageId = match && match[2] ? Number(match[2]) : null;
+    if (!conversationId || (!match && !state.conversations.has(conversationId))) {
+      const first = navigationOrder()[0];
+      if (!first) { this.showEmpty(); return; }
+      conversationId = first;
+    }
+    await this.openConversation(conversationId, messageId);
+  }
+
+  showEmpty() {
+    document.getElementById("conversation-title").textContent = "No conversations yet";
+    document.getElementById("message-list").replaceChildren(el("li", { class: "empty-state" },
+      "Browse channels or start a conversation from the sidebar."));
+  }
+
+  async openConversation(conversationId, messageId = null) {
+    let conversation = state.conversations.get(conversationId);
+    if (!conversation) {
+      try {
+        conversation = await get(`conversations/${conversationId}/`);
+        state.conversations.set(conversationId, conversation);
+      } catch (error) {
+        this.toast(error.status === 404 ? "That conversation does not exist or you cannot see it." : error.message);
+        return;
+      }
+    }
+    const switching = state.current !== conversationId;
+    if (switching && state.current) this.composer.storeDraft();
+    state.current = conversationId;
+    localStorage.setItem(`${LAST_OPEN_KEY}.${state.me.id}`, String(conversationId));
+    if (!conversation.is_member) this.socket.subscribe(conversationId);
+    this.drawHeader();
+    renderSidebar();
+    document.getElementById("app").classList.remove("sidebar-open");
+    if (switching) this.composer.loadDraft();
+    this.drawTyping();
+    await this.timeline.open(conversationId, { focusMessageId: messageId });
+    if (!messageId) this.composer.focus();
+    this.markRead();
+  }
+
+  drawHeader() {
+    const conversation = state.conversations.get(state.current);
+    const name = conversationName(conversation);
+    const prefix = conversation.kind === "direct" ? "" : conversation.kind === "private" ? "🔒 " : "# ";
+    document.getElementById("conversation-title").textContent = prefix + name + (conversation.archived ? " (archived)" : "");
+    document.getElementById("conversation-topic").textContent = conversation.topic || "";
+    document.getElementById("conversation").setAttribute("aria-label", `Conversation: ${name}`);
+    document.getElementById("composer-input").placeholder = conversation.kind === "direct" ? `Message ${name}` : `Message #${name}`;
+    document.getElementById("composer-label").textContent = conversation.kind === "direct" ? `Message ${name}` : `Message #${name}`;
+    const joinBar = document.getElementById("join-bar");
+    const composer = document.getElementById("composer");
+    const canJoin = !conversation.is_member && conversation.kind === "public" && !conversation.archived;
+    joinBar.hidden = conversation.is_member && !conversation.archived;
+    document.getElementById("join-button").hidden = !canJoin;
+    document.getElementById("join-text").textContent = conversation.archived
+      ? "This conversation is archived; its history stays readable."
+      : "You are viewing a channel you have not joined.";
+    composer.hidden = !conversation.is_member || conversation.archived;
+    document.title = this.titleFor(name);
+  }
+
+  // --- Reading ---
+
+  lastOwnMessage() {
+    const entry = timeline(state.current);
+    for (let i = entry.ids.length - 1; i >= 0; i -= 1) {
+      const message = entry.byId.get(entry.ids[i]);
+      if (message.author === state.me.id && !message.deleted) return message;
+    }
+    return null;
+  }
+
+  markRead = debounce(async () => {
+    const conversation = state.conversations.get(state.current);
+    if (!conversation || !conversation.is_member || document.hidden || !this.timeline.atBottom()) return;
+    const newest = this.timeline.newestMessage();
+    if (!newest || (conversation.membership && newest.seq <= conversation.membership.last_read_seq && !conversation.unread_count)) return;
+    try {
+      const updated = await post(`conversations/${conversation.id}/read/`, { message: newest.id });
+      this.applyRead({ conversation: conversation.id, last_read_message: newest.id, last_read_seq: updated.membership.last_read_seq,
+        unread_count: updated.unread_count, mention_count: updated.mention_count });
+    } catch (error) {
+      if (error.status !== 404) console.warn("marking read failed", error);
+    }
+  }, 400);
+
+  applyRead(frame) {
+    const conversation = state.conversations.get(frame.conversation);
+    if (!conversation) return;
+    if (conversation.membership) {
+      conversation.membership.last_read_seq = Math.max(conversation.membership.last_read_seq, frame.last_read_seq);
+      conversation.membership.last_read_message = frame.last_read_message;
+    }
+    conversation.unread_count = frame.unread_count;
+    conversation.mention_count = frame.mention_count;
+    renderSidebar();
+    this.updateTitle();
+  }
+
+  titleFor(name) {
+    let count = 0;
+    for (const conversation of state.conversations.values()) {
+      if (!conversation.is_member || isMutedConversation(conversation)) continue;
+      count += conversation.kind === "direct" ? conversation.unread_count || 0 : conversation.mention_count || 0;
+    }
+    const base = name ? `${name} · ${state.organisation.name}` : state.organisation.name;
+    return count ? `(${count}) ${base}` : base;
+  }
+
+  updateTitle() {
+    const conversation = state.conversations.get(state.current);
+    document.title = this.titleFor(conversation ? conversationName(conversation) : "");
+  }
+
+  // --- Events from the server ---
+
+  applyFrame(frame) {
+    switch (frame.type) {
+      case "message.ack": return this.applyAck(frame);
+      case "typing": return this.applyTyping(frame);
+      case "presence": return this.applyPresence(frame);
+      case "read.updated": return this.applyRead(frame);
+      case "resync": return this.resync(frame.conversation);
+      case "error":
+        if (!frame.client_msg_id && frame.code !== "rate_limited") this.toast(frame.detail);
+        return null;
+      case "resumed": case "subscribed": case "pong": return null;
+      default:
+        if (frame.conversation && frame.seq) return this.applyConversationEvent(frame);
+        return null;
+    }
+  }
+
+  applyAck(frame) {
+    this.placeMessage(frame.message);
+    this.refreshViews(frame.message.conversation);
+  }
+
+  // Put a message where it is shown: the timeline (if in the channel) and its thread.
+  placeMessage(message) {
+    const entry = state.timelines.get(message.conversation);
+    if (entry && entry.loaded && !entry.hasNewer && (!message.thread_root || message.also_in_channel)) putMessage(entry, message);
+    else if (entry && entry.byId.has(message.id)) entry.byId.set(message.id, message);
+    if (message.thread_root) {
+      const thread = state.threads.get(message.thread_root);
+      if (thread) putMessage(thread, message);
+    }
+    const thread = state.threads.get(message.id);
+    if (thread) thread.root = message;
+  }
+
+  async applyConversationEvent(frame) {
+    let conversation = state.conversations.get(frame.conversation);
+    if (frame.type === "conversation.created" || (frame.type === "member.joined" && frame.user === state.me.id)) {
+      conversation = await get(`conversations/${frame.conversation}/`);
+      conversation.unread_count = conversation.unread_count || 0;
+      state.conversations.set(conversation.id, conversation);
+      renderSidebar();
+      if (state.current === conversation.id) this.drawHeader();
+      return;
+    }
+    if (!conversation) return;
+    if (frame.seq <= (conversation.last_seq || 0)) return; // already applied
+    conversation.last_seq = frame.seq;
+    switch (frame.type) {
+      case "message.created": this.applyNewMessage(conversation, frame); break;
+      case "message.edited": case "message.deleted":
+        this.placeMessage(frame.message);
+        if (frame.thread) this.applyThreadSummary(frame.thread);
+        break;
+      case "reaction.added": case "reaction.removed": this.applyReaction(frame); break;
+      case "pin.added": case "pin.removed": {
+        const message = findMessage(frame.message_id);
+        if (message) message.pinned = frame.type === "pin.added";
+        break;
+      }
+      case "conversation.updated":
+        Object.assign(conversation, frame.changes);
+        if (state.current === conversation.id) this.drawHeader();
+        renderSidebar();
+        break;
+      case "member.left":
+        if (frame.user === state.me.id) { this.forget(conversation.id); return; }
+        break;
+      case "member.role_changed":
+        if (frame.user === state.me.id && conversation.membership) conversation.membership.role = frame.role;
+        break;
+      default: break;
+    }
+    this.refreshViews(conversation.id);
+  }
+
+  applyNewMessage(conversation, frame) {
+    const message = frame.message;
+    this.placeMessage(message);
+    if (frame.thread) this.applyThreadSummary(frame.thread);
+    const inChannel = !message.thread_root || message.also_in_channel;
+    if (inChannel) conversation.last_message_at = message.created_at;
+    this.clearTyping(conversation.id, message.author);
+    if (message.author === state.me.id) {
+      this.socket.acknowledged(message.client_msg_id);
+      return;
+    }
+    const reading = state.current === conversation.id && !document.hidden && this.timeline.atBottom();
+    if (inChannel && conversation.is_member && !reading) {
+      conversation.unread_count = (conversation.unread_count || 0) + 1;
+      if (mentionsMe(message)) conversation.mention_count = (conversation.mention_count || 0) + 1;
+    }
+    if (reading) this.markRead();
+    renderSidebar();
+    this.updateTitle();
+    this.notify(conversation, message);
+  }
+
+  applyThreadSummary(summary) {
+    const root = findMessage(summary.root);
+    if (root) root.thread = { reply_count: summary.reply_count, last_reply_at: summary.last_reply_at, participants: summary.participants };
+  }
+
+  applyReaction(frame) {
+    const message = findMessage(frame.message_id);
+    if (!message) return;
+    const reactions = message.reactions || [];
+    let entry = reactions.find((r) => r.emoji === frame.emoji);
+    if (frame.type === "reaction.added") {
+      if (!entry) { entry = { emoji: frame.emoji, count: 0, users: [] }; reactions.push(entry); }
+      if (!entry.users.includes(frame.user)) { entry.users.push(frame.user); entry.count += 1; }
+    } else if (entry) {
+      entry.users = entry.users.filter((id) => id !== frame.user);
+      entry.count = entry.users.length;
+      if (!entry.count) reactions.splice(reactions.indexOf(entry), 1);
+    }
+    message.reactions = reactions;
+  }
+
+  refreshViews(conversationId) {
+    if (state.current === conversationId) this.timeline.refresh();
+    if (this.panel.kind === "thread") this.panel.renderThread();
+  }
+
+  forget(conversationId) {
+    state.conversations.delete(conversationId);
+    state.timelines.delete(conversationId);
+    renderSidebar();
+    this.updateTitle();
+    if (state.current === conversationId) {
+      state.current = null;
+      location.hash = "";
+      this.route();
+    }
+  }
+
+  async resync(conversationId) {
+    state.timelines.delete(conversationId);
+    try {
+      const conversation = await get(`conversations/${conversationId}/`);
+      const known = state.conversations.get(conversationId);
+      state.conversations.set(conversationId, { ...known, ...conversation });
+    } catch {
+      this.forget(conversationId);
+      return;
+    }
+    if (state.current === conversationId) await this.timeline.open(conversationId);
+  }
+
+  // --- Typing and presence ---
+
+  applyTyping(frame) {
+    const people = state.typing.get(frame.conversation) || new Map();
+    people.set(frame.user, Date.now() + frame.expires_in_ms);
+    state.typing.set(frame.conversation, people);
+    this.drawTyping();
+    setTimeout(() => this.drawTyping(), frame.expires_in_ms + 50);
+  }
+
+  clearTyping(conversationId, userId) {
+    state.typing.get(conversationId)?.delete(userId);
+    this.drawTyping();
+  }
+
+  drawTyping() {
+    const line = document.getElementById("typing-line");
+    const people = state.typing.get(state.current);
+    const now = Date.now();
+    const names = people ? [...people].filter(([, until]) => until > now).map(([id]) => userName(id)) : [];
+    if (!names.length) line.textContent = "";
+    else if (names.length === 1) line.textContent = `${names[0]} is typing…`;
+    else if (names.length === 2) line.textContent = `${names[0]} and ${names[1]} are typing…`;
+    else line.textContent = "Several people are typing…";
+  }
+
+  applyPresence(frame) {
+    state.presence.set(frame.user, frame);
+    const user = state.users.get(frame.user);
+    if (user) Object.assign(user, { status_text: frame.status_text, status_emoji: frame.status_emoji });
+    if (frame.user === state.me.id) this.drawMe();
+    renderSidebar();
+  }
+
+  // --- Desktop notifications: mentions and direct messages while the tab is hidden ---
+
+  notify(conversation, message) {
+    if (!document.hidden || localStorage.getItem(NOTIFY_KEY) !== "on" || !window.Notification || Notification.permission !== "granted") return;
+    if (isMutedConversation(conversation)) return;
+    const level = conversation.membership?.notification_level || "default";
+    if (level === "nothing") return;
+    const mine = state.presence.get(state.me.id);
+    if (mine && mine.status === "dnd") return;
+    const direct = conversation.kind === "direct";
+    if (!(direct || mentionsMe(message) || level === "all")) return;
+    const title = direct ? userName(message.author) : `${userName(message.author)} in #${conversation.name}`;
+    const notification = new Notification(title, { body: plainText(message.html).slice(0, 200), tag: `teamchat-${message.id}` });
+    notification.onclick = () => { window.focus(); location.hash = `#/c/${conversation.id}/m/${message.id}`; notification.close(); };
+  }
+
+  // --- Wiring ---
+
+  toast(text) {
+    const node = el("div", {}, text);
+    document.getElementById("toast").append(node);
+    setTimeout(() => node.remove(), 4000);
+  }
+
+  bindEvents() {
+    on("frame", (frame) => this.applyFrame(frame));
+    on("connection", ({ connected, retryIn, final, reason }) => {
+      const banner = document.getElementById("connection-banner");
+      if (connected) {
+        if (!banner.hidden) {
+          banner.dataset.kind = "ok";
+          banner.textContent = "Connected again.";
+          setTimeout(() => { if (state.connected) banner.hidden = true; }, 1500);
+        }
+      } else {
+        banner.hidden = false;
+        banner.dataset.kind = "warn";
+        banner.textContent = final ? reason : `Connection lost. Reconnecting${retryIn ? ` in ${Math.ceil(retryIn / 1000)} s` : ""}… Messages you send now are kept and sent when we are back.`;
+      }
+    });
+    on("outbox", ({ entry }) => this.refreshViews(entry.conversation));
+    on("outbox-retry", ({ id }) => this.socket.retry(id));
+    on("outbox-discard", ({ id }) => this.socket.discard(id));
+    on("toast", ({ text }) => this.toast(text));
+    on("open-thread", ({ rootId }) => this.panel.openThread(rootId));
+    on("open-profile", ({ userId }) => this.panel.openProfile(userId));
+    on("open-direct", async ({ userId }) => {
+      const conversation = await post("conversations/", { kind: "direct", members: [userId] });
+      state.conversations.set(conversation.id, { ...conversation, unread_count: 0, mention_count: 0 });
+      location.hash = `#/c/${conversation.id}`;
+    });
+    on("edit-message", ({ message }) => {
+      if (message.thread_root && this.panel.composer) this.panel.composer.startEdit(message);
+      else this.composer.startEdit(message);
+    });
+    on("delete-message", async ({ message }) => {
+      if (!await confirmDialog({ title: "Delete this message?", text: "It will be removed for everyone in the conversation.", confirm: "Delete" })) return;
+      try { await del(`messages/${message.id}/`); } catch (error) { this.toast(error.message); }
+    });
+    on("conversation-added", ({ conversation }) => {
+      if (!state.conversations.has(conversation.id)) state.conversations.set(conversation.id, conversation);
+      renderSidebar();
+    });
+    on("conversation-updated", ({ conversation }) => {
+      state.conversations.set(conversation.id, { ...state.conversations.get(conversation.id), ...conversation });
+      renderSidebar();
+      if (state.current === conversation.id) this.drawHeader();
+    });
+    on("left-conversation", ({ id }) => { document.getElementById("dialog").close(); this.forget(id); });
+    on("me-updated", ({ me }) => { Object.assign(state.me, me); state.users.set(me.id, { ...state.users.get(me.id), ...me }); this.drawMe(); });
+    on("presence-frame", (frame) => this.applyPresence({ ...frame, user: state.me.id }));
+    on("timeline-bottom", () => this.markRead());
+
+    window.addEventListener("hashchange", () => this.route());
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) this.markRead(); });
+    document.getElementById("create-channel").addEventListener("click", createChannelDialog);
+    document.getElementById("browse-channels").addEventListener("click", browseChannelsDialog);
+    document.getElementById("new-direct").addEventListener("click", newDirectDialog);
+    document.getElementById("jump-button").addEventListener("click", quickSwitcher);
+    document.getElementById("me-button").addEventListener("click", () => settingsDialog("status"));
+    document.getElementById("join-button").addEventListener("click", async () => {
+      try {
+        const conversation = await post(`conversations/${state.current}/join/`);
+        state.conversations.set(conversation.id, { ...conversation, unread_count: 0, mention_count: 0 });
+        this.drawHeader();
+        renderSidebar();
+        this.composer.focus();
+      } catch (error) { this.toast(error.message); }
+    });
+    document.getElementById("members-button").addEventListener("click", () => this.panel.openMembers(state.conversations.get(state.current)));
+    document.getElementById("pins-button").addEventListener("click", () => this.panel.openPins(state.conversations.get(state.current)));
+    document.getElementById("conversation-menu-button").addEventListener("click", () => conversationSettingsDialog(state.conversations.get(state.current)));
+    const toggle = document.getElementById("sidebar-toggle");
+    toggle.addEventListener("click", () => {
+      const open = document.getElementById("app").classList.toggle("sidebar-open");
+      toggle.setAttribute("aria-expanded", String(open));
+      if (open) document.querySelector("#conversation-nav a")?.focus();
+    });
+  }
+
+  bindKeyboard() {
+    document.addEventListener("keydown", (event) => {
+      const modifier = event.ctrlKey || event.metaKey;
+      if (modifier && event.key.toLowerCase() === "k") {
+        event.preventDefault();
+        quickSwitcher();
+      } else if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+        event.preventDefault();
+        this.step(event.key === "ArrowDown" ? 1 : -1, event.shiftKey);
+      } else if (event.key === "Escape" && !document.getElementById("dialog").open && !document.getElementById("side-panel").hidden
+        && !event.target.closest("textarea")) {
+        this.panel.close();
+      }
+    });
+  }
+
+  // Move to the next or previous conversation in the sidebar (only unread ones with Shift).
+  step(direction, unreadOnly) {
+    const order = navigationOrder().filter((id) => !unreadOnly || id === state.current || (state.conversations.get(id)?.unread_count || 0) > 0);
+    if (!order.length) return;
+    const index = order.indexOf(state.current);
+    const next = order[(index + direction + order.length) % order.length];
+    if (next && next !== state.current) location.hash = `#/c/${next}`;
+  }
+}
+
+new App().start().catch((error) => {
+  console.error(error);
+  document.getElementById("message-list").replaceChildren(el("li", { class: "empty-state" }, `teamchat could not start: ${error.message}`));
+});

@@ -1,0 +1,358 @@
+// The message box: Markdown with preview, @mention, #channel and :emoji: completion,
+// Enter to send, Shift+Enter for a new line, Up to edit your last message, a draft per
+// conversation, typing signals and file attachments with progress.
+
+import { patch, post, upload } from "./api.js";
+import { loadEmoji, openEmojiPicker, searchEmoji } from "./emoji.js";
+import { debounce, el, fileSize, uuid } from "./format.js";
+import { emit, state } from "./store.js";
+
+const DRAFT_PREFIX = "teamchat.draft.";
+const TYPING_EVERY_MS = 2500;
+
+export class Composer {
+  // `form` holds the elements; `target()` says where messages go: {conversation, threadRoot}.
+  constructor(form, { target, socket, onEditLast }) {
+    this.form = form;
+    this.input = form.querySelector("textarea");
+    this.preview = form.querySelector(".composer-preview");
+    this.previewButton = form.querySelector("[data-role=preview]") || form.querySelector("#preview-button");
+    this.menu = form.querySelector(".autocomplete");
+    this.modeBar = form.querySelector(".composer-mode");
+    this.uploadList = form.querySelector(".upload-list");
+    this.fileInput = form.querySelector("input[type=file]");
+    this.target = target;
+    this.socket = socket;
+    this.onEditLast = onEditLast;
+    this.editing = null;
+    this.uploads = [];
+    this.suggestions = [];
+    this.selected = 0;
+    this.lastTyping = 0;
+    this.saveDraft = debounce(() => this.storeDraft(), 300);
+    this.bind();
+  }
+
+  draftKey() {
+    const { conversation, threadRoot } = this.target();
+    return `${DRAFT_PREFIX}${state.me.id}.${conversation}${threadRoot ? `.${threadRoot}` : ""}`;
+  }
+
+  storeDraft() {
+    if (this.editing) return;
+    const value = this.input.value;
+    if (value.trim()) localStorage.setItem(this.draftKey(), value);
+    else localStorage.removeItem(this.draftKey());
+  }
+
+  loadDraft() {
+    this.cancelEdit(false);
+    this.input.value = localStorage.getItem(this.draftKey()) || "";
+    this.resize();
+    this.clearUploads();
+  }
+
+  bind() {
+    this.form.addEventListener("submit", (event) => { event.preventDefault(); this.submit(); });
+    this.input.addEventListener("keydown", (event) => this.keydown(event));
+    this.input.addEventListener("input", () => {
+      this.resize();
+      this.saveDraft();
+      this.complete();
+      this.signalTyping();
+      if (!this.preview.hidden) this.renderPreview();
+    });
+    this.input.addEventListener("blur", () => setTimeout(() => this.closeMenu(), 150));
+    const cancel = this.form.querySelector("[data-role=cancel]") || this.form.querySelector("#composer-cancel");
+    if (cancel) cancel.addEventListener("click", () => this.cancelEdit(true));
+    if (this.previewButton) this.previewButton.addEventListener("click", () => this.togglePreview());
+    const emojiButton = this.form.querySelector("[data-role=emoji]") || this.form.querySelector("#emoji-button");
+    if (emojiButton) emojiButton.addEventListener("click", () => openEmojiPicker(emojiButton, (emoji) => this.insert(emoji)));
+    const attach = this.form.querySelector("[data-role=attach]") || this.form.querySelector("#attach-button");
+    if (attach && this.fileInput) {
+      attach.addEventListener("click", () => this.fileInput.click());
+      this.fileInput.addEventListener("change", () => { this.addFiles([...this.fileInput.files]); this.fileInput.value = ""; });
+    }
+    this.form.addEventListener("dragover", (event) => { if (event.dataTransfer?.types.includes("Files")) { event.preventDefault(); this.form.classList.add("dragging"); } });
+    this.form.addEventListener("dragleave", () => this.form.classList.remove("dragging"));
+    this.form.addEventListener("drop", (event) => {
+      this.form.classList.remove("dragging");
+      if (event.dataTransfer?.files.length) { event.preventDefault(); this.addFiles([...event.dataTransfer.files]); }
+    });
+    this.input.addEventListener("paste", (event) => {
+      const files = [...(event.clipboardData?.files || [])];
+      if (files.length) { event.preventDefault(); this.addFiles(files); }
+    });
+  }
+
+  resize() {
+    this.input.style.height = "auto";
+    this.input.style.height = `${Math.min(this.input.scrollHeight, innerHeight * 0.4)}px`;
+  }
+
+  focus() {
+    this.input.focus();
+  }
+
+  insert(text) {
+    const { selectionStart: start, selectionEnd: end, value } = this.input;
+    this.input.value = value.slice(0, start) + text + value.slice(end);
+    this.input.selectionStart = this.input.selectionEnd = start + text.length;
+    this.input.focus();
+    this.input.dispatchEvent(new Event("input"));
+  }
+
+  keydown(event) {
+    if (!this.menu.hidden && this.suggestions.length) {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        const step = event.key === "ArrowDown" ? 1 : -1;
+        this.selected = (this.selected + step + this.suggestions.length) % this.suggestions.length;
+        this.drawMenu();
+        return;
+      }
+      if (event.key === "Enter" || event.key === "Tab") {
+        event.preventDefault();
+        this.accept(this.suggestions[this.selected]);
+        return;
+      }
+      if (event.key === "Escape") { event.preventDefault(); this.closeMenu(); return; }
+    }
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      this.submit();
+    } else if (event.key === "Escape" && this.editing) {
+      event.preventDefault();
+      this.cancelEdit(true);
+    } else if (event.key === "ArrowUp" && !this.input.value && !this.editing) {
+      const message = this.onEditLast();
+      if (message) { event.preventDefault(); this.startEdit(message); }
+    }
+  }
+
+  signalTyping() {
+    const now = Date.now();
+    if (this.editing || !this.input.value.trim() || now - this.lastTyping < TYPING_EVERY_MS) return;
+    this.lastTyping = now;
+    const { conversation, threadRoot } = this.target();
+    this.socket.typing(conversation, threadRoot);
+  }
+
+  // --- Sending and editing ---
+
+  async submit() {
+    const text = this.input.value;
+    if (this.editing) return this.saveEdit(text);
+    const { conversation, threadRoot, alsoInChannel } = this.target();
+    if (this.uploads.some((item) => item.state === "uploading")) {
+      emit("toast", { text: "Wait for the uploads to finish." });
+      return;
+    }
+    const files = this.uploads.filter((item) => item.state === "done").map((item) => item.file.id);
+    if (!text.trim() && !files.length) return;
+    this.input.value = "";
+    this.resize();
+    localStorage.removeItem(this.draftKey());
+    this.closeMenu();
+    if (!this.preview.hidden) this.togglePreview();
+    const clientMsgId = uuid();
+    if (files.length) {
+      // Messages with files go over REST: the upload ids travel with them.
+      this.clearUploads();
+      try {
+        await post(`conversations/${conversation}/messages/`, {
+          text, client_msg_id: clientMsgId, files, ...(threadRoot ? { thread_root: threadRoot } : {}),
+        });
+      } catch (error) {
+        emit("toast", { text: error.message });
+        this.input.value = text;
+      }
+      return;
+    }
+    this.socket.queue({ client_msg_id: clientMsgId, conversation, text, thread_root: threadRoot || null,
+      also_in_channel: Boolean(alsoInChannel && alsoInChannel()) });
+  }
+
+  startEdit(message) {
+    this.storeDraft();
+    this.editing = message;
+    this.input.value = message.text;
+    this.modeBar.hidden = false;
+    this.resize();
+    this.input.focus();
+  }
+
+  cancelEdit(restoreDraft) {
+    if (!this.editing) return;
+    this.editing = null;
+    this.modeBar.hidden = true;
+    this.input.value = restoreDraft ? localStorage.getItem(this.draftKey()) || "" : "";
+    this.resize();
+  }
+
+  async saveEdit(text) {
+    const message = this.editing;
+    if (!text.trim()) {
+      emit("delete-message", { message });
+      this.cancelEdit(true);
+      return;
+    }
+    try {
+      await patch(`messages/${message.id}/`, { text });
+      this.cancelEdit(true);
+    } catch (error) {
+      emit("toast", { text: error.message });
+    }
+  }
+
+  // --- Preview ---
+
+  async togglePreview() {
+    this.preview.hidden = !this.preview.hidden;
+    if (this.previewButton) this.previewButton.setAttribute("aria-pressed", String(!this.preview.hidden));
+    if (!this.preview.hidden) await this.renderPreview();
+  }
+
+  renderPreview = debounce(async () => {
+    const text = this.input.value;
+    if (!text.trim()) { this.preview.textContent = "Nothing to preview."; return; }
+    try {
+      const { html } = await post("messages/preview/", { text, conversation: this.target().conversation });
+      this.preview.innerHTML = html; // sanitised by the server, like every message
+      this.preview.classList.add("message-body");
+    } catch (error) {
+      this.preview.textContent = error.message;
+    }
+  }, 200);
+
+  // --- Autocomplete: @people, #channels, :emoji: ---
+
+  complete() {
+    const before = this.input.value.slice(0, this.input.selectionStart);
+    const match = before.match(/(^|\s)([@#:])([^\s@#:]{0,40})$/);
+    if (!match) { this.closeMenu(); return; }
+    const [, , sigil, query] = match;
+    this.trigger = { sigil, start: this.input.selectionStart - query.length - 1 };
+    const needle = query.toLowerCase();
+    if (sigil === "@") this.suggestions = this.people(needle);
+    else if (sigil === "#") this.suggestions = this.channels(needle);
+    else if (query.length >= 2) {
+      loadEmoji().then(() => {
+        this.suggestions = searchEmoji(needle).map((entry) => ({ label: `:${entry.names[0]}:`, symbol: entry.character, insert: entry.character }));
+        this.selected = 0;
+        this.drawMenu();
+      });
+      return;
+    } else this.suggestions = [];
+    this.selected = 0;
+    this.drawMenu();
+  }
+
+  people(needle) {
+    const conversation = state.conversations.get(this.target().conversation);
+    const members = new Set(conversation?.members || []);
+    const specials = ["here", "channel"].filter((word) => word.startsWith(needle) && conversation?.kind !== "direct")
+      .map((word) => ({ label: `@${word}`, detail: word === "here" ? "Notify everyone active" : "Notify everyone in this channel", insert: `@${word} ` }));
+    const people = [...state.users.values()]
+      .filter((user) => user.is_active && (user.display_name.toLowerCase().includes(needle) || user.email.toLowerCase().startsWith(needle)))
+      .sort((a, b) => (members.has(b.id) - members.has(a.id)) || a.display_name.localeCompare(b.display_name))
+      .slice(0, 8)
+      .map((user) => ({ label: user.display_name, detail: user.title || user.email, insert: `@**${user.display_name}** ` }));
+    return [...people, ...specials];
+  }
+
+  channels(needle) {
+    return [...state.conversations.values()]
+      .filter((conversation) => conversation.kind !== "direct" && conversation.name.includes(needle))
+      .slice(0, 8)
+      .map((conversation) => ({ label: `#${conversation.name}`, detail: conversation.topic, insert: `#${conversation.name} ` }));
+  }
+
+  drawMenu() {
+    if (!this.suggestions.length) { this.closeMenu(); return; }
+    this.menu.hidden = false;
+    this.menu.replaceChildren(...this.suggestions.map((item, index) => el("li", {
+      role: "option", id: `suggestion-${index}`, "aria-selected": index === this.selected ? "true" : "false",
+      onmousedown: (event) => { event.preventDefault(); this.accept(item); },
+    }, item.symbol ? el("span", { "aria-hidden": "true" }, item.symbol) : null, el("span", {}, item.label),
+    item.detail ? el("span", { class: "detail" }, item.detail) : null)));
+    this.input.setAttribute("aria-activedescendant", `suggestion-${this.selected}`);
+  }
+
+  accept(item) {
+    const { start } = this.trigger;
+    const value = this.input.value;
+    const end = this.input.selectionStart;
+    this.input.value = value.slice(0, start) + item.insert + value.slice(end);
+    this.input.selectionStart = this.input.selectionEnd = start + item.insert.length;
+    this.closeMenu();
+    this.input.focus();
+    this.saveDraft();
+  }
+
+  closeMenu() {
+    this.menu.hidden = true;
+    this.suggestions = [];
+    this.input.removeAttribute("aria-activedescendant");
+  }
+
+  // --- Attachments ---
+
+  addFiles(files) {
+    for (const file of files) {
+      if (file.size > state.limits.upload_max_bytes) {
+        emit("toast", { text: `${file.name} is larger than ${fileSize(state.limits.upload_max_bytes)}.` });
+        continue;
+      }
+      const item = { local: file, state: "uploading", progress: 0, controller: new AbortController() };
+      this.uploads.push(item);
+      this.startUpload(item);
+    }
+    this.drawUploads();
+  }
+
+  async startUpload(item) {
+    const form = new FormData();
+    form.append("file", item.local, item.local.name);
+    try {
+      item.file = await upload("files/", form, {
+        signal: item.controller.signal,
+        onProgress: (fraction) => { item.progress = fraction; this.drawUploads(); },
+      });
+      item.state = "done";
+    } catch (error) {
+      item.state = error.code === "aborted" ? "cancelled" : "failed";
+      item.error = error.message;
+    }
+    this.uploads = this.uploads.filter((entry) => entry.state !== "cancelled");
+    this.drawUploads();
+  }
+
+  clearUploads() {
+    for (const item of this.uploads) if (item.preview) URL.revokeObjectURL(item.preview);
+    this.uploads = [];
+    this.drawUploads();
+  }
+
+  drawUploads() {
+    if (!this.uploadList) return;
+    this.uploadList.replaceChildren(...this.uploads.map((item) => {
+      const type = item.local.type || "";
+      if (!item.preview && (type.startsWith("image/") || type.startsWith("video/"))) item.preview = URL.createObjectURL(item.local);
+      const media = item.preview ? (type.startsWith("image/") ? el("img", { src: item.preview, alt: item.local.name })
+        : el("video", { src: item.preview, muted: true, "aria-label": item.local.name })) : null;
+      return el("li", { class: `upload-item ${item.state === "failed" ? "failed" : ""}` },
+        media,
+        el("div", { class: "upload-row" },
+          el("span", { class: "upload-name", title: item.local.name }, item.local.name),
+          el("span", {}, fileSize(item.local.size)),
+          el("button", { type: "button", class: "icon-button", "aria-label": `Remove ${item.local.name}`, onclick: () => {
+            item.controller.abort();
+            this.uploads = this.uploads.filter((entry) => entry !== item);
+            this.drawUploads();
+          } }, "✕")),
+        item.state === "uploading" ? el("progress", { max: "1", value: String(item.progress), "aria-label": `Uploading ${item.local.name}` }) : null,
+        item.state === "failed" ? el("span", {}, item.error) : null);
+    }));
+  }
+}

@@ -1,0 +1,390 @@
+// Dialogs: create a channel, start a conversation, browse channels, jump to, settings,
+// conversation settings, and confirmations.
+
+import { ApiError, del, get, patch, post, put } from "./api.js";
+import { el } from "./format.js";
+import { conversationName, emit, state } from "./store.js";
+
+const dialog = () => document.getElementById("dialog");
+
+function show(children, { onClose } = {}) {
+  const node = dialog();
+  const opener = document.activeElement;
+  node.replaceChildren(...children);
+  node.onclose = () => { node.replaceChildren(); if (onClose) onClose(); if (opener && opener.focus) opener.focus(); };
+  if (!node.open) node.showModal();
+  const first = node.querySelector("[autofocus], input, select, textarea, button");
+  if (first) first.focus();
+}
+
+export function closeDialog() {
+  if (dialog().open) dialog().close();
+}
+
+function errorLine() {
+  return el("p", { class: "error", role: "alert", hidden: true });
+}
+
+function showError(line, error) {
+  line.hidden = false;
+  line.textContent = error instanceof ApiError ? error.message : String(error);
+}
+
+function actions(...buttons) {
+  return el("div", { class: "actions" }, el("button", { type: "button", class: "secondary", onclick: closeDialog }, "Cancel"), ...buttons);
+}
+
+// --- Create a channel ---
+
+export function createChannelDialog() {
+  const name = el("input", { type: "text", name: "name", required: true, maxlength: "80", autofocus: true, placeholder: "e.g. product-launch", pattern: "[a-z0-9][a-z0-9_-]*" });
+  const topic = el("input", { type: "text", name: "topic", maxlength: "250" });
+  const kind = el("input", { type: "checkbox", name: "private" });
+  const error = errorLine();
+  const form = el("form", { method: "dialog", onsubmit: async (event) => {
+    event.preventDefault();
+    try {
+      const conversation = await post("conversations/", { kind: kind.checked ? "private" : "public", name: name.value.trim().toLowerCase(), topic: topic.value });
+      emit("conversation-added", { conversation });
+      closeDialog();
+      location.hash = `#/c/${conversation.id}`;
+    } catch (err) {
+      showError(error, err);
+    }
+  } },
+  el("h2", { id: "dialog-title" }, "Create a channel"),
+  el("label", {}, "Name", name),
+  el("label", {}, "Topic (optional)", topic),
+  el("label", { class: "inline" }, kind, "Make it private: only invited people can see it"),
+  error, actions(el("button", { type: "submit", class: "primary" }, "Create")));
+  show([form]);
+}
+
+// --- Start a direct conversation ---
+
+export function newDirectDialog() {
+  const chosen = new Map();
+  const search = el("input", { type: "search", autofocus: true, placeholder: "Find people by name", "aria-label": "Find people" });
+  const chips = el("div", { class: "chips", "aria-live": "polite" });
+  const results = el("ul", { class: "results", role: "listbox", "aria-label": "People" });
+  const error = errorLine();
+  const draw = () => {
+    chips.replaceChildren(...[...chosen.values()].map((user) => el("span", { class: "chip" }, user.display_name,
+      el("button", { type: "button", class: "icon-button", "aria-label": `Remove ${user.display_name}`, onclick: () => { chosen.delete(user.id); draw(); } }, "✕"))));
+    const needle = search.value.trim().toLowerCase();
+    const people = [...state.users.values()].filter((user) => user.id !== state.me.id && user.is_active && !chosen.has(user.id)
+      && (!needle || user.display_name.toLowerCase().includes(needle) || user.email.toLowerCase().includes(needle))).slice(0, 30);
+    results.replaceChildren(...people.map((user) => el("li", {}, el("button", { type: "button", role: "option", onclick: () => {
+      if (chosen.size >= 8) { showError(error, "A direct conversation has at most 9 people."); return; }
+      chosen.set(user.id, user); search.value = ""; draw(); search.focus();
+    } }, user.display_name, el("span", { class: "result-detail" }, user.title || user.email)))));
+  };
+  search.addEventListener("input", draw);
+  const form = el("form", { method: "dialog", onsubmit: async (event) => {
+    event.preventDefault();
+    if (!chosen.size) { showError(error, "Choose at least one person."); return; }
+    try {
+      const conversation = await post("conversations/", { kind: "direct", members: [...chosen.keys()] });
+      emit("conversation-added", { conversation });
+      closeDialog();
+      location.hash = `#/c/${conversation.id}`;
+    } catch (err) {
+      showError(error, err);
+    }
+  } },
+  el("h2", { id: "dialog-title" }, "Start a conversation"), search, chips, results, error,
+  actions(el("button", { type: "submit", class: "primary" }, "Start")));
+  show([form]);
+  draw();
+}
+
+// --- Browse channels ---
+
+export async function browseChannelsDialog() {
+  const search = el("input", { type: "search", autofocus: true, placeholder: "Search channels", "aria-label": "Search channels" });
+  const results = el("ul", { class: "results", "aria-label": "Channels" });
+  const draw = async () => {
+    const page = await get(`conversations/directory/?limit=100&q=${encodeURIComponent(search.value.trim())}`);
+    results.replaceChildren(...page.results.map((channel) => el("li", {}, el("button", { type: "button", onclick: () => {
+      emit("conversation-added", { conversation: channel });
+      closeDialog();
+      location.hash = `#/c/${channel.id}`;
+    } }, el("span", { "aria-hidden": "true" }, channel.kind === "private" ? "🔒" : "#"), channel.name,
+    el("span", { class: "result-detail" }, `${channel.member_count} member${channel.member_count === 1 ? "" : "s"}${channel.is_member ? " · joined" : ""}${channel.topic ? ` · ${channel.topic}` : ""}`)))));
+    if (!page.results.length) results.replaceChildren(el("li", { class: "empty-state" }, "No channels match."));
+  };
+  let timer = null;
+  search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(draw, 200); });
+  show([el("div", { class: "dialog-body" }, el("h2", { id: "dialog-title" }, "Browse channels"), search, results,
+    el("div", { class: "actions" }, el("button", { type: "button", class: "secondary", onclick: closeDialog }, "Close")))]);
+  await draw();
+}
+
+// --- Jump to a conversation (Ctrl+K) ---
+
+export function quickSwitcher() {
+  const search = el("input", { type: "search", autofocus: true, placeholder: "Jump to a conversation", "aria-label": "Jump to a conversation",
+    role: "combobox", "aria-controls": "switcher-results", "aria-expanded": "true" });
+  const results = el("ul", { class: "results", id: "switcher-results", role: "listbox", "aria-label": "Conversations" });
+  let matches = [];
+  let selected = 0;
+  const go = (conversation) => { closeDialog(); location.hash = `#/c/${conversation.id}`; };
+  const draw = () => {
+    const needle = search.value.trim().toLowerCase();
+    matches = [...state.conversations.values()].filter((c) => c.is_member && conversationName(c).toLowerCase().includes(needle))
+      .sort((a, b) => (b.unread_count || 0) - (a.unread_count || 0) || conversationName(a).localeCompare(conversationName(b))).slice(0, 12);
+    selected = Math.min(selected, Math.max(0, matches.length - 1));
+    results.replaceChildren(...matches.map((conversation, index) => el("li", {}, el("button", {
+      type: "button", role: "option", id: `switch-${index}`, "aria-selected": index === selected ? "true" : "false", onclick: () => go(conversation),
+    }, conversation.kind === "direct" ? "@" : "#", conversationName(conversation),
+    conversation.unread_count ? el("span", { class: "result-detail" }, `${conversation.unread_count} unread`) : null))));
+    search.setAttribute("aria-activedescendant", matches.length ? `switch-${selected}` : "");
+  };
+  search.addEventListener("input", () => { selected = 0; draw(); });
+  search.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowDown") { event.preventDefault(); selected = (selected + 1) % Math.max(1, matches.length); draw(); }
+    if (event.key === "ArrowUp") { event.preventDefault(); selected = (selected - 1 + matches.length) % Math.max(1, matches.length); draw(); }
+    if (event.key === "Enter" && matches[selected]) { event.preventDefault(); go(matches[selected]); }
+  });
+  show([el("div", { class: "dialog-body" }, el("h2", { id: "dialog-title" }, "Jump to"), search, results)]);
+  draw();
+}
+
+// --- Confirm ---
+
+export function confirmDialog({ title, text, confirm, danger = true }) {
+  return new Promise((resolve) => {
+    let answered = false;
+    const answer = (value) => { answered = true; resolve(value); closeDialog(); };
+    show([el("div", { class: "dialog-body" }, el("h2", { id: "dialog-title" }, title), el("p", {}, text),
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "secondary", onclick: () => answer(false) }, "Cancel"),
+        el("button", { type: "button", class: danger ? "danger-button" : "primary", autofocus: true, onclick: () => answer(true) }, confirm)))],
+    { onClose: () => { if (!answered) resolve(false); } });
+  });
+}
+
+// --- Conversation settings ---
+
+export function conversationSettingsDialog(conversation) {
+  const error = errorLine();
+  const fields = [];
+  const isChannel = conversation.kind !== "direct";
+  const manage = isChannel && (["owner", "admin"].includes(state.me.role) || conversation.membership?.role === "admin");
+  const name = el("input", { type: "text", value: conversation.name, maxlength: "80", disabled: !manage });
+  const topic = el("input", { type: "text", value: conversation.topic, maxlength: "250" });
+  const purpose = el("input", { type: "text", value: conversation.purpose, maxlength: "250" });
+  if (isChannel) fields.push(el("label", {}, "Name", name), el("label", {}, "Topic", topic), el("label", {}, "Purpose", purpose));
+  const level = el("select", {}, ...[["default", "Follow my default"], ["all", "All messages"], ["mentions", "Mentions only"], ["nothing", "Nothing"]]
+    .map(([value, label]) => el("option", { value, selected: conversation.membership?.notification_level === value }, label)));
+  const muted = el("input", { type: "checkbox", checked: conversation.membership?.muted });
+  const starred = el("input", { type: "checkbox", checked: conversation.membership?.starred });
+  if (conversation.is_member) {
+    fields.push(el("label", {}, "Notify me about", level), el("label", { class: "inline" }, muted, "Mute this conversation"),
+      el("label", { class: "inline" }, starred, "Star it in the sidebar"));
+  }
+  const extra = [];
+  if (conversation.is_member && isChannel) {
+    extra.push(el("button", { type: "button", class: "danger-button", onclick: async () => {
+      if (!await confirmDialog({ title: `Leave #${conversation.name}?`, text: conversation.kind === "private" ? "You will need an invitation to come back." : "You can join again any time.", confirm: "Leave" })) return;
+      try { await post(`conversations/${conversation.id}/leave/`); emit("left-conversation", { id: conversation.id }); } catch (err) { emit("toast", { text: err.message }); }
+    } }, "Leave channel"));
+  }
+  if (manage) {
+    extra.push(el("button", { type: "button", class: "danger-button", onclick: async () => {
+      try { await patch(`conversations/${conversation.id}/`, { archived: !conversation.archived }); closeDialog(); } catch (err) { showError(error, err); }
+    } }, conversation.archived ? "Unarchive" : "Archive channel"));
+  }
+  const form = el("form", { method: "dialog", onsubmit: async (event) => {
+    event.preventDefault();
+    try {
+      if (isChannel) {
+        const changes = {};
+        if (manage && name.value.trim() !== conversation.name) changes.name = name.value.trim();
+        if (topic.value !== conversation.topic) changes.topic = topic.value;
+        if (purpose.value !== conversation.purpose) changes.purpose = purpose.value;
+        if (Object.keys(changes).length) await patch(`conversations/${conversation.id}/`, changes);
+      }
+      if (conversation.is_member) {
+        const updated = await patch(`conversations/${conversation.id}/preferences/`, { notification_level: level.value, muted: muted.checked, starred: starred.checked });
+        emit("conversation-updated", { conversation: updated });
+      }
+      closeDialog();
+    } catch (err) {
+      showError(error, err);
+    }
+  } }, el("h2", { id: "dialog-title" }, isChannel ? `#${conversation.name}` : conversationName(conversation)), ...fields, error,
+  extra.length ? el("div", { class: "actions" }, ...extra) : null, actions(el("button", { type: "submit", class: "primary" }, "Save")));
+  show([form]);
+}
+
+// --- Add people to a channel ---
+
+export function addMembersDialog(conversation, memberIds) {
+  const search = el("input", { type: "search", autofocus: true, placeholder: "Find people", "aria-label": "Find people to add" });
+  const results = el("ul", { class: "results" });
+  const error = errorLine();
+  const draw = () => {
+    const needle = search.value.trim().toLowerCase();
+    const people = [...state.users.values()].filter((user) => user.is_active && !memberIds.has(user.id)
+      && (!needle || user.display_name.toLowerCase().includes(needle))).slice(0, 30);
+    results.replaceChildren(...people.map((user) => el("li", {}, el("button", { type: "button", onclick: async () => {
+      try { await post(`conversations/${conversation.id}/members/`, { user: user.id }); memberIds.add(user.id); emit("toast", { text: `${user.display_name} added.` }); draw(); } catch (err) { showError(error, err); }
+    } }, user.display_name, el("span", { class: "result-detail" }, user.title || user.email)))));
+  };
+  search.addEventListener("input", draw);
+  show([el("div", { class: "dialog-body" }, el("h2", { id: "dialog-title" }, `Add people to #${conversation.name}`), search, results, error,
+    el("div", { class: "actions" }, el("button", { type: "button", class: "secondary", onclick: closeDialog }, "Done")))]);
+  draw();
+}
+
+// --- Settings: profile, status, notifications, appearance, API tokens ---
+
+const THEME_KEY = "teamchat.theme";
+export const NOTIFY_KEY = "teamchat.desktopNotifications";
+
+export function applyTheme() {
+  const choice = localStorage.getItem(THEME_KEY) || "system";
+  const dark = choice === "dark" || (choice === "system" && matchMedia("(prefers-color-scheme: dark)").matches);
+  document.documentElement.dataset.theme = dark ? "dark" : "light";
+}
+
+function profileTab(error) {
+  const me = state.me;
+  const inputs = {
+    display_name: el("input", { type: "text", value: me.display_name, maxlength: "80", required: true }),
+    full_name: el("input", { type: "text", value: me.full_name, maxlength: "150" }),
+    title: el("input", { type: "text", value: me.title, maxlength: "100" }),
+    timezone: el("input", { type: "text", value: me.timezone, maxlength: "64" }),
+  };
+  const avatarInput = el("input", { type: "file", accept: "image/png,image/jpeg,image/gif,image/webp" });
+  avatarInput.addEventListener("change", async () => {
+    if (!avatarInput.files.length) return;
+    const form = new FormData();
+    form.append("avatar", avatarInput.files[0]);
+    try { const updated = await put("me/avatar/", form); emit("me-updated", { me: updated }); emit("toast", { text: "Avatar updated." }); } catch (err) { showError(error, err); }
+  });
+  return el("form", { onsubmit: async (event) => {
+    event.preventDefault();
+    try {
+      const body = Object.fromEntries(Object.entries(inputs).map(([key, input]) => [key, input.value]));
+      const updated = await patch("me/", body);
+      emit("me-updated", { me: updated });
+      emit("toast", { text: "Profile saved." });
+    } catch (err) { showError(error, err); }
+  } },
+  el("label", {}, "Display name", inputs.display_name), el("label", {}, "Full name", inputs.full_name),
+  el("label", {}, "Title", inputs.title), el("label", {}, "Time zone (e.g. Europe/Paris)", inputs.timezone),
+  el("label", {}, "Avatar", avatarInput),
+  el("p", {}, el("a", { href: "/accounts/password/change/" }, "Change your password")),
+  el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Save profile")));
+}
+
+function statusTab(error) {
+  const me = state.me;
+  const text = el("input", { type: "text", value: me.status_text, maxlength: "100", placeholder: "What's your status?" });
+  const emoji = el("input", { type: "text", value: me.status_emoji, maxlength: "32", placeholder: "📅" });
+  const mode = el("select", {}, el("option", { value: "auto" }, "Automatic"), el("option", { value: "away" }, "Away"),
+    el("option", { value: "dnd" }, "Do not disturb"));
+  const until = el("select", {}, ...[["30", "30 minutes"], ["60", "1 hour"], ["120", "2 hours"], ["tomorrow", "Until tomorrow 9:00"], ["custom", "Until…"]]
+    .map(([value, label]) => el("option", { value }, label)));
+  const custom = el("input", { type: "datetime-local", hidden: true, "aria-label": "Do not disturb until" });
+  until.addEventListener("change", () => { custom.hidden = until.value !== "custom"; });
+  const untilRow = el("label", { hidden: true }, "For", until, custom);
+  mode.addEventListener("change", () => { untilRow.hidden = mode.value !== "dnd"; });
+  return el("form", { onsubmit: async (event) => {
+    event.preventDefault();
+    let dndUntil = null;
+    if (mode.value === "dnd") {
+      if (until.value === "custom") dndUntil = custom.value ? new Date(custom.value) : null;
+      else if (until.value === "tomorrow") { dndUntil = new Date(); dndUntil.setDate(dndUntil.getDate() + 1); dndUntil.setHours(9, 0, 0, 0); }
+      else dndUntil = new Date(Date.now() + Number(until.value) * 60000);
+    }
+    try {
+      const presence = await put("me/presence/", { status: mode.value, status_text: text.value, status_emoji: emoji.value,
+        ...(dndUntil ? { dnd_until: dndUntil.toISOString() } : {}) });
+      Object.assign(state.me, { status_text: presence.status_text, status_emoji: presence.status_emoji });
+      emit("presence-frame", { type: "presence", ...presence });
+      emit("toast", { text: "Status saved." });
+    } catch (err) { showError(error, err); }
+  } },
+  el("label", {}, "Status", text), el("label", {}, "Status emoji", emoji), el("label", {}, "Presence", mode), untilRow,
+  el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Save status")));
+}
+
+function notificationsTab() {
+  const enabled = el("input", { type: "checkbox", checked: localStorage.getItem(NOTIFY_KEY) === "on" && window.Notification?.permission === "granted" });
+  const note = el("p", { class: "result-detail" });
+  const describe = () => {
+    if (!("Notification" in window)) note.textContent = "This browser cannot show desktop notifications.";
+    else if (Notification.permission === "denied") note.textContent = "Notifications are blocked for this site in your browser settings.";
+    else note.textContent = "You are notified of mentions and direct messages while this tab is in the background, except in muted conversations and during do-not-disturb.";
+  };
+  enabled.addEventListener("change", async () => {
+    if (enabled.checked && window.Notification && Notification.permission !== "granted") {
+      const permission = await Notification.requestPermission();
+      if (permission !== "granted") enabled.checked = false;
+    }
+    localStorage.setItem(NOTIFY_KEY, enabled.checked ? "on" : "off");
+    describe();
+  });
+  describe();
+  return el("div", {}, el("label", { class: "inline" }, enabled, "Desktop notifications"), note);
+}
+
+function appearanceTab() {
+  const current = localStorage.getItem(THEME_KEY) || "system";
+  const radios = ["system", "light", "dark"].map((value) => el("label", { class: "inline" },
+    el("input", { type: "radio", name: "theme", value, checked: value === current, onchange: () => { localStorage.setItem(THEME_KEY, value); applyTheme(); } }),
+    value === "system" ? "Match my system" : value === "light" ? "Light" : "Dark"));
+  return el("fieldset", {}, el("legend", {}, "Theme"), ...radios);
+}
+
+function tokensTab(error) {
+  const list = el("ul", { class: "results", "aria-label": "Your API tokens" });
+  const secret = el("div", { hidden: true, role: "status" });
+  const name = el("input", { type: "text", placeholder: "What is it for?", maxlength: "100", "aria-label": "Token name" });
+  const draw = async () => {
+    const tokens = (await get("me/tokens/")).results;
+    list.replaceChildren(...tokens.map((token) => el("li", {}, el("div", { class: "result" }, el("span", {}, token.name),
+      el("span", { class: "result-detail" }, `${token.prefix}… · last used ${token.last_used_at ? new Date(token.last_used_at).toLocaleString() : "never"}`),
+      el("button", { type: "button", class: "danger-button", "aria-label": `Revoke ${token.name}`, onclick: async () => { await del(`me/tokens/${token.id}/`); draw(); } }, "Revoke")))));
+    if (!tokens.length) list.replaceChildren(el("li", { class: "empty-state" }, "No tokens yet."));
+  };
+  draw();
+  return el("form", { onsubmit: async (event) => {
+    event.preventDefault();
+    try {
+      const token = await post("me/tokens/", { name: name.value });
+      secret.hidden = false;
+      secret.replaceChildren(el("p", {}, "Copy your new token now; it will not be shown again:"), el("div", { class: "token-secret" }, token.token));
+      name.value = "";
+      draw();
+    } catch (err) { showError(error, err); }
+  } }, el("p", {}, "Programs use a token as Authorization: Bearer <token>. See the API reference at ", el("a", { href: "/api/docs/" }, "/api/docs/"), "."),
+  list, secret, el("label", {}, "New token", name), el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Create token")));
+}
+
+export function settingsDialog(initialTab = "profile") {
+  const error = errorLine();
+  const tabs = { profile: ["Profile", profileTab], status: ["Status", statusTab], notifications: ["Notifications", notificationsTab],
+    appearance: ["Appearance", appearanceTab], tokens: ["API tokens", tokensTab] };
+  const body = el("div", { class: "dialog-body", role: "tabpanel", id: "settings-panel" });
+  const bar = el("div", { class: "tabs", role: "tablist", "aria-label": "Settings" });
+  const select = (key) => {
+    for (const button of bar.children) button.setAttribute("aria-selected", String(button.dataset.tab === key));
+    error.hidden = true;
+    body.replaceChildren(tabs[key][1](error), error);
+    body.setAttribute("aria-labelledby", `tab-${key}`);
+  };
+  for (const [key, [label]] of Object.entries(tabs)) {
+    bar.append(el("button", { type: "button", role: "tab", id: `tab-${key}`, dataset: { tab: key }, "aria-controls": "settings-panel", onclick: () => select(key) }, label));
+  }
+  show([el("div", { class: "dialog-body" }, el("h2", { id: "dialog-title" }, "Settings")), bar, body,
+    el("div", { class: "dialog-body" }, el("div", { class: "actions" },
+      el("form", { method: "post", action: "/accounts/logout/", class: "inline-form" }, el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] || "" }),
+        el("button", { type: "submit", class: "secondary" }, "Sign out")),
+      el("button", { type: "button", class: "primary", onclick: closeDialog }, "Close")))]);
+  select(initialTab);
+}
+

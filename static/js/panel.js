@@ -1,0 +1,155 @@
+// The side panel: a thread with its own composer, a person's profile, a conversation's
+// members, and its pinned messages.
+
+import { del, get, getAll } from "./api.js";
+import { Composer } from "./composer.js";
+import { addMembersDialog } from "./dialogs.js";
+import { el } from "./format.js";
+import { avatar, continues, renderMessage } from "./messages.js";
+import { conversationName, emit, putMessage, state } from "./store.js";
+
+const panel = () => document.getElementById("side-panel");
+const body = () => document.getElementById("side-panel-body");
+
+export class SidePanel {
+  constructor(socket) {
+    this.socket = socket;
+    this.kind = null;
+    this.threadRoot = null;
+    this.composer = null;
+    document.getElementById("side-panel-close").addEventListener("click", () => this.close());
+  }
+
+  showPanel(title) {
+    document.getElementById("side-panel-title").textContent = title;
+    panel().hidden = false;
+  }
+
+  close() {
+    panel().hidden = true;
+    body().replaceChildren();
+    this.kind = null;
+    this.threadRoot = null;
+    this.composer = null;
+    document.getElementById("composer-input").focus();
+  }
+
+  // --- Thread ---
+
+  async openThread(rootId) {
+    this.kind = "thread";
+    this.threadRoot = rootId;
+    this.showPanel("Thread");
+    body().replaceChildren(el("p", { class: "empty-state" }, "Loading thread…"));
+    const page = await get(`messages/${rootId}/replies/`);
+    const thread = { root: page.root, ids: [], byId: new Map() };
+    for (const reply of page.results) putMessage(thread, reply);
+    state.threads.set(rootId, thread);
+    if (this.threadRoot !== rootId) return;
+    const list = el("ol", { class: "message-list", id: "thread-list" });
+    const log = el("div", { class: "thread-log", role: "log", "aria-label": "Thread" }, list);
+    const alsoSend = el("input", { type: "checkbox", id: "thread-also" });
+    const form = el("form", { class: "composer", id: "thread-composer", autocomplete: "off" },
+      el("div", { class: "composer-mode", hidden: true }, el("span", {}, "Editing reply"),
+        el("button", { type: "button", class: "link-button", dataset: { role: "cancel" } }, "Cancel (Esc)")),
+      el("ul", { class: "upload-list", "aria-label": "Files to send" }),
+      el("div", { class: "composer-box" },
+        el("label", { class: "sr-only", for: "thread-input" }, "Reply in thread"),
+        el("textarea", { id: "thread-input", rows: "1", placeholder: "Reply…" }),
+        el("div", { class: "composer-preview", hidden: true }),
+        el("ul", { class: "autocomplete", role: "listbox", hidden: true, "aria-label": "Suggestions" })),
+      el("div", { class: "composer-tools" },
+        el("input", { type: "file", multiple: true, hidden: true }),
+        el("button", { type: "button", class: "icon-button", dataset: { role: "attach" }, "aria-label": "Attach files" }, "📎"),
+        el("button", { type: "button", class: "icon-button", dataset: { role: "emoji" }, "aria-label": "Insert emoji" }, "🙂"),
+        el("button", { type: "button", class: "icon-button", dataset: { role: "preview" }, "aria-pressed": "false", "aria-label": "Preview formatting" }, "👁"),
+        el("label", { class: "composer-hint", for: "thread-also" }, alsoSend, " Also send to the channel"),
+        el("button", { type: "submit", class: "primary" }, "Reply")));
+    body().replaceChildren(log, form);
+    this.composer = new Composer(form, {
+      target: () => ({ conversation: page.root.conversation, threadRoot: rootId, alsoInChannel: () => alsoSend.checked }),
+      socket: this.socket,
+      onEditLast: () => {
+        const mine = thread.ids.map((id) => thread.byId.get(id)).filter((m) => m.author === state.me.id && !m.deleted);
+        return mine[mine.length - 1] || null;
+      },
+    });
+    this.composer.loadDraft();
+    this.renderThread();
+    this.composer.focus();
+  }
+
+  renderThread() {
+    if (this.kind !== "thread") return;
+    const thread = state.threads.get(this.threadRoot);
+    const list = document.getElementById("thread-list");
+    if (!thread || !list) return;
+    const items = [renderMessage(thread.root, { inThread: true })];
+    items[0].classList.add("thread-root");
+    const count = thread.ids.length;
+    items.push(el("li", { class: "reply-count-line" }, `${count} ${count === 1 ? "reply" : "replies"}`));
+    let previous = null;
+    for (const id of thread.ids) {
+      const message = thread.byId.get(id);
+      items.push(renderMessage(message, { inThread: true, grouped: continues(previous, message) }));
+      previous = message;
+    }
+    for (const pending of this.socket.pending(thread.root.conversation, this.threadRoot)) {
+      items.push(renderMessage({ ...pending, pending: true, failed: pending.status === "failed", author: state.me.id, created_at: new Date().toISOString() }, { inThread: true }));
+    }
+    list.replaceChildren(...items);
+    list.lastElementChild?.scrollIntoView({ block: "end" });
+  }
+
+  // --- Profile ---
+
+  async openProfile(userId) {
+    this.kind = "profile";
+    this.showPanel("Profile");
+    const user = state.users.get(userId) || (await get(`users/${userId}/`));
+    const presence = state.presence.get(userId);
+    const picture = avatar(userId);
+    body().replaceChildren(el("div", { class: "profile-card" }, picture,
+      el("h3", {}, user.display_name), user.full_name ? el("p", {}, user.full_name) : null,
+      user.title ? el("p", {}, user.title) : null,
+      el("p", {}, el("span", { class: "presence-dot", dataset: { status: presence?.status || "offline" }, "aria-hidden": "true" }), " ",
+        presence?.status || "offline", user.status_text ? ` · ${user.status_emoji || ""} ${user.status_text}` : ""),
+      el("p", {}, `Local time: ${new Date().toLocaleTimeString([], { timeZone: user.timezone, hour: "2-digit", minute: "2-digit" })} (${user.timezone})`),
+      el("p", {}, el("a", { href: `mailto:${user.email}` }, user.email)),
+      user.is_bot ? el("p", {}, "Bot") : null,
+      userId !== state.me.id ? el("button", { type: "button", class: "primary", onclick: () => emit("open-direct", { userId }) }, "Message") : null));
+    this.socket.watchPresence([userId]);
+  }
+
+  // --- Members ---
+
+  async openMembers(conversation) {
+    this.kind = "members";
+    this.showPanel(`Members of ${conversationName(conversation)}`);
+    const members = await getAll(`conversations/${conversation.id}/members/?limit=200`);
+    const ids = new Set(members.map((member) => member.user));
+    const manage = conversation.kind !== "direct" && (["owner", "admin"].includes(state.me.role) || conversation.membership?.role === "admin");
+    const rows = members.map((member) => el("div", { class: "member-row" }, avatar(member.user, true),
+      el("button", { type: "button", class: "link-button member-name", onclick: () => this.openProfile(member.user) }, member.display_name),
+      member.role === "admin" ? el("span", { class: "result-detail" }, "channel admin") : null,
+      member.is_guest ? el("span", { class: "result-detail" }, "guest") : null,
+      manage && member.user !== state.me.id ? el("button", { type: "button", class: "icon-button", "aria-label": `Remove ${member.display_name}`, onclick: async () => {
+        try { await del(`conversations/${conversation.id}/members/${member.user}/`); this.openMembers(conversation); } catch (error) { emit("toast", { text: error.message }); }
+      } }, "✕") : null));
+    const canAdd = conversation.kind !== "direct" && conversation.is_member && state.me.role !== "guest" && !conversation.archived;
+    body().replaceChildren(el("div", { class: "panel-section" },
+      canAdd ? el("button", { type: "button", class: "secondary", onclick: () => addMembersDialog(conversation, ids) }, "Add people") : null,
+      ...rows));
+    this.socket.watchPresence([...ids]);
+  }
+
+  // --- Pins ---
+
+  async openPins(conversation) {
+    this.kind = "pins";
+    this.showPanel("Pinned messages");
+    const pins = (await get(`conversations/${conversation.id}/pins/`)).results;
+    body().replaceChildren(pins.length ? el("ol", { class: "message-list" }, pins.map((message) => renderMessage(message, { inThread: true })))
+      : el("p", { class: "empty-state" }, "Nothing is pinned here yet."));
+  }
+}

@@ -1,0 +1,175 @@
+// The live connection: reconnects with backoff, resumes from the last seq of every
+// conversation, and keeps an outbox so nothing typed while offline is lost.
+
+import { emit, state } from "./store.js";
+
+const HEARTBEAT_MS = 30000;
+const IDLE_AFTER_MS = 5 * 60 * 1000;
+
+export class RealtimeClient {
+  constructor(userId) {
+    this.userId = userId;
+    this.socket = null;
+    this.attempt = 0;
+    this.heartbeat = null;
+    this.outboxKey = `teamchat.outbox.${userId}`;
+    this.outbox = this.loadOutbox();
+    this.idle = false;
+    this.lastActivity = Date.now();
+    this.watchActivity();
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/`);
+    this.socket = socket;
+    socket.addEventListener("message", (event) => this.receive(JSON.parse(event.data)));
+    socket.addEventListener("close", (event) => this.closed(event));
+    socket.addEventListener("error", () => socket.close());
+  }
+
+  receive(frame) {
+    if (frame.type === "ready") {
+      this.attempt = 0;
+      state.connected = true;
+      this.resume();
+      this.flushOutbox();
+      clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(() => this.send({ type: "ping", state: this.idle ? "idle" : "active" }), HEARTBEAT_MS);
+      if (this.idle) this.send({ type: "presence.set", status: "idle" });
+      emit("connection", { connected: true });
+      return;
+    }
+    if (frame.type === "message.ack") this.acknowledged(frame.client_msg_id);
+    if (frame.type === "error" && frame.client_msg_id) this.failed(frame.client_msg_id, frame);
+    emit("frame", frame);
+  }
+
+  closed(event) {
+    state.connected = false;
+    clearInterval(this.heartbeat);
+    if (event.code === 4003) {
+      emit("connection", { connected: false, final: true, reason: "Your account was deactivated." });
+      return;
+    }
+    const delay = Math.min(30000, 500 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    this.attempt += 1;
+    emit("connection", { connected: false, retryIn: delay });
+    setTimeout(() => this.connect(), delay);
+  }
+
+  send(frame) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN && state.connected) {
+      this.socket.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  // Ask for everything missed in the conversations we hold, from the seq we hold.
+  resume() {
+    const since = {};
+    for (const conversation of state.conversations.values()) {
+      if (conversation.is_member || conversation.id === state.current) since[conversation.id] = conversation.last_seq || 0;
+    }
+    this.send({ type: "resume", since });
+  }
+
+  subscribe(conversationId) {
+    this.send({ type: "subscribe", conversation: conversationId });
+  }
+
+  typing(conversationId, threadRoot) {
+    this.send({ type: "typing", conversation: conversationId, ...(threadRoot ? { thread_root: threadRoot } : {}) });
+  }
+
+  watchPresence(userIds) {
+    if (userIds.length) this.send({ type: "presence.subscribe", users: userIds.slice(0, 500) });
+  }
+
+  // --- Outbox: a message is kept until the server acknowledges it. ---
+
+  loadOutbox() {
+    try {
+      return JSON.parse(localStorage.getItem(this.outboxKey) || "[]");
+    } catch {
+      return [];
+    }
+  }
+
+  saveOutbox() {
+    localStorage.setItem(this.outboxKey, JSON.stringify(this.outbox));
+  }
+
+  queue(entry) {
+    this.outbox.push({ ...entry, status: "pending" });
+    this.saveOutbox();
+    emit("outbox", { entry });
+    this.sendEntry(entry);
+  }
+
+  sendEntry(entry) {
+    this.send({
+      type: "message.send", conversation: entry.conversation, text: entry.text, client_msg_id: entry.client_msg_id,
+      ...(entry.thread_root ? { thread_root: entry.thread_root } : {}),
+      ...(entry.also_in_channel ? { also_in_channel: true } : {}),
+    });
+  }
+
+  flushOutbox() {
+    for (const entry of this.outbox) if (entry.status === "pending") this.sendEntry(entry);
+  }
+
+  acknowledged(clientMsgId) {
+    this.outbox = this.outbox.filter((entry) => entry.client_msg_id !== clientMsgId);
+    this.saveOutbox();
+  }
+
+  failed(clientMsgId, error) {
+    const entry = this.outbox.find((item) => item.client_msg_id === clientMsgId);
+    if (!entry) return;
+    entry.status = "failed";
+    entry.error = error.detail;
+    this.saveOutbox();
+    emit("outbox", { entry });
+  }
+
+  retry(clientMsgId) {
+    const entry = this.outbox.find((item) => item.client_msg_id === clientMsgId);
+    if (!entry) return;
+    entry.status = "pending";
+    this.saveOutbox();
+    emit("outbox", { entry });
+    this.sendEntry(entry);
+  }
+
+  discard(clientMsgId) {
+    const entry = this.outbox.find((item) => item.client_msg_id === clientMsgId);
+    this.acknowledged(clientMsgId);
+    if (entry) emit("outbox", { entry: { ...entry, status: "discarded" } });
+  }
+
+  pending(conversationId, threadRoot = null) {
+    return this.outbox.filter((entry) => entry.conversation === conversationId
+      && (entry.thread_root || null) === threadRoot);
+  }
+
+  // --- Idleness: tell the server when this tab is not being used. ---
+
+  watchActivity() {
+    const active = () => {
+      this.lastActivity = Date.now();
+      if (this.idle && !document.hidden) this.setIdle(false);
+    };
+    for (const name of ["pointerdown", "keydown", "mousemove", "focus"]) window.addEventListener(name, active, { passive: true });
+    document.addEventListener("visibilitychange", () => (document.hidden ? null : active()));
+    setInterval(() => {
+      if (!this.idle && Date.now() - this.lastActivity > IDLE_AFTER_MS) this.setIdle(true);
+    }, 30000);
+  }
+
+  setIdle(idle) {
+    this.idle = idle;
+    this.send({ type: "presence.set", status: idle ? "idle" : "active" });
+  }
+}

@@ -1,0 +1,108 @@
+"""Headless Chromium (Debian's, through Playwright) against real daphne processes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from accounts.models import User
+from tests.realtime import session_cookie_for
+
+# Playwright's sync API keeps an event loop running in the test thread; Django's guard
+# against ORM calls from async code would then refuse the tests' own setup queries.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    # Nothing leaves this machine: every host but the local ones resolves to nowhere.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
+            "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+class Person:
+    """One person in their own browser context, signed in to one server."""
+
+    def __init__(self, browser: Browser, server, user: User) -> None:
+        self.user = user
+        self.server = server
+        self.context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 800})
+        self.errors: list[str] = []
+        name, value = session_cookie_for(user).split("=", 1)
+        self.context.add_cookies([{"name": name, "value": value, "url": server.url}])
+        self.page: Page = self.open()
+
+    def open(self) -> Page:
+        page = self.context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("dialog", lambda dialog: self.errors.append(f"unexpected dialog: {dialog.message}"))
+        page.goto(self.server.url + "/")
+        page.wait_for_selector("#app[data-state=ready]", timeout=15000)
+        self.page = page
+        return page
+
+    def go(self, conversation_id: int) -> None:
+        self.page.goto(f"{self.server.url}/#/c/{conversation_id}")
+        self.page.wait_for_selector(f'a[data-conversation="{conversation_id}"][aria-current="page"]')
+
+    def send(self, text: str) -> None:
+        self.page.fill("#composer-input", text)
+        self.page.press("#composer-input", "Enter")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def people(browser, daphne_pair):
+    """Open browsers for people: the first on one daphne process, the next on the other."""
+    opened: list[Person] = []
+
+    def open_for(user: User) -> Person:
+        person = Person(browser, daphne_pair[len(opened) % 2], user)
+        opened.append(person)
+        return person
+
+    yield open_for
+    for person in opened:
+        person.close()
+    assert [e for p in opened for e in p.errors] == []
+
+
+@pytest.fixture
+def off_loop():
+    """Run test setup (services that broadcast with async_to_sync) in a thread of its own:
+    Playwright's event loop runs in the test thread, where async_to_sync may not."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    executor = ThreadPoolExecutor(max_workers=1)
+
+    def run(function, *args, **kwargs):
+        def call():
+            try:
+                return function(*args, **kwargs)
+            finally:
+                connections.close_all()
+
+        return executor.submit(call).result(timeout=120)
+
+    yield run
+    executor.shutdown(wait=True)

@@ -1,0 +1,152 @@
+"""Two people chat in real browsers, each on a different daphne process."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from messaging import services
+from tests.factories import make_channel, make_direct, make_user, post
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def message_item(page, text: str):
+    return page.locator("#message-list .message", has_text=text)
+
+
+def test_two_people_chat_live(people, artifacts, off_loop):
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    channel = off_loop(make_channel, ana, "launch", members=[ben])
+    off_loop(make_direct, ana, ben)
+    a, b = people(ana), people(ben)
+    a.go(channel.pk)
+    b.go(channel.pk)
+
+    # Typing shows at the other end, then the message arrives live.
+    a.page.fill("#composer-input", "Release at **noon**")
+    expect(b.page.locator("#typing-line")).to_have_text("Ana Lopez is typing…")
+    a.page.press("#composer-input", "Enter")
+    arrived = message_item(b.page, "Release at noon")
+    expect(arrived).to_be_visible()
+    expect(arrived.locator("strong")).to_have_text("noon")
+    expect(b.page.locator("#typing-line")).to_have_text("")
+
+    # A reaction, with who reacted.
+    arrived.hover()
+    arrived.get_by_role("button", name="Add reaction").click()
+    b.page.get_by_role("option", name="thumbs up").first.click()
+    reaction = message_item(a.page, "Release at noon").locator(".reaction")
+    expect(reaction).to_contain_text("1")
+    expect(reaction).to_have_attribute("title", re.compile("Ben Okafor reacted with"))
+
+    # Ana edits her last message with the Up arrow.
+    a.page.click("#composer-input")
+    a.page.press("#composer-input", "ArrowUp")
+    expect(a.page.locator("#composer-mode")).to_be_visible()
+    a.page.fill("#composer-input", "Release at **one**")
+    a.page.press("#composer-input", "Enter")
+    edited = message_item(b.page, "Release at one")
+    expect(edited).to_contain_text("(edited)")
+
+    # Ben replies in a thread; Ana sees the reply count and opens the thread.
+    edited.hover()
+    edited.get_by_role("button", name="Reply in thread").click()
+    b.page.fill("#thread-input", "Works for me")
+    b.page.press("#thread-input", "Enter")
+    summary = message_item(a.page, "Release at one").locator(".thread-summary")
+    expect(summary).to_have_text("1 reply")
+    summary.click()
+    expect(a.page.locator("#thread-list")).to_contain_text("Works for me")
+    a.page.screenshot(path=str(artifacts / "chat-thread.png"))
+
+    # Presence: Ben is online in Ana's direct messages, then offline once he leaves.
+    dot = a.page.locator("#direct-list .presence-dot")
+    expect(dot).to_have_attribute("data-status", "online")
+    b.close()
+    expect(dot).to_have_attribute("data-status", "offline", timeout=10000)
+
+
+def test_messages_sent_while_away_arrive_with_the_new_line(people, artifacts, off_loop):
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    channel = off_loop(make_channel, ana, "updates", members=[ben])
+    off_loop(post, ben, channel, "an old message")
+    a = people(ana)
+    a.go(channel.pk)
+    for n in range(3):
+        a.send(f"while you were away {n}")
+    expect(message_item(a.page, "while you were away 2")).to_be_visible()
+
+    b = people(ben)
+    badge = b.page.locator(f'a[data-conversation="{channel.pk}"]')
+    expect(badge).to_have_class(re.compile("unread"))
+    b.go(channel.pk)
+    line = b.page.locator("#message-list .new-line")
+    expect(line).to_be_visible()
+    following = b.page.locator("#message-list .new-line + li")
+    expect(following).to_contain_text("while you were away 0")
+    b.page.screenshot(path=str(artifacts / "chat-new-messages.png"))
+    expect(badge).not_to_have_class(re.compile("unread"))
+
+
+def test_nothing_typed_offline_is_lost(people, off_loop):
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    channel = off_loop(make_channel, ana, "offline", members=[ben])
+    a, b = people(ana), people(ben)
+    a.go(channel.pk)
+    b.go(channel.pk)
+
+    # The network drops: nothing new gets through and the open socket dies.
+    b.context.set_offline(True)
+    b.page.evaluate("window.teamchat.socket.socket.close()")
+    expect(b.page.locator("#connection-banner")).to_contain_text("Connection lost")
+    b.send("typed on the train")
+    expect(b.page.locator("#message-list .message.pending")).to_contain_text("typed on the train")
+    a.send("meanwhile at the office")
+    b.context.set_offline(False)
+
+    expect(message_item(a.page, "typed on the train")).to_be_visible(timeout=20000)
+    expect(message_item(b.page, "meanwhile at the office")).to_be_visible(timeout=20000)
+    expect(b.page.locator("#message-list .message.pending")).to_have_count(0)
+    assert off_loop(lambda: channel.messages.filter(text="typed on the train").count()) == 1
+
+
+def test_scrolling_up_loads_older_history(people, off_loop):
+    ana = off_loop(make_user, name="Ana Lopez")
+    channel = off_loop(make_channel, ana, "history")
+    off_loop(lambda: [post(ana, channel, f"history message {n:03d}") for n in range(130)])
+    a = people(ana)
+    a.go(channel.pk)
+    messages = a.page.locator("#message-list .message")
+    expect(messages).to_have_count(50)
+
+    for _ in range(6):
+        a.page.locator("#messages").evaluate("node => { node.scrollTop = 0; }")
+        a.page.wait_for_timeout(300)
+    expect(message_item(a.page, "history message 000")).to_be_visible()
+    expect(messages).to_have_count(130)
+    expect(a.page.locator(".history-start")).to_contain_text("This is the start of #history")
+
+
+def test_hostile_text_renders_as_text(people, off_loop):
+    evil = off_loop(make_user, name='<img src=x onerror="window.hacked=1">Eve')
+    ana = off_loop(make_user, name="Ana Lopez")
+    channel = off_loop(make_channel, evil, "safety", members=[ana])
+    payload = ('<script>window.hacked=2</script><img src=x onerror="window.hacked=3"> '
+               "[x](javascript:window.hacked=4)")
+    off_loop(post, evil, channel, payload)
+    off_loop(services.conversation_update, actor=evil, conversation_id=channel.pk,
+             topic='<b onmouseover="window.hacked=5">topic</b>')
+    a = people(ana)
+    a.go(channel.pk)
+
+    item = message_item(a.page, "window.hacked=2")
+    expect(item).to_be_visible()
+    expect(item.locator(".message-author")).to_have_text('<img src=x onerror="window.hacked=1">Eve')
+    expect(a.page.locator("#conversation-topic")).to_have_text('<b onmouseover="window.hacked=5">topic</b>')
+    assert item.locator("img, script").count() == 0
+    assert item.locator("a[href^='javascript']").count() == 0
+    a.page.mouse.move(10, 10)
+    assert a.page.evaluate("window.hacked") is None
