@@ -137,12 +137,15 @@ def user_profile_update(*, user: User, **changes: Any) -> User:
 
 
 def user_avatar_set(*, user: User, avatar: Any) -> User:
-    from files.images import validate_image_upload
+    """Store an avatar re-encoded as a 256-pixel PNG: upright, and without the metadata
+    (EXIF location) the original may carry."""
+    from files.images import avatar_png, validate_image_upload
 
     validate_image_upload(avatar, field="avatar")
+    png = avatar_png(avatar)
     if user.avatar:
         user.avatar.delete(save=False)
-    user.avatar = avatar
+    user.avatar.save("avatar.png", png, save=False)
     user.save(update_fields=["avatar"])
     return user
 

@@ -17,6 +17,7 @@ urlpatterns = [
          name="password_reset_complete"),
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("profile/", views.profile, name="profile"),
+    path("avatars/<int:user_id>", views.avatar, name="avatar"),
     path("profile/avatar/", views.avatar_upload, name="avatar_upload"),
     path("profile/tokens/", views.token_create, name="token_create"),
     path("profile/tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
@@ -164,3 +164,16 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     services.api_token_revoke(actor=request.user, token=token)
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("accounts:profile")
+
+
+@login_required
+def avatar(request: HttpRequest, user_id: int) -> HttpResponse:
+    """A person's avatar, to anyone who may see them in the directory."""
+    from files.delivery import serve
+
+    person = selectors.user_get_for_user(viewer=request.user, user_id=user_id)
+    if not person.avatar:
+        raise Http404
+    response = serve(person.avatar, name="avatar.png", content_type="image/png", download=False)
+    response["Cache-Control"] = "private, max-age=86400"
+    return response

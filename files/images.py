@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from typing import IO
 
-from PIL import Image, UnidentifiedImageError
+from django.core.files.base import ContentFile
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from teamchat.errors import InvalidInput
 
@@ -39,3 +41,17 @@ def validate_image_upload(upload: IO[bytes], *, field: str, max_bytes: int = AVA
     if image_format not in RASTER_FORMATS:
         raise InvalidInput.for_field(field, "Use a PNG, JPEG, GIF or WebP image.")
     return image_format
+
+
+AVATAR_SIZE = 256
+
+
+def avatar_png(upload: IO[bytes]) -> ContentFile:
+    """A square, upright, metadata-free PNG of an already validated image."""
+    upload.seek(0)
+    with Image.open(upload) as image:
+        upright = ImageOps.exif_transpose(image).convert("RGBA")
+        square = ImageOps.fit(upright, (AVATAR_SIZE, AVATAR_SIZE))
+    out = io.BytesIO()
+    square.save(out, "PNG", optimize=True)
+    return ContentFile(out.getvalue())

@@ -186,9 +186,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         thread_root = frame.get("thread_root")
         if thread_root is not None and not isinstance(thread_root, int):
             raise FrameError("invalid", "'thread_root' must be a message id.", field="thread_root")
+        files = frame.get("files") or []
+        if not isinstance(files, list) or not all(isinstance(f, int) for f in files):
+            raise FrameError("invalid", "'files' must be a list of file ids.", field="files")
         payload = await database_sync_to_async(_send_message)(
             self.user, conversation_id, text, client_msg_id, thread_root,
-            bool(frame.get("also_in_channel")))
+            bool(frame.get("also_in_channel")), files)
         await self._send({"type": "message.ack", "client_msg_id": client_msg_id,
                           "message": payload})
 
@@ -371,12 +374,13 @@ CLIENT_FRAMES = {"ping", "message.send", "resume", "subscribe", "unsubscribe", "
 
 
 def _send_message(user: Any, conversation_id: int, text: str, client_msg_id: str,
-                  thread_root: int | None, also_in_channel: bool) -> dict[str, Any]:
+                  thread_root: int | None, also_in_channel: bool,
+                  files: list[int]) -> dict[str, Any]:
     from messaging.payloads import message_payload
 
     result = services.message_create(author=user, conversation_id=conversation_id, text=text,
                                      client_msg_id=client_msg_id, thread_root_id=thread_root,
-                                     also_in_channel=also_in_channel)
+                                     also_in_channel=also_in_channel, file_ids=files)
     return message_payload(result.message)
 
 

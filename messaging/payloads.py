@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from files.payloads import attachment_payload
 from messaging.models import Conversation, Membership, Message
 
 
@@ -46,10 +47,17 @@ def message_payload(message: Message) -> dict[str, Any]:
         "edited_at": _iso(message.edited_at),
         "deleted": deleted,
         "reactions": [] if deleted else reactions_summary(message),
-        "files": [],
+        "files": [] if deleted else [attachment_payload(a) for a in _attachments(message)],
         "thread": thread,
         "pinned": _is_pinned(message),
     }
+
+
+def _attachments(message: Message) -> list:
+    cached = getattr(message, "_prefetched_objects_cache", {}).get("attachments")
+    if cached is not None:
+        return sorted(cached, key=lambda a: a.pk)
+    return list(message.attachments.order_by("id"))
 
 
 def _is_pinned(message: Message) -> bool:

@@ -157,8 +157,11 @@ def member_list(*, user: User, conversation_id: Any) -> QuerySet[Membership]:
 
 def message_queryset() -> QuerySet[Message]:
     """Messages with what their payload needs, in a fixed number of queries per page."""
+    from files.models import Attachment
+
     return Message.objects.select_related("pin").prefetch_related(
-        Prefetch("reactions", queryset=Reaction.objects.order_by("created_at", "id"))
+        Prefetch("reactions", queryset=Reaction.objects.order_by("created_at", "id")),
+        Prefetch("attachments", queryset=Attachment.objects.order_by("id")),
     )
 
 

@@ -176,6 +176,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "remove-unattached-uploads": {"task": "files.tasks.remove_unattached", "schedule": 3600.0},
+}
 
 # --- Email ---------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -221,11 +224,24 @@ if FILE_STORAGE_BACKEND == "s3":
             "querystring_expire": env.int("S3_SIGNED_URL_SECONDS", default=300),
             "default_acl": None,
             "file_overwrite": False,
+            "signature_version": "s3v4",
+            "addressing_style": env.str("S3_ADDRESSING_STYLE", default="path"),
         },
     }
 elif FILE_STORAGE_BACKEND != "local":
     raise ImproperlyConfigured(f"FILE_STORAGE must be 'local' or 's3', not {FILE_STORAGE_BACKEND!r}")
 FILE_UPLOAD_MAX_BYTES: int = env.int("FILE_UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)
+# The size guard first; then small files in memory and the rest streamed to a temporary
+# file, from which storage copies in chunks.
+FILE_UPLOAD_HANDLERS = [
+    "files.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=None)
+# Behind nginx: the app authorises a download and nginx sends the bytes from this
+# internal location (e.g. /protected/ aliased to MEDIA_ROOT). Empty: the app streams them.
+FILE_ACCEL_REDIRECT_PREFIX: str = env.str("FILE_ACCEL_REDIRECT_PREFIX", default="")
 FILE_QUOTA_BYTES: int = env.int("FILE_QUOTA_BYTES", default=10 * 1024 * 1024 * 1024)
 
 # --- Security --------------------------------------------------------------------------
@@ -288,6 +304,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrganisationRoleEnum": "accounts.models.Role",
         "ChannelRoleEnum": "messaging.models.MembershipRole",
+        "ConversationKindEnum": "messaging.models.ConversationKind",
+        "FileKindEnum": "files.models.FileKind",
     },
 }
 

@@ -27,6 +27,8 @@ def free_port() -> int:
 
 
 def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a test server. Servers started side by side share the media
+    folder beside their data folders, as processes in production share file storage."""
     db = settings.DATABASES["default"]
     database_url = (f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:"
                     f"{db['PORT']}/{db['NAME']}")
@@ -45,7 +47,7 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
         "CSRF_COOKIE_SECURE": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "TEAMCHAT_DATA_DIR": str(data_dir),
-        "MEDIA_ROOT": str(data_dir / "media"),
+        "MEDIA_ROOT": str(data_dir.parent / "media"),
         "TEAMCHAT_PRESENCE_GRACE_SECONDS": "1.5",
         "CELERY_TASK_ALWAYS_EAGER": "1",
         "EMAIL_URL": "consolemail://",

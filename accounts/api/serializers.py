@@ -20,7 +20,10 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_avatar_url(self, user: User) -> str | None:
-        return user.avatar.url if user.avatar else None
+        # The stored name changes with each upload, so it doubles as a cache buster.
+        if not user.avatar:
+            return None
+        return f"/avatars/{user.pk}?v={user.avatar.name.rsplit('/', 1)[-1].split('.')[0][-8:]}"
 
 
 class MeSerializer(UserSerializer):

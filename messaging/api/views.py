@@ -221,7 +221,7 @@ class MessageListView(APIView):
         result = services.message_create(
             author=request.user, conversation_id=conversation_id, text=data["text"],
             client_msg_id=data.get("client_msg_id", ""), thread_root_id=data.get("thread_root"),
-            also_in_channel=data.get("also_in_channel", False))
+            also_in_channel=data.get("also_in_channel", False), file_ids=data.get("files", []))
         message = selectors.message_get_for_user(user=request.user, message_id=result.message.pk)
         return Response(message_payload(message),
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from compliance.services import audit_record
+from files.services import attachments_attach
 from messaging import markdown, permissions
 from messaging.events import event_record, user_event_on_commit
 from messaging.models import (
@@ -148,14 +149,20 @@ def message_create(
     client_msg_id: Any = "",
     thread_root_id: Any = None,
     also_in_channel: bool = False,
+    file_ids: Any = (),
 ) -> SendResult:
-    """Post a message. A client_msg_id the author used before returns that first message
-    (created=False) instead of posting a copy, so a retried send is safe."""
+    """Post a message, with files uploaded before (their ids). A client_msg_id the author
+    used before returns that first message (created=False) instead of posting a copy, so a
+    retried send is safe."""
     client_msg_id = clean_client_msg_id(client_msg_id)
     existing = _existing_send(author, client_msg_id, conversation_id)
     if existing is not None:
         return SendResult(existing, False)
-    text = clean_text(text)
+    if file_ids is None:
+        file_ids = ()
+    if not isinstance(file_ids, list | tuple):
+        raise InvalidInput.for_field("files", "Must be a list of file ids.")
+    text = "" if file_ids and isinstance(text, str) and not text.strip() else clean_text(text)
     if thread_root_id in ("", None):
         thread_root_id = None
     elif not isinstance(thread_root_id, int) and not str(thread_root_id).isdigit():
@@ -163,7 +170,8 @@ def message_create(
     try:
         with transaction.atomic():
             message = _create_locked(author, int(conversation_id), text, client_msg_id,
-                                     thread_root_id and int(thread_root_id), bool(also_in_channel))
+                                     thread_root_id and int(thread_root_id), bool(also_in_channel),
+                                     list(file_ids))
     except IntegrityError:
         existing = _existing_send(author, client_msg_id, conversation_id)
         if existing is None:
@@ -173,7 +181,8 @@ def message_create(
 
 
 def _create_locked(author: User, conversation_id: int, text: str, client_msg_id: str,
-                   thread_root_id: int | None, also_in_channel: bool) -> Message:
+                   thread_root_id: int | None, also_in_channel: bool,
+                   file_ids: list[Any]) -> Message:
     conversation = lock_conversation(conversation_id)
     membership = membership_of(author, conversation)
     permissions.require_participate(author, conversation, membership)
@@ -200,6 +209,7 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
         client_msg_id=client_msg_id,
         created_at=now,
     )
+    attachments = attachments_attach(author=author, message=message, file_ids=file_ids)
     mentions = _mentioned_members(conversation.pk, author.pk, rendered)
     Mention.objects.bulk_create(
         Mention(message=message, user_id=user_id, kind=kind, conversation=conversation,
@@ -222,7 +232,8 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
         Membership.objects.filter(pk=membership.pk, last_read_seq__lt=message.seq).update(
             last_read_seq=message.seq, last_read_message_id=message.pk
         )
-    message._prefetched_objects_cache = {"reactions": Reaction.objects.none()}
+    message._prefetched_objects_cache = {"reactions": Reaction.objects.none(),
+                                         "attachments": attachments}
     event_record(conversation=conversation, event_type="message.created", message=message,
                  thread_root=root, touch_last_message=message.in_channel)
     return message

@@ -184,6 +184,8 @@ export class TimelineView {
     this.conversationId = conversationId;
     const conversation = state.conversations.get(conversationId);
     this.newLineAfterSeq = conversation && conversation.membership ? conversation.membership.last_read_seq : null;
+    // Only what was unread when the conversation opened gets the line, not what arrives live.
+    this.newLineUntilSeq = conversation ? conversation.last_seq : null;
     const entry = timeline(conversationId);
     this.list.replaceChildren(el("li", { class: "empty-state" }, "Loading messages…"));
     if (focusMessageId && !entry.byId.has(focusMessageId)) {
@@ -264,7 +266,8 @@ export class TimelineView {
         items.push(el("li", { class: "day-separator" }, dayLabel(message.created_at)));
         previous = null;
       }
-      if (!lineShown && this.newLineAfterSeq !== null && message.seq > this.newLineAfterSeq && message.author !== state.me.id) {
+      if (!lineShown && this.newLineAfterSeq !== null && message.seq > this.newLineAfterSeq
+        && message.seq <= this.newLineUntilSeq && message.author !== state.me.id) {
         items.push(el("li", { class: "new-line" }, "New messages"));
         lineShown = true;
         previous = null;

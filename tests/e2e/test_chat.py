@@ -150,3 +150,35 @@ def test_hostile_text_renders_as_text(people, off_loop):
     assert item.locator("a[href^='javascript']").count() == 0
     a.page.mouse.move(10, 10)
     assert a.page.evaluate("window.hacked") is None
+
+
+def test_an_uploaded_image_shows_inline_and_a_hostile_file_name_is_text(people, artifacts,
+                                                                       off_loop, tmp_path):
+    from tests.files.test_files import png_bytes
+
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    channel = off_loop(make_channel, ana, "pictures", members=[ben])
+    a, b = people(ana), people(ben)
+    a.go(channel.pk)
+    b.go(channel.pk)
+    picture = tmp_path / "sunset.png"
+    picture.write_bytes(png_bytes((300, 200), "orange"))
+    hostile = tmp_path / "<img src=x onerror=window.hacked=1>.txt"
+    hostile.write_bytes(b"just text")
+
+    a.page.set_input_files("#file-input", [str(picture), str(hostile)])
+    expect(a.page.locator("#upload-list .upload-item")).to_have_count(2)
+    expect(a.page.locator("#upload-list progress")).to_have_count(0)
+    a.page.fill("#composer-input", "Tonight's sunset")
+    a.page.press("#composer-input", "Enter")
+
+    arrived = message_item(b.page, "Tonight's sunset")
+    image = arrived.locator(".file-image img")
+    expect(image).to_be_visible()
+    expect(image).to_have_js_property("complete", True)
+    assert image.evaluate("img => img.naturalWidth") > 0
+    card = arrived.locator(".file-card")
+    expect(card).to_contain_text("<img src=x onerror=window.hacked=1>.txt")
+    assert arrived.locator(".file-card img").count() == 0
+    assert b.page.evaluate("window.hacked") is None
+    b.page.screenshot(path=str(artifacts / "chat-upload.png"))
