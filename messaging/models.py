@@ -7,6 +7,7 @@ Every change a member can see is an event with the conversation's next `seq`
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -126,6 +127,9 @@ class Message(models.Model):
     last_reply_at = models.DateTimeField(null=True, blank=True)
     thread_participants = models.JSONField(default=list, blank=True)
     has_link = models.BooleanField(default=False)
+    # PostgreSQL keeps it from `text` with a trigger (migration 0002); the embedded mode
+    # searches an FTS5 table instead and leaves this column empty.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         constraints = [

@@ -374,3 +374,20 @@ def emoji_catalogue() -> list[list[str]]:
             catalogue.append([character, *dict.fromkeys(names)])
         _EMOJI_CATALOGUE = catalogue
     return _EMOJI_CATALOGUE
+
+
+def conversation_labels(*, user: User, conversation_ids: set[int]) -> dict[int, str]:
+    """How each conversation is named to this person: #channel, or the other people."""
+    conversations = Conversation.objects.filter(pk__in=conversation_ids)
+    members = direct_member_ids(conversation_ids=[c.pk for c in conversations
+                                                  if c.kind == ConversationKind.DIRECT])
+    names = dict(User.objects.filter(pk__in={uid for ids in members.values() for uid in ids})
+                 .values_list("pk", "display_name"))
+    labels = {}
+    for conversation in conversations:
+        if conversation.kind == ConversationKind.DIRECT:
+            others = [names.get(uid, "") for uid in members[conversation.pk] if uid != user.pk]
+            labels[conversation.pk] = ", ".join(others) or names.get(user.pk, "")
+        else:
+            labels[conversation.pk] = f"#{conversation.name}"
+    return labels

@@ -36,6 +36,9 @@ urlpatterns = [
     path("me/saved/", views.SavedListView.as_view(), name="api-saved"),
     path("messages/preview/", views.PreviewView.as_view(), name="api-preview"),
     path("emoji/", views.EmojiListView.as_view(), name="api-emoji"),
+    path("search/messages/", views.MessageSearchView.as_view(), name="api-search-messages"),
+    path("search/people/", views.PeopleSearchView.as_view(), name="api-search-people"),
+    path("search/channels/", views.ChannelSearchView.as_view(), name="api-search-channels"),
     path("usergroups/", views.UserGroupListView.as_view(), name="api-usergroups"),
     path("usergroups/<int:group_id>/", views.UserGroupDetailView.as_view(), name="api-usergroup"),
 ]

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.serializers import UserSerializer
 from messaging import selectors, services
 from messaging.api.serializers import (
     ConversationCreateSerializer,
@@ -31,6 +32,7 @@ from messaging.api.serializers import (
 )
 from messaging.models import ConversationKind
 from messaging.payloads import conversation_payload, message_payload
+from teamchat.errors import InvalidInput
 from teamchat.pagination import paginate_queryset
 
 
@@ -411,3 +413,55 @@ class EmojiListView(APIView):
         response = Response({"results": selectors.emoji_catalogue()})
         response["Cache-Control"] = "private, max-age=86400"
         return response
+
+
+class MessageSearchView(APIView):
+    @extend_schema(
+        summary="Search messages you may see",
+        description="Words, \"exact phrases\", OR, -excluded, and filters in:#channel, in:@person, "
+                    "from:@person, has:file, has:link, is:thread, before:, after:, during: "
+                    "(YYYY-MM-DD, YYYY-MM or YYYY). Ranked by relevance and recency.",
+        parameters=[OpenApiParameter("q", str, required=True), OpenApiParameter("page", int),
+                    OpenApiParameter("limit", int)],
+        responses=inline_serializer("SearchPage", {
+            "results": MessageSchemaSerializer(many=True), "page": serializers.IntegerField(),
+            "has_more": serializers.BooleanField()}))
+    def get(self, request: Request) -> Response:
+        from messaging.search import message_search
+
+        params = request.query_params
+        result = message_search(user=request.user, query=params.get("q", ""),
+                                page=params.get("page", 1), limit=params.get("limit", 20))
+        names = selectors.conversation_labels(user=request.user, conversation_ids={
+            hit.message.conversation_id for hit in result.hits})
+        results = [{**message_payload(hit.message), "highlight": hit.highlight,
+                    "conversation_name": names.get(hit.message.conversation_id, "")}
+                   for hit in result.hits]
+        return _results(results, page=result.page, has_more=result.has_more)
+
+
+class PeopleSearchView(APIView):
+    @extend_schema(summary="Find people by name or email",
+                   parameters=[OpenApiParameter("q", str, required=True)],
+                   responses=UserSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        from accounts.selectors import user_list
+
+        query = request.query_params.get("q", "").strip()
+        if not query:
+            raise InvalidInput.for_field("q", "Type a name to look for.")
+        people = user_list(viewer=request.user, query=query)[:50]
+        return _results(UserSerializer(people, many=True).data)
+
+
+class ChannelSearchView(APIView):
+    @extend_schema(summary="Find channels by name, topic or purpose",
+                   parameters=[OpenApiParameter("q", str, required=True)],
+                   responses=ConversationSchemaSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        query = request.query_params.get("q", "").strip()
+        if not query:
+            raise InvalidInput.for_field("q", "Type a name to look for.")
+        channels = selectors.channel_directory(user=request.user, query=query,
+                                               include_archived=True)[:50]
+        return _results(ConversationOutSerializer(channels, many=True).data)

@@ -448,6 +448,11 @@ class App {
 
     window.addEventListener("hashchange", () => this.route());
     document.addEventListener("visibilitychange", () => { if (!document.hidden) this.markRead(); });
+    document.getElementById("search-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const query = document.getElementById("search-input").value.trim();
+      if (query) this.panel.openSearch(query);
+    });
     document.getElementById("create-channel").addEventListener("click", createChannelDialog);
     document.getElementById("browse-channels").addEventListener("click", browseChannelsDialog);
     document.getElementById("new-direct").addEventListener("click", newDirectDialog);

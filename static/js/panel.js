@@ -6,7 +6,7 @@ import { Composer } from "./composer.js";
 import { addMembersDialog } from "./dialogs.js";
 import { el } from "./format.js";
 import { avatar, continues, renderMessage } from "./messages.js";
-import { conversationName, emit, putMessage, state } from "./store.js";
+import { conversationName, emit, putMessage, state, userName } from "./store.js";
 
 const panel = () => document.getElementById("side-panel");
 const body = () => document.getElementById("side-panel-body");
@@ -141,6 +141,42 @@ export class SidePanel {
       canAdd ? el("button", { type: "button", class: "secondary", onclick: () => addMembersDialog(conversation, ids) }, "Add people") : null,
       ...rows));
     this.socket.watchPresence([...ids]);
+  }
+
+  // --- Search ---
+
+  async openSearch(query, page = 1) {
+    this.kind = "search";
+    this.showPanel("Search");
+    const section = el("div", { class: "panel-section" }, el("p", { class: "result-detail" }, `Searching for “${query}”…`));
+    if (page === 1) body().replaceChildren(section);
+    let result;
+    try {
+      result = await get(`search/messages/?q=${encodeURIComponent(query)}&page=${page}&limit=20`);
+    } catch (error) {
+      body().replaceChildren(el("div", { class: "panel-section" }, el("p", { class: "search-error", role: "alert" }, error.message),
+        el("p", { class: "result-detail" }, "Try words, \"exact phrases\", OR, -exclude, in:#channel, from:@person, has:file, has:link, is:thread, before:, after:, during:")));
+      return;
+    }
+    const items = result.results.map((hit) => {
+      const snippet = el("div", { class: "search-snippet message-body" });
+      snippet.innerHTML = hit.highlight; // escaped by the server; only <mark> is markup
+      return el("li", { class: "search-result" }, el("a", { href: `#/c/${hit.conversation}/m/${hit.id}`, class: "search-link" },
+        el("span", { class: "result-detail" }, `${hit.conversation_name} · ${userName(hit.author)} · ${new Date(hit.created_at).toLocaleString()}`),
+        snippet));
+    });
+    const list = page === 1 ? el("ol", { class: "search-results", "aria-label": `Results for ${query}` }) : body().querySelector(".search-results");
+    body().querySelector(".load-more")?.remove();
+    list.append(...items);
+    if (page === 1) {
+      const summary = el("p", { class: "result-detail", role: "status" },
+        result.results.length ? `Results for “${query}”` : `Nothing found for “${query}”.`);
+      body().replaceChildren(el("div", { class: "panel-section" }, summary), list);
+    }
+    if (result.has_more) {
+      body().append(el("div", { class: "panel-section load-more" },
+        el("button", { type: "button", class: "secondary", onclick: () => this.openSearch(query, page + 1) }, "More results")));
+    }
   }
 
   // --- Pins ---

@@ -182,3 +182,33 @@ def test_an_uploaded_image_shows_inline_and_a_hostile_file_name_is_text(people, 
     assert arrived.locator(".file-card img").count() == 0
     assert b.page.evaluate("window.hacked") is None
     b.page.screenshot(path=str(artifacts / "chat-upload.png"))
+
+
+def test_search_finds_a_message_and_jumps_to_it_in_context(people, off_loop):
+    def scenario():
+        ana = make_user(name="Ana Lopez")
+        channel = make_channel(ana, "archive")
+        for n in range(80):
+            post(ana, channel, f"filler message {n}")
+        target = post(ana, channel, "The budget for **Q3** is approved")
+        for n in range(80):
+            post(ana, channel, f"later message {n}")
+        return ana, channel, target
+
+    ana, channel, target = off_loop(scenario)
+    a = people(ana)
+    a.go(channel.pk)
+    a.page.fill("#search-input", "budget approved")
+    a.page.press("#search-input", "Enter")
+    result = a.page.locator(".search-result").first
+    expect(result).to_contain_text("#archive")
+    expect(result.locator("mark").first).to_have_text(re.compile("budget", re.IGNORECASE))
+    result.locator("a").click()
+    focused = a.page.locator(f"#msg-{target.pk}")
+    expect(focused).to_be_visible()
+    expect(focused).to_have_class(re.compile("highlight"))
+    expect(message_item(a.page, "filler message 79")).to_be_visible()
+
+    a.page.fill("#search-input", '"unclosed')
+    a.page.press("#search-input", "Enter")
+    expect(a.page.locator(".search-error")).to_contain_text("quote is not closed")

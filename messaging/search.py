@@ -1,0 +1,211 @@
+"""Message search: what a person may see, ranked by relevance with recency, with
+highlighted snippets. PostgreSQL full-text search (GIN-indexed tsvector) in production,
+SQLite FTS5 in the embedded mode; the same syntax (search_syntax.py) for both.
+"""
+
+from __future__ import annotations
+
+import html
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+
+from accounts.models import User
+from messaging.models import Conversation, ConversationKind, Membership, Message
+from messaging.search_syntax import SearchSpec, fts5_match, parse, websearch_text
+from teamchat.errors import InvalidInput
+
+MAX_PAGE_SIZE = 50
+MAX_DEPTH = 1000  # how far down the ranking one may page
+SEARCH_CONFIG = "english"
+HIGHLIGHT_START, HIGHLIGHT_STOP = "\x02", "\x03"
+# Relevance is divided by 1 + age/RECENCY_DAYS: a month-old match needs twice the
+# relevance of today's to rank beside it.
+RECENCY_DAYS = 30.0
+
+
+@dataclass
+class SearchHit:
+    message: Message
+    highlight: str
+
+
+@dataclass
+class SearchPage:
+    hits: list[SearchHit]
+    page: int
+    has_more: bool
+
+
+def visible_conversations(user: User) -> QuerySet[Conversation]:
+    """Conversations the person may search now: theirs, and public channels unless they
+    are a guest or a bot."""
+    mine = Membership.objects.filter(user=user).values("conversation_id")
+    if user.is_guest or user.is_bot:
+        return Conversation.objects.filter(pk__in=mine)
+    return Conversation.objects.filter(Q(pk__in=mine) | Q(kind=ConversationKind.PUBLIC))
+
+
+def _day_start(day: date, tz: zoneinfo.ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def _people(user: User, names: list[str], field: str) -> list[int]:
+    from accounts.selectors import user_list
+
+    ids: list[int] = []
+    directory = user_list(viewer=user, include_deactivated=True).annotate(
+        lower_name=Lower("display_name"), lower_email=Lower("email"))
+    for name in names:
+        compact = name.replace(".", " ").replace("_", " ").replace("-", " ")
+        match = directory.filter(
+            Q(lower_email=name) | Q(lower_email__startswith=name + "@")
+            | Q(lower_name=name) | Q(lower_name=compact)
+        ).values_list("pk", flat=True)
+        found = list(match[:5])
+        if not found:
+            raise InvalidInput.for_field("q", f"No one called @{name} for {field}:.", code="bad_query")
+        ids.extend(found)
+    return ids
+
+
+def _filtered(user: User, spec: SearchSpec) -> QuerySet[Message]:
+    messages = Message.objects.filter(
+        conversation__in=visible_conversations(user), deleted_at__isnull=True)
+    for place in spec.in_places:
+        if place.startswith("#"):
+            channel_ids = list(visible_conversations(user).exclude(kind=ConversationKind.DIRECT)
+                               .filter(name=place[1:]).values_list("pk", flat=True))
+            if not channel_ids:
+                raise InvalidInput.for_field("q", f"There is no channel {place} you can see.",
+                                             code="bad_query")
+            messages = messages.filter(conversation_id__in=channel_ids)
+        else:
+            people = _people(user, [place[1:]], "in")
+            directs = Membership.objects.filter(
+                user_id__in=people, conversation__kind=ConversationKind.DIRECT,
+                conversation__memberships__user=user).values("conversation_id")
+            messages = messages.filter(conversation_id__in=directs)
+    if spec.from_people:
+        messages = messages.filter(author_id__in=_people(user, spec.from_people, "from"))
+    if "file" in spec.has:
+        messages = messages.filter(attachments__isnull=False).distinct()
+    if "link" in spec.has:
+        messages = messages.filter(has_link=True)
+    if spec.is_thread:
+        messages = messages.filter(Q(thread_root__isnull=False) | Q(reply_count__gt=0))
+    tz = zoneinfo.ZoneInfo(user.timezone or "UTC")
+    if spec.after:
+        messages = messages.filter(created_at__gte=_day_start(spec.after, tz))
+    if spec.before:
+        messages = messages.filter(created_at__lt=_day_start(spec.before, tz))
+    return messages
+
+
+def _mark(snippet: str) -> str:
+    """Escape a snippet and turn the highlight markers into <mark> elements."""
+    escaped = html.escape(snippet)
+    return escaped.replace(HIGHLIGHT_START, "<mark>").replace(HIGHLIGHT_STOP, "</mark>")
+
+
+def _plain_snippet(text: str, length: int = 200) -> str:
+    text = " ".join(text.split())
+    return html.escape(text[:length] + ("…" if len(text) > length else ""))
+
+
+def message_search(*, user: User, query: str, page: Any = 1, limit: Any = 20) -> SearchPage:
+    spec = parse(query)
+    try:
+        page, limit = int(page), int(limit)
+    except (TypeError, ValueError):
+        raise InvalidInput("page and limit must be whole numbers.",
+                           fields={"page": ["Whole number."], "limit": ["Whole number."]}) from None
+    if page < 1 or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"page starts at 1; limit is 1 to {MAX_PAGE_SIZE}.",
+                           fields={"limit": [f"1 to {MAX_PAGE_SIZE}."]})
+    if page * limit > MAX_DEPTH:
+        raise InvalidInput.for_field("page", f"Refine the search: results stop at {MAX_DEPTH}.")
+    offset = (page - 1) * limit
+    messages = _filtered(user, spec)
+    if not spec.has_terms and not spec.excluded:
+        rows = list(messages.order_by("-id").values_list("pk", flat=True)[offset: offset + limit + 1])
+        snippets: dict[int, str] = {}
+    elif connection.vendor == "postgresql":
+        rows, snippets = _postgres(messages, spec, offset, limit)
+    else:
+        rows, snippets = _sqlite(messages, spec, offset, limit)
+    has_more = len(rows) > limit
+    ids = rows[:limit]
+    from messaging.selectors import message_queryset
+
+    found = message_queryset().in_bulk(ids)
+    hits = [SearchHit(found[pk], snippets.get(pk) or _plain_snippet(found[pk].text))
+            for pk in ids if pk in found]
+    return SearchPage(hits, page, has_more)
+
+
+def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
+              limit: int) -> tuple[list[int], dict[int, str]]:
+    text = websearch_text(spec)
+    base_sql, base_params = messages.values("id").query.sql_with_params()
+    # base_sql is Django's own SQL for the permission filters; every value is a parameter.
+    sql = f"""
+        SELECT m.id FROM messaging_message m,
+             websearch_to_tsquery(%s, %s) q
+        WHERE m.id IN ({base_sql}) AND m.search_vector @@ q
+        ORDER BY ts_rank_cd(m.search_vector, q, 32)
+                 / (1 + EXTRACT(EPOCH FROM (now() - m.created_at)) / (86400 * %s)) DESC,
+                 m.id DESC
+        LIMIT %s OFFSET %s
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [SEARCH_CONFIG, text, *base_params, RECENCY_DAYS, limit + 1, offset])
+        rows = [row[0] for row in cursor.fetchall()]
+    snippets: dict[int, str] = {}
+    if rows and spec.has_terms:
+        options = (f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_STOP}, MaxWords=30, "
+                   "MinWords=12, ShortWord=2, MaxFragments=2, FragmentDelimiter=\" … \"")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, ts_headline(%s, text, websearch_to_tsquery(%s, %s), %s) "
+                "FROM messaging_message WHERE id = ANY(%s)",
+                [SEARCH_CONFIG, SEARCH_CONFIG, text, options, rows[:limit]])
+            snippets = {pk: _mark(headline) for pk, headline in cursor.fetchall()}
+    return rows, snippets
+
+
+def _sqlite(messages: QuerySet[Message], spec: SearchSpec, offset: int,
+            limit: int) -> tuple[list[int], dict[int, str]]:
+    base_sql, base_params = messages.values("id").query.sql_with_params()
+    if not spec.has_terms:
+        # Only exclusions (with filters): everything the filters keep but the excluded.
+        sql = f"""
+            SELECT m.id, NULL FROM messaging_message m
+            WHERE m.id IN ({base_sql}) AND m.id NOT IN (
+                SELECT rowid FROM messaging_message_fts WHERE messaging_message_fts MATCH %s)
+            ORDER BY m.id DESC LIMIT %s OFFSET %s
+        """  # noqa: S608  (base_sql is Django's own SQL; every value is a parameter)
+        exclusion = SearchSpec(groups=[spec.excluded])  # any one excluded term rules it out
+        params = [*base_params, fts5_match(exclusion), limit + 1, offset]
+    else:
+        sql = f"""
+            SELECT m.id, snippet(messaging_message_fts, 0, %s, %s, ' … ', 24)
+            FROM messaging_message_fts JOIN messaging_message m ON m.id = messaging_message_fts.rowid
+            WHERE messaging_message_fts MATCH %s AND m.id IN ({base_sql})
+            ORDER BY (-bm25(messaging_message_fts))
+                     / (1 + (julianday('now') - julianday(m.created_at)) / %s) DESC, m.id DESC
+            LIMIT %s OFFSET %s
+        """  # noqa: S608  (base_sql is Django's own SQL; every value is a parameter)
+        params = [HIGHLIGHT_START, HIGHLIGHT_STOP, fts5_match(spec), *base_params, RECENCY_DAYS,
+                  limit + 1, offset]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    rows = [row[0] for row in fetched]
+    snippets = {pk: _mark(snippet) for pk, snippet in fetched if snippet}
+    return rows, snippets

@@ -1,0 +1,93 @@
+"""The database objects behind message search, for the migration that creates them and
+for a check after every migrate.
+
+PostgreSQL: a tsvector column kept by a trigger from the text (English stemming), with a
+GIN index. SQLite (the embedded mode): an external-content FTS5 table kept by triggers.
+Either way every write path (bulk loads and edits included) is indexed. SQLite drops a
+table's triggers when Django rebuilds that table in a later migration, so
+`ensure_search_index` recreates whatever is missing after each migrate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+POSTGRES_CREATE = """
+CREATE OR REPLACE FUNCTION messaging_message_search_vector() RETURNS trigger AS $$
+BEGIN
+    NEW.search_vector := to_tsvector('english', coalesce(NEW.text, ''));
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS messaging_message_search_vector ON messaging_message;
+CREATE TRIGGER messaging_message_search_vector
+    BEFORE INSERT OR UPDATE OF text ON messaging_message
+    FOR EACH ROW EXECUTE FUNCTION messaging_message_search_vector();
+UPDATE messaging_message SET search_vector = to_tsvector('english', coalesce(text, ''));
+CREATE INDEX IF NOT EXISTS messaging_message_search_gin
+    ON messaging_message USING GIN (search_vector);
+"""
+POSTGRES_DROP = """
+DROP INDEX IF EXISTS messaging_message_search_gin;
+DROP TRIGGER IF EXISTS messaging_message_search_vector ON messaging_message;
+DROP FUNCTION IF EXISTS messaging_message_search_vector();
+"""
+SQLITE_TABLE = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS messaging_message_fts USING fts5(text, "
+    "content='messaging_message', content_rowid='id', "
+    "tokenize='porter unicode61 remove_diacritics 2')"
+)
+SQLITE_TRIGGERS = {
+    "messaging_message_fts_insert":
+        "AFTER INSERT ON messaging_message BEGIN "
+        "INSERT INTO messaging_message_fts(rowid, text) VALUES (new.id, new.text); END",
+    "messaging_message_fts_delete":
+        "AFTER DELETE ON messaging_message BEGIN "
+        "INSERT INTO messaging_message_fts(messaging_message_fts, rowid, text) "
+        "VALUES ('delete', old.id, old.text); END",
+    "messaging_message_fts_update":
+        "AFTER UPDATE OF text ON messaging_message BEGIN "
+        "INSERT INTO messaging_message_fts(messaging_message_fts, rowid, text) "
+        "VALUES ('delete', old.id, old.text); "
+        "INSERT INTO messaging_message_fts(rowid, text) VALUES (new.id, new.text); END",
+}
+
+
+def create_search_index(connection: Any) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(POSTGRES_CREATE)
+        elif connection.vendor == "sqlite":
+            ensure_sqlite(cursor)
+
+
+def drop_search_index(connection: Any) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(POSTGRES_DROP)
+        elif connection.vendor == "sqlite":
+            for name in SQLITE_TRIGGERS:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            cursor.execute("DROP TABLE IF EXISTS messaging_message_fts")
+
+
+def ensure_sqlite(cursor: Any) -> None:
+    cursor.execute(SQLITE_TABLE)
+    existing = {row[0] for row in cursor.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()}
+    missing = [name for name in SQLITE_TRIGGERS if name not in existing]
+    for name in missing:
+        cursor.execute(f"CREATE TRIGGER {name} {SQLITE_TRIGGERS[name]}")
+    if missing:
+        # Writes made while a trigger was missing are not indexed: start over.
+        cursor.execute("INSERT INTO messaging_message_fts(messaging_message_fts) VALUES ('rebuild')")
+
+
+def ensure_search_index(using: str = "default", **kwargs: Any) -> None:
+    """post_migrate receiver: put back SQLite triggers a table rebuild removed."""
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor == "sqlite" and "messaging_message" in connection.introspection.table_names():
+        with connection.cursor() as cursor:
+            ensure_sqlite(cursor)

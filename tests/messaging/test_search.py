@@ -1,0 +1,234 @@
+"""Message search: every operator, permission filtering, deletes and edits, bad syntax.
+
+The same tests run on PostgreSQL (the suite's database in CI) and, through
+test_the_embedded_mode_searches_the_same_way, on SQLite FTS5.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from files import services as files
+from messaging import services
+from messaging.models import Message
+from messaging.search import message_search
+from teamchat.errors import InvalidInput
+from tests.factories import client_for, make_channel, make_direct, post
+
+pytestmark = pytest.mark.django_db
+
+
+def texts(user, query: str) -> list[str]:
+    return sorted(hit.message.text for hit in message_search(user=user, query=query, limit=50).hits)
+
+
+def at(message: Message, when: str) -> Message:
+    Message.objects.filter(pk=message.pk).update(
+        created_at=datetime.fromisoformat(when).replace(tzinfo=ZoneInfo("UTC")))
+    return message
+
+
+@pytest.fixture
+def world(member, other_member, user_factory):
+    ana = member
+    ben = other_member
+    cara = user_factory(name="Cara Diaz", email="cara.diaz@example.com")
+    general = make_channel(ana, "general", members=[ben, cara])
+    launch = make_channel(ben, "launch", members=[ana])
+    secret = make_channel(cara, "secret", kind="private")
+    post(ana, general, "The quarterly report is ready")
+    post(ben, general, "Deploying the release tonight")
+    post(cara, general, "Lunch options: pizza or sushi")
+    post(ben, launch, "Release checklist: deploy, verify, announce")
+    post(ana, launch, "see https://example.com/notes for the release notes")
+    post(cara, secret, "The secret release date is Friday")
+    direct = make_direct(ana, cara)
+    post(cara, direct, "Can we talk about the report?")
+    return {"ana": ana, "ben": ben, "cara": cara, "general": general, "launch": launch,
+            "secret": secret, "direct": direct}
+
+
+def test_words_are_all_required_and_stemmed(world):
+    assert texts(world["ana"], "release deploy") == [
+        "Deploying the release tonight", "Release checklist: deploy, verify, announce"]
+    assert texts(world["ana"], "reports") == ["Can we talk about the report?",
+                                              "The quarterly report is ready"]
+
+
+def test_exact_phrases(world):
+    assert texts(world["ana"], '"quarterly report"') == ["The quarterly report is ready"]
+    assert texts(world["ana"], '"report quarterly"') == []
+
+
+def test_or_and_exclusion(world):
+    assert texts(world["ana"], "pizza OR checklist") == [
+        "Lunch options: pizza or sushi", "Release checklist: deploy, verify, announce"]
+    assert texts(world["ana"], "release -checklist") == [
+        "Deploying the release tonight", "see https://example.com/notes for the release notes"]
+    assert texts(world["ana"], 'release -"release notes" -tonight') == [
+        "Release checklist: deploy, verify, announce"]
+
+
+def test_in_from_and_has_filters(world):
+    ana = world["ana"]
+    assert texts(ana, "release in:#launch") == [
+        "Release checklist: deploy, verify, announce",
+        "see https://example.com/notes for the release notes"]
+    assert texts(ana, "in:@cara.diaz") == ["Can we talk about the report?"]
+    assert texts(ana, "report from:@cara.diaz") == ["Can we talk about the report?"]
+    assert texts(ana, 'from:"Otto Other" release') == [
+        "Deploying the release tonight", "Release checklist: deploy, verify, announce"]
+    assert texts(ana, "has:link") == ["see https://example.com/notes for the release notes"]
+    upload = files.attachment_upload(uploader=ana, upload=SimpleUploadedFile("r.txt", b"numbers"))
+    services.message_create(author=ana, conversation_id=world["general"].pk,
+                            text="numbers attached", file_ids=[upload.pk])
+    assert texts(ana, "has:file") == ["numbers attached"]
+
+
+def test_is_thread(world):
+    root = Message.objects.get(text="The quarterly report is ready")
+    post(world["ben"], world["general"], "Thanks for the report", thread_root_id=root.pk)
+    assert texts(world["ana"], "report is:thread") == ["Thanks for the report",
+                                                        "The quarterly report is ready"]
+
+
+def test_date_filters(world):
+    ana = world["ana"]
+    at(Message.objects.get(text="The quarterly report is ready"), "2026-03-15T12:00:00")
+    at(Message.objects.get(text="Can we talk about the report?"), "2026-04-02T09:00:00")
+    assert texts(ana, "report before:2026-04-01") == ["The quarterly report is ready"]
+    assert texts(ana, "report after:2026-03-31 before:2026-05-01") == [
+        "Can we talk about the report?"]
+    assert texts(ana, "report during:2026-03") == ["The quarterly report is ready"]
+    assert texts(ana, "report during:2026") == ["Can we talk about the report?",
+                                               "The quarterly report is ready"]
+    assert texts(ana, "report during:2026-04-02") == ["Can we talk about the report?"]
+
+
+def test_only_what_the_searcher_may_see_now(world, guest):
+    ana, ben, cara = world["ana"], world["ben"], world["cara"]
+    assert texts(ana, "secret") == []                       # a private channel she is not in
+    assert texts(ben, "report") == ["The quarterly report is ready"]  # not the direct one
+    assert texts(cara, "secret") == ["The secret release date is Friday"]
+    services.membership_add(actor=cara, conversation_id=world["secret"].pk, user_id=ben.pk)
+    assert texts(ben, "secret") == ["The secret release date is Friday"]
+    services.membership_remove(actor=cara, conversation_id=world["secret"].pk, user_id=ben.pk)
+    assert texts(ben, "secret") == []                       # removed: no longer found
+    assert texts(guest, "release") == []                    # guests: only where added
+    services.membership_add(actor=ana, conversation_id=world["launch"].pk, user_id=guest.pk)
+    assert texts(guest, "release") == [
+        "Release checklist: deploy, verify, announce",
+        "see https://example.com/notes for the release notes"]
+
+
+def test_public_channels_are_searchable_without_joining(world, user_factory):
+    newcomer = user_factory()
+    assert texts(newcomer, "pizza") == ["Lunch options: pizza or sushi"]
+
+
+def test_deleted_messages_are_never_found_and_edits_are_reindexed(world):
+    ana = world["ana"]
+    lunch = Message.objects.get(text="Lunch options: pizza or sushi")
+    services.message_delete(actor=world["cara"], message_id=lunch.pk)
+    assert texts(ana, "pizza") == []
+    report = Message.objects.get(text="The quarterly report is ready")
+    services.message_edit(actor=ana, message_id=report.pk, text="The annual summary is ready")
+    assert texts(ana, "quarterly") == []
+    assert texts(ana, "annual summary") == ["The annual summary is ready"]
+
+
+def test_results_are_highlighted_and_escaped(world):
+    ana = world["ana"]
+    post(ana, world["general"], "budget <script>alert(1)</script> review if x<y & z")
+    (hit,) = message_search(user=ana, query="budget").hits
+    assert "<mark>budget</mark>" in hit.highlight
+    assert "<" not in hit.highlight.replace("<mark>", "").replace("</mark>", "")
+
+
+def test_relevance_and_recency_rank_the_results(world):
+    ana = world["ana"]
+    old = at(post(ana, world["general"], "roadmap roadmap roadmap planning"),
+             "2025-01-01T00:00:00")
+    recent = post(ana, world["general"], "roadmap planning")
+    hits = message_search(user=ana, query="roadmap").hits
+    assert [h.message.pk for h in hits] == [recent.pk, old.pk]
+
+
+@pytest.mark.parametrize("query, problem", [
+    ("", "Type something"),
+    ('"unclosed phrase', "quote is not closed"),
+    ("OR release", "OR needs a word"),
+    ("release OR", "OR needs a word"),
+    ("-only -exclusions", "not only what to leave out"),
+    ("in:#nowhere release", "no channel #nowhere"),
+    ("from:@nobody release", "No one called @nobody"),
+    ("has:unicorn", "has:file or has:link"),
+    ("is:pinned", "is:thread"),
+    ("before:2026-13-45", "not a date"),
+    ("during:yesterday", "not a date"),
+    ("after:2026-05-01 before:2026-04-01", "leave no day"),
+    ("x" * 501, "at most 500"),
+    ("in:", "needs a value"),
+])
+def test_bad_syntax_gets_a_clear_error(world, query, problem):
+    with pytest.raises(InvalidInput) as error:
+        message_search(user=world["ana"], query=query)
+    assert problem in error.value.detail
+    assert error.value.code == "bad_query"
+
+
+@pytest.mark.parametrize("query", [
+    "' OR 1=1 --", "release'; DROP TABLE messaging_message; --", "NEAR(a b)", "a* ^b", "\\", "%",
+    "()", "\x00", "🙂" * 100, "release " * 24, "col:value", 'x "" y',
+])
+def test_hostile_or_odd_input_is_either_a_clear_error_or_a_search(world, query):
+    try:
+        message_search(user=world["ana"], query=query)
+    except InvalidInput as error:
+        assert error.code == "bad_query"
+    assert Message.objects.filter(text="The quarterly report is ready").exists()
+
+
+def test_the_api_pages_and_names_conversations(world):
+    client = client_for(world["ana"])
+    for n in range(25):
+        post(world["ana"], world["general"], f"standup note {n}")
+    first = client.get("/api/v1/search/messages/", {"q": "standup", "limit": 20}).json()
+    second = client.get("/api/v1/search/messages/", {"q": "standup", "limit": 20, "page": 2}).json()
+    bad = client.get("/api/v1/search/messages/", {"q": '"oops'})
+    people = client.get("/api/v1/search/people/", {"q": "cara"}).json()["results"]
+    channels = client.get("/api/v1/search/channels/", {"q": "laun"}).json()["results"]
+
+    assert (len(first["results"]), first["has_more"]) == (20, True)
+    assert (len(second["results"]), second["has_more"]) == (5, False)
+    assert {r["conversation_name"] for r in first["results"]} == {"#general"}
+    assert "<mark>" in first["results"][0]["highlight"]
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_query"
+    assert [p["display_name"] for p in people] == ["Cara Diaz"]
+    assert [c["name"] for c in channels] == ["launch"]
+
+
+def test_the_embedded_mode_searches_the_same_way():
+    if connection.vendor == "sqlite":
+        pytest.skip("this run is already the embedded mode")
+    root = Path(__file__).resolve().parents[2]
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("TEAMCHAT_REQUIRE_SERVICES", "DJANGO_SETTINGS_MODULE")
+           and not key.startswith("PYTEST")}
+    env.update({"DATABASE_URL": "", "REDIS_URL": ""})
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:playwright",
+         str(Path(__file__)), "-k", "not embedded_mode"],
+        env=env, cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "teamchat test services: SQLite" in result.stdout
+    assert " passed" in result.stdout and "failed" not in result.stdout
