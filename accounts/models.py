@@ -71,6 +71,19 @@ class User(AbstractBaseUser, PermissionsMixin):
         max_length=8, blank=True, choices=[("", "Automatic"), ("away", "Away")]
     )
     dnd_until = models.DateTimeField(null=True, blank=True)
+    # Notification preferences (docs/notifications.md).
+    notify_default = models.CharField(
+        max_length=8, default="mentions",
+        choices=[("all", "All messages"), ("mentions", "Mentions and direct messages"),
+                 ("nothing", "Nothing")],
+    )
+    email_notifications = models.BooleanField(default=True)
+    daily_digest = models.BooleanField(default=False)
+    # A daily window in the person's own time zone when nothing is emailed.
+    quiet_hours_start = models.TimeField(null=True, blank=True)
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+    last_digest_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 

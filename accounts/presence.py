@@ -3,7 +3,7 @@
 Each open socket is a connection that reports itself active or idle and is refreshed by
 heartbeats; a connection not refreshed within CONNECTION_TTL counts as gone (a process
 that died leaves nothing behind for long). In production the connections live in Redis,
-shared by every daphne process; in the embedded mode, in this process.
+shared by every daphne process; in the embedded mode, in the local file cache.
 
 A person is `dnd` while their do-not-disturb lasts, `away` when they said so or when
 every connection is idle, `online` while any connection is active, and `offline` when
@@ -56,36 +56,45 @@ class ConnectionStore(Protocol):
     def swap_announced(self, user_id: int, value: str) -> str | None: ...
 
 
-class MemoryConnectionStore:
-    """One process's connections (the embedded mode)."""
+class CacheConnectionStore:
+    """Connections in Django's cache (the embedded mode's file cache), so the background
+    worker sees who is active as well as the web process that holds the sockets. Only
+    the one web process writes; the lock keeps its threads from losing updates."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._connections: dict[int, dict[str, tuple[str, float]]] = {}
-        self._announced: dict[int, str] = {}
+        from django.core.cache import cache
 
-    def swap_announced(self, user_id: int, value: str) -> str | None:
-        with self._lock:
-            old = self._announced.get(user_id)
-            self._announced[user_id] = value
-            return old
+        self._cache = cache
+        self._lock = threading.Lock()
+
+    def _key(self, user_id: int) -> str:
+        return f"presence:conns:{user_id}"
 
     def touch(self, user_id: int, connection_id: str, state: str) -> None:
         with self._lock:
-            self._connections.setdefault(user_id, {})[connection_id] = (
-                state, time.time() + CONNECTION_TTL)
+            connections = self._cache.get(self._key(user_id)) or {}
+            connections[connection_id] = (state, time.time() + CONNECTION_TTL)
+            self._cache.set(self._key(user_id), connections, timeout=int(CONNECTION_TTL) * 2)
 
     def drop(self, user_id: int, connection_id: str) -> None:
         with self._lock:
-            self._connections.get(user_id, {}).pop(connection_id, None)
+            connections = self._cache.get(self._key(user_id)) or {}
+            connections.pop(connection_id, None)
+            self._cache.set(self._key(user_id), connections, timeout=int(CONNECTION_TTL) * 2)
 
     def states(self, user_ids: Iterable[int]) -> dict[int, list[str]]:
+        ids = list(user_ids)
+        found = self._cache.get_many([self._key(uid) for uid in ids])
         now = time.time()
+        return {uid: [state for state, expires in (found.get(self._key(uid)) or {}).values()
+                      if expires > now] for uid in ids}
+
+    def swap_announced(self, user_id: int, value: str) -> str | None:
         with self._lock:
-            return {
-                uid: [s for s, expires in self._connections.get(uid, {}).values() if expires > now]
-                for uid in user_ids
-            }
+            key = f"presence:announced:{user_id}"
+            old = self._cache.get(key)
+            self._cache.set(key, value, timeout=24 * 3600)
+            return old
 
 
 class RedisConnectionStore:
@@ -149,7 +158,7 @@ def store() -> ConnectionStore:
             if settings.REDIS_URL:
                 _store = RedisConnectionStore(settings.REDIS_URL, settings.CHANNEL_LAYER_PREFIX)
             else:
-                _store = MemoryConnectionStore()
+                _store = CacheConnectionStore()
         return _store
 
 

@@ -290,3 +290,45 @@ class ConversationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} #{self.seq} in {self.conversation_id}"
+
+
+class NotificationReason(models.TextChoices):
+    MENTION = "mention", "Mention"
+    DIRECT = "direct", "Direct message"
+    FOLLOWED = "followed", "A conversation you follow"
+
+
+class NotificationBatch(models.Model):
+    """One missed-message email: the notifications it carries are claimed for it before
+    it is sent, so a retry resends the same email and nothing lands in two."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"email batch {self.pk} for {self.user_id}"
+
+
+class PendingNotification(models.Model):
+    """A message a person may need to hear about by email if it stays unread."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=8, choices=NotificationReason.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(db_index=True)
+    batch = models.ForeignKey(NotificationBatch, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="notifications")
+    # Set when it is dropped (read, deleted, muted) or sent; never considered again.
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "message"], name="messaging_notification_unique")
+        ]
+        indexes = [models.Index(fields=["settled_at", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.reason} for {self.user_id} about {self.message_id}"

@@ -6,4 +6,5 @@ app_name = "messaging"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("notifications/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
 ]

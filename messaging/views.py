@@ -6,10 +6,11 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 
 from accounts.api.serializers import MeSerializer
 from accounts.models import Organisation
+from messaging.services import notifications
 
 
 @login_required
@@ -25,3 +26,13 @@ def home(request: HttpRequest) -> HttpResponse:
         "limits": {"upload_max_bytes": settings.FILE_UPLOAD_MAX_BYTES},
     }
     return render(request, "messaging/app.html", {"bootstrap": bootstrap})
+
+
+@csrf_exempt  # the signed token in the link is the credential; mail clients POST it bare
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in every notification email: confirm, then turn email off, no sign-in."""
+    person = notifications.unsubscribe_user(token=token)
+    if request.method == "POST":
+        notifications.email_unsubscribe(token=token, ip_address=request.META.get("REMOTE_ADDR"))
+        return render(request, "messaging/unsubscribed.html", {"person": person})
+    return render(request, "messaging/unsubscribe.html", {"person": person})

@@ -147,7 +147,9 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # A file cache, shared by the web process and the background worker.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(DATA_DIR / "cache")}}
 
 PRESENCE_OFFLINE_GRACE_SECONDS: float = env.float("TEAMCHAT_PRESENCE_GRACE_SECONDS", default=8.0)
 
@@ -178,7 +180,19 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "remove-unattached-uploads": {"task": "files.tasks.remove_unattached", "schedule": 3600.0},
+    "send-due-notifications": {"task": "messaging.tasks.send_due_notifications", "schedule": 30.0},
+    "send-digests": {"task": "messaging.tasks.send_digests", "schedule": 900.0},
 }
+
+# --- Notifications (docs/notifications.md) -------------------------------------------------
+# How long a mention or direct message must stay unread before it is emailed.
+NOTIFY_EMAIL_DELAY_SECONDS: int = env.int("NOTIFY_EMAIL_DELAY_SECONDS", default=300)
+# At most one missed-message email per person per window; later ones wait and collect.
+NOTIFY_EMAIL_WINDOW_SECONDS: int = env.int("NOTIFY_EMAIL_WINDOW_SECONDS", default=900)
+# The first retry after an SMTP failure waits this long; each further one twice as long.
+NOTIFY_SMTP_RETRY_SECONDS: int = env.int("NOTIFY_SMTP_RETRY_SECONDS", default=30)
+# The local hour at which daily digests go out.
+NOTIFY_DIGEST_HOUR: int = env.int("NOTIFY_DIGEST_HOUR", default=8)
 
 # --- Email ---------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -28,7 +28,9 @@ class UserSerializer(serializers.ModelSerializer):
 
 class MeSerializer(UserSerializer):
     class Meta(UserSerializer.Meta):
-        fields = [*UserSerializer.Meta.fields, "date_joined"]
+        fields = [*UserSerializer.Meta.fields, "date_joined", "notify_default",
+                  "email_notifications", "daily_digest", "quiet_hours_start", "quiet_hours_end",
+                  "dnd_until"]
         read_only_fields = fields
 
 
@@ -94,3 +96,11 @@ class InvitationSerializer(serializers.Serializer):
 
 class InvitationCreatedSerializer(InvitationSerializer):
     url = serializers.CharField(help_text="The one-time link, shown only now.")
+
+
+class NotificationPreferencesSerializer(serializers.Serializer):
+    notify_default = serializers.ChoiceField(choices=["all", "mentions", "nothing"], required=False)
+    email_notifications = serializers.BooleanField(required=False)
+    daily_digest = serializers.BooleanField(required=False)
+    quiet_hours_start = serializers.TimeField(required=False, allow_null=True)
+    quiet_hours_end = serializers.TimeField(required=False, allow_null=True)

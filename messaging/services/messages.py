@@ -236,7 +236,14 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
                                          "attachments": attachments}
     event_record(conversation=conversation, event_type="message.created", message=message,
                  thread_root=root, touch_last_message=message.in_channel)
+    transaction.on_commit(lambda: _queue_notifications(message.pk))
     return message
+
+
+def _queue_notifications(message_id: int) -> None:
+    from messaging.tasks import queue_notifications
+
+    queue_notifications.delay(message_id)
 
 
 def _lock_message(message_id: Any) -> Message:

@@ -378,15 +378,26 @@ class App {
   notify(conversation, message) {
     if (!document.hidden || localStorage.getItem(NOTIFY_KEY) !== "on" || !window.Notification || Notification.permission !== "granted") return;
     if (isMutedConversation(conversation)) return;
-    const level = conversation.membership?.notification_level || "default";
+    let level = conversation.membership?.notification_level || "default";
+    if (level === "default") level = state.me.notify_default || "mentions";
     if (level === "nothing") return;
     const mine = state.presence.get(state.me.id);
     if (mine && mine.status === "dnd") return;
+    if (this.inQuietHours()) return;
     const direct = conversation.kind === "direct";
     if (!(direct || mentionsMe(message) || level === "all")) return;
     const title = direct ? userName(message.author) : `${userName(message.author)} in #${conversation.name}`;
     const notification = new Notification(title, { body: plainText(message.html).slice(0, 200), tag: `teamchat-${message.id}` });
     notification.onclick = () => { window.focus(); location.hash = `#/c/${conversation.id}/m/${message.id}`; notification.close(); };
+  }
+
+  inQuietHours() {
+    const { quiet_hours_start: start, quiet_hours_end: end, timezone } = state.me;
+    if (!start || !end || start === end) return false;
+    const now = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: timezone || "UTC" })
+      .format(new Date());
+    const [from, to] = [start.slice(0, 5), end.slice(0, 5)];
+    return from < to ? now >= from && now < to : now >= from || now < to;
   }
 
   // --- Wiring ---

@@ -312,24 +312,46 @@ function statusTab(error) {
   el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Save status")));
 }
 
-function notificationsTab() {
-  const enabled = el("input", { type: "checkbox", checked: localStorage.getItem(NOTIFY_KEY) === "on" && window.Notification?.permission === "granted" });
+function notificationsTab(error) {
+  const me = state.me;
+  const level = el("select", {}, ...[["all", "All messages"], ["mentions", "Mentions and direct messages"], ["nothing", "Nothing"]]
+    .map(([value, label]) => el("option", { value, selected: me.notify_default === value }, label)));
+  const emailOn = el("input", { type: "checkbox", checked: me.email_notifications });
+  const digest = el("input", { type: "checkbox", checked: me.daily_digest });
+  const quietFrom = el("input", { type: "time", value: (me.quiet_hours_start || "").slice(0, 5), "aria-label": "Quiet hours start" });
+  const quietTo = el("input", { type: "time", value: (me.quiet_hours_end || "").slice(0, 5), "aria-label": "Quiet hours end" });
+  const desktop = el("input", { type: "checkbox", checked: localStorage.getItem(NOTIFY_KEY) === "on" && window.Notification?.permission === "granted" });
   const note = el("p", { class: "result-detail" });
   const describe = () => {
     if (!("Notification" in window)) note.textContent = "This browser cannot show desktop notifications.";
-    else if (Notification.permission === "denied") note.textContent = "Notifications are blocked for this site in your browser settings.";
-    else note.textContent = "You are notified of mentions and direct messages while this tab is in the background, except in muted conversations and during do-not-disturb.";
+    else if (Notification.permission === "denied") note.textContent = "Desktop notifications are blocked for this site in your browser settings.";
+    else note.textContent = "Shown while this tab is in the background, following the choices above, never for muted conversations or during do-not-disturb and quiet hours.";
   };
-  enabled.addEventListener("change", async () => {
-    if (enabled.checked && window.Notification && Notification.permission !== "granted") {
-      const permission = await Notification.requestPermission();
-      if (permission !== "granted") enabled.checked = false;
+  desktop.addEventListener("change", async () => {
+    if (desktop.checked && window.Notification && Notification.permission !== "granted") {
+      if (await Notification.requestPermission() !== "granted") desktop.checked = false;
     }
-    localStorage.setItem(NOTIFY_KEY, enabled.checked ? "on" : "off");
+    localStorage.setItem(NOTIFY_KEY, desktop.checked ? "on" : "off");
     describe();
   });
   describe();
-  return el("div", {}, el("label", { class: "inline" }, enabled, "Desktop notifications"), note);
+  return el("form", { onsubmit: async (event) => {
+    event.preventDefault();
+    try {
+      const saved = await patch("me/notifications/", {
+        notify_default: level.value, email_notifications: emailOn.checked, daily_digest: digest.checked,
+        quiet_hours_start: quietFrom.value || null, quiet_hours_end: quietTo.value || null,
+      });
+      Object.assign(state.me, saved);
+      emit("toast", { text: "Notification settings saved." });
+    } catch (err) { showError(error, err); }
+  } },
+  el("label", {}, "Notify me about", level),
+  el("label", { class: "inline" }, emailOn, "Email me about mentions and direct messages I have not read"),
+  el("label", { class: "inline" }, digest, "Send me a daily digest of busy channels"),
+  el("fieldset", {}, el("legend", {}, "Quiet hours (no email, no desktop notifications)"), el("label", { class: "inline" }, "From", quietFrom, "to", quietTo)),
+  el("label", { class: "inline" }, desktop, "Desktop notifications in this browser"), note,
+  el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Save")));
 }
 
 function appearanceTab() {

@@ -212,3 +212,40 @@ def test_search_finds_a_message_and_jumps_to_it_in_context(people, off_loop):
     a.page.fill("#search-input", '"unclosed')
     a.page.press("#search-input", "Enter")
     expect(a.page.locator(".search-error")).to_contain_text("quote is not closed")
+
+
+NOTIFICATION_SPY = """
+window.__hidden = false;
+Object.defineProperty(document, "hidden", { get: () => window.__hidden });
+window.__notifications = [];
+window.Notification = class {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) { window.__notifications.push({ title, body: options.body }); }
+  close() {}
+};
+localStorage.setItem("teamchat.desktopNotifications", "on");
+"""
+
+
+def test_desktop_notifications_follow_the_preferences(people, off_loop):
+    def scenario():
+        ana, ben = make_user(name="Ana Lopez"), make_user(name="Ben Okafor")
+        loud = make_channel(ana, "loud", members=[ben])
+        muted = make_channel(ana, "hushed", members=[ben])
+        services.membership_preferences_update(actor=ben, conversation_id=muted.pk, muted=True)
+        return ana, ben, loud, muted
+
+    ana, ben, loud, muted = off_loop(scenario)
+    b = people(ben)
+    b.context.add_init_script(NOTIFICATION_SPY)
+    b.page.reload()
+    b.page.wait_for_selector("#app[data-state=ready]")
+    b.page.evaluate("window.__hidden = true")
+
+    off_loop(post, ana, loud, "no mention, no notification")
+    off_loop(post, ana, muted, f"<@{ben.pk}> muted, so silent")
+    off_loop(post, ana, loud, f"<@{ben.pk}> lunch?")
+    expect(b.page.locator(f'a[data-conversation="{loud.pk}"] .badge')).to_have_text("1")
+    notifications = b.page.evaluate("window.__notifications")
+    assert notifications == [{"title": "Ana Lopez in #loud", "body": "@Ben Okafor lunch?"}]

@@ -1,0 +1,55 @@
+"""Celery tasks of the messaging app: thin, idempotent, retried where the network is."""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import datetime, timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from messaging.services import notifications
+
+# SMTP servers fail transiently (greylisting, restarts); each retry waits longer.
+SMTP_ERRORS = (smtplib.SMTPException, OSError)
+
+
+@shared_task
+def queue_notifications(message_id: int) -> int:
+    return notifications.notifications_queue(message_id=message_id)
+
+
+@shared_task
+def send_due_notifications() -> int:
+    claimed = 0
+    for user_id in notifications.notifications_due_users():
+        batch_id = notifications.notification_batch_claim(user_id=user_id)
+        if batch_id is not None:
+            send_notification_batch.delay(batch_id)
+            claimed += 1
+    return claimed
+
+
+@shared_task(bind=True, autoretry_for=SMTP_ERRORS, retry_backoff=settings.NOTIFY_SMTP_RETRY_SECONDS,
+             retry_backoff_max=1800, retry_jitter=True, max_retries=10)
+def send_notification_batch(self, batch_id: int) -> bool:
+    return notifications.notification_batch_send(batch_id=batch_id)
+
+
+@shared_task
+def send_digests() -> int:
+    now = timezone.now()
+    started = 0
+    for user_id in notifications.digest_due_users(now=now):
+        if notifications.digest_claim(user_id=user_id, now=now):
+            deliver_digest.delay(user_id, (now - timedelta(days=1)).isoformat())
+            started += 1
+    return started
+
+
+@shared_task(bind=True, autoretry_for=SMTP_ERRORS,
+             retry_backoff=settings.NOTIFY_SMTP_RETRY_SECONDS * 2, retry_backoff_max=3600,
+             retry_jitter=True, max_retries=8)
+def deliver_digest(self, user_id: int, since: str) -> bool:
+    return notifications.digest_deliver(user_id=user_id, since=datetime.fromisoformat(since))
