@@ -58,3 +58,102 @@ class AuditEvent(models.Model):
     def compute_hash(self) -> str:
         body = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(f"{self.prev_hash}\n{body}".encode()).hexdigest()
+
+
+class RetentionPolicy(models.Model):
+    """How long messages are kept: the organisation's default (conversation is null) or
+    one conversation's own rule. keep_days null means forever."""
+
+    conversation = models.OneToOneField("messaging.Conversation", null=True, blank=True,
+                                        on_delete=models.CASCADE, related_name="retention_policy")
+    keep_days = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation"], condition=models.Q(conversation__isnull=True),
+                                    name="compliance_one_default_retention"),
+        ]
+
+    def __str__(self) -> str:
+        scope = f"conversation {self.conversation_id}" if self.conversation_id else "organisation"
+        return f"{scope}: {'forever' if self.keep_days is None else f'{self.keep_days} days'}"
+
+
+class LegalHold(models.Model):
+    """Preserve everything of some people and conversations while the hold is in force."""
+
+    name = models.CharField(max_length=120)
+    reason = models.TextField()
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    custodians = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="legal_holds")
+    conversations = models.ManyToManyField("messaging.Conversation", blank=True,
+                                           related_name="legal_holds")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def in_force(self, at=None) -> bool:
+        at = at or timezone.now()
+        return (self.released_at is None and self.starts_at <= at
+                and (self.ends_at is None or self.ends_at > at))
+
+
+class ExportFormat(models.TextChoices):
+    JSONL = "jsonl", "JSON Lines"
+    CSV = "csv", "CSV"
+    EML = "eml", "EML (RFC 5322)"
+
+
+class ExportStatus(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    RUNNING = "running", "Running"
+    DONE = "done", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class ExportJob(models.Model):
+    # Null for an operator's export from the command line (manage.py compliance_export).
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    # What to export; a data-subject export names its subject.
+    format = models.CharField(max_length=5, choices=ExportFormat.choices)
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    conversations = models.ManyToManyField("messaging.Conversation", blank=True, related_name="+")
+    people = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    with_files = models.BooleanField(default=False)
+    subject = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    # Progress, as the worker writes.
+    status = models.CharField(max_length=8, choices=ExportStatus.choices,
+                              default=ExportStatus.PENDING)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    archive = models.FileField(upload_to="exports/%Y/%m/", max_length=255, blank=True)
+    size = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.format}, {self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == ExportStatus.DONE:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from compliance.models import GENESIS_HASH, AuditEvent
+from django.db.models import QuerySet
+
+from compliance.models import GENESIS_HASH, AuditEvent, ExportJob, LegalHold, RetentionPolicy
 
 
 @dataclass(frozen=True)
@@ -36,3 +39,44 @@ def _iterate(batch_size: int) -> Iterator[AuditEvent]:
             return
         yield from batch
         last_id = batch[-1].id
+
+
+def _require_console(viewer: Any) -> None:
+    from compliance.services.holds import require_records_role
+
+    require_records_role(viewer, "use the compliance console")
+
+
+def audit_event_list(*, viewer: Any, action: str = "", actor: str = "", target_type: str = "",
+                     target_id: str = "", since: Any = None, until: Any = None) -> QuerySet:
+    _require_console(viewer)
+    events = AuditEvent.objects.all()
+    if action:
+        events = events.filter(action__startswith=action)
+    if actor:
+        events = events.filter(actor_label__iexact=actor)
+    if target_type:
+        events = events.filter(target_type=target_type)
+    if target_id:
+        events = events.filter(target_id=target_id)
+    if since:
+        events = events.filter(created_at__date__gte=since)
+    if until:
+        events = events.filter(created_at__date__lte=until)
+    return events.order_by("-id")
+
+
+def export_list(*, viewer: Any) -> QuerySet:
+    _require_console(viewer)
+    return ExportJob.objects.select_related("requested_by", "subject").order_by("-id")
+
+
+def legal_hold_list(*, viewer: Any) -> QuerySet:
+    _require_console(viewer)
+    return LegalHold.objects.prefetch_related("custodians", "conversations").order_by("-id")
+
+
+def retention_policy_list(*, viewer: Any) -> QuerySet:
+    _require_console(viewer)
+    return RetentionPolicy.objects.select_related("conversation", "updated_by").order_by(
+        "conversation__name")

@@ -315,8 +315,8 @@ def events_since(*, user: User, conversation_id: int, since_seq: int,
         ConversationEvent.objects.filter(conversation=conversation, seq__gt=since_seq,
                                          seq__lte=conversation.last_seq).order_by("seq")
     )
-    if not events or events[0].seq != since_seq + 1:
-        return Replay([], conversation.last_seq, True)  # pruned from the log
+    if [e.seq for e in events] != list(range(since_seq + 1, conversation.last_seq + 1)):
+        return Replay([], conversation.last_seq, True)  # pruned from the log (retention)
     message_ids = {e.message_id for e in events if e.message_id}
     root_ids = {e.payload.get("thread_root") for e in events if e.payload.get("thread_root")}
     messages = message_queryset().in_bulk(message_ids | root_ids)

@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -182,6 +183,10 @@ CELERY_BEAT_SCHEDULE = {
     "remove-unattached-uploads": {"task": "files.tasks.remove_unattached", "schedule": 3600.0},
     "send-due-notifications": {"task": "messaging.tasks.send_due_notifications", "schedule": 30.0},
     "send-digests": {"task": "messaging.tasks.send_digests", "schedule": 900.0},
+    "apply-retention": {"task": "compliance.tasks.apply_retention",
+                        "schedule": crontab(hour=2, minute=30)},
+    "remove-expired-exports": {"task": "compliance.tasks.remove_expired_exports",
+                               "schedule": 3600.0},
 }
 
 # --- Notifications (docs/notifications.md) -------------------------------------------------

@@ -402,8 +402,10 @@ export function settingsDialog(initialTab = "profile") {
   for (const [key, [label]] of Object.entries(tabs)) {
     bar.append(el("button", { type: "button", role: "tab", id: `tab-${key}`, dataset: { tab: key }, "aria-controls": "settings-panel", onclick: () => select(key) }, label));
   }
+  const console = ["owner", "admin", "compliance"].includes(state.me.role)
+    ? el("a", { href: "/console/", class: "secondary" }, "Compliance console") : null;
   show([el("div", { class: "dialog-body" }, el("h2", { id: "dialog-title" }, "Settings")), bar, body,
-    el("div", { class: "dialog-body" }, el("div", { class: "actions" },
+    el("div", { class: "dialog-body" }, el("div", { class: "actions" }, console,
       el("form", { method: "post", action: "/accounts/logout/", class: "inline-form" }, el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] || "" }),
         el("button", { type: "submit", class: "secondary" }, "Sign out")),
       el("button", { type: "button", class: "primary", onclick: closeDialog }, "Close")))]);

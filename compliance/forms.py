@@ -1,0 +1,95 @@
+"""Forms of the console: they parse and validate; services decide and write."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from django import forms
+
+from accounts.models import Role, User
+from compliance.models import ExportFormat
+from messaging.models import Conversation
+
+
+def _names(value: str) -> list[str]:
+    return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+
+
+class PeopleField(forms.CharField):
+    """Emails, comma-separated, resolved to people."""
+
+    def clean(self, value: str) -> list[User]:
+        value = super().clean(value)
+        people = []
+        for email in _names(value or ""):
+            user = User.objects.filter(email__iexact=email).first()
+            if user is None:
+                raise forms.ValidationError(f"No person with the email {email}.")
+            people.append(user)
+        return people
+
+
+class ConversationsField(forms.CharField):
+    """Channel names, comma-separated, resolved to conversations."""
+
+    def clean(self, value: str) -> list[Conversation]:
+        value = super().clean(value)
+        found = []
+        for name in _names(value or ""):
+            conversation = Conversation.objects.filter(name__iexact=name.lstrip("#")).first()
+            if conversation is None:
+                raise forms.ValidationError(f"No channel named {name}.")
+            found.append(conversation)
+        return found
+
+
+def _start_of(day) -> datetime | None:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo("UTC")) if day else None
+
+
+class ExportForm(forms.Form):
+    format = forms.ChoiceField(choices=ExportFormat.choices)
+    start = forms.DateField(required=False, help_text="First day (UTC), YYYY-MM-DD.",
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, help_text="Day after the last.",
+                          widget=forms.DateInput(attrs={"type": "date"}))
+    conversations = ConversationsField(required=False, help_text="Channel names, comma-separated; "
+                                       "empty for all.")
+    people = PeopleField(required=False, help_text="Authors' emails, comma-separated; empty for all.")
+    with_files = forms.BooleanField(required=False, label="Include the files")
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {"format": data["format"], "start": _start_of(data["start"]),
+                "end": _start_of(data["end"]), "with_files": data["with_files"],
+                "conversation_ids": [c.pk for c in data["conversations"]],
+                "user_ids": [u.pk for u in data["people"]]}
+
+
+class LegalHoldForm(forms.Form):
+    name = forms.CharField(max_length=120, help_text="e.g. the matter number")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    custodians = PeopleField(required=False, help_text="Emails of the people held, comma-separated.")
+    conversations = ConversationsField(required=False, help_text="Channel names held, comma-separated.")
+    ends_at = forms.DateField(required=False, label="Until (optional)",
+                              widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class RetentionForm(forms.Form):
+    conversation = ConversationsField(required=False, label="Channel (empty: the organisation's default)")
+    keep_days = forms.IntegerField(required=False, min_value=1, label="Keep for (days)",
+                                   help_text="Empty keeps forever.")
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.CharField(required=False)
+    actor = forms.CharField(required=False, label="Actor email")
+    target_type = forms.CharField(required=False)
+    target_id = forms.CharField(required=False)
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

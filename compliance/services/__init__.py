@@ -1,0 +1,33 @@
+"""Every write of the compliance app, one function per action."""
+
+from compliance.services.audit import audit_record
+from compliance.services.exports import (
+    export_download_token,
+    export_for_download,
+    export_run,
+    export_start,
+    exports_remove_expired,
+)
+from compliance.services.holds import legal_hold_create, legal_hold_release
+from compliance.services.people import subject_export_start, user_erase
+from compliance.services.retention import (
+    retention_apply,
+    retention_policy_clear,
+    retention_policy_set,
+)
+
+__all__ = [
+    "audit_record",
+    "export_download_token",
+    "export_for_download",
+    "export_run",
+    "export_start",
+    "exports_remove_expired",
+    "legal_hold_create",
+    "legal_hold_release",
+    "retention_apply",
+    "retention_policy_clear",
+    "retention_policy_set",
+    "subject_export_start",
+    "user_erase",
+]

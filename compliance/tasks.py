@@ -1,0 +1,22 @@
+"""Celery tasks of the compliance app."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from compliance import services
+
+
+@shared_task
+def run_export(job_id: int) -> int:
+    return services.export_run(job_id=job_id).pk
+
+
+@shared_task
+def apply_retention() -> dict:
+    return services.retention_apply().as_dict()
+
+
+@shared_task
+def remove_expired_exports() -> int:
+    return services.exports_remove_expired()

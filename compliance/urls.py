@@ -1,0 +1,23 @@
+from django.urls import path
+
+from compliance import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("audit/", views.audit_log, name="audit"),
+    path("retention/", views.retention, name="retention"),
+    path("retention/<int:conversation_id>/clear/", views.retention_clear, name="retention_clear"),
+    path("holds/", views.holds, name="holds"),
+    path("holds/<int:hold_id>/release/", views.hold_release, name="hold_release"),
+    path("exports/", views.exports, name="exports"),
+    path("exports/<int:export_id>/download/<str:token>/", views.export_download,
+         name="export_download"),
+    path("people/", views.people, name="people"),
+    path("people/invite/", views.person_invite, name="person_invite"),
+    path("people/<int:user_id>/role/", views.person_role, name="person_role"),
+    path("people/<int:user_id>/active/", views.person_active, name="person_active"),
+    path("people/<int:user_id>/export/", views.person_subject_export, name="person_export"),
+    path("people/<int:user_id>/erase/", views.person_erase, name="person_erase"),
+]

@@ -1,0 +1,265 @@
+"""The console at /console/ for owners, admins and compliance officers: server-rendered,
+thin doors onto the compliance and accounts services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, time
+from functools import wraps
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts import selectors as account_selectors
+from accounts import services as account_services
+from accounts.forms import InviteForm
+from compliance import selectors, services
+from compliance.forms import AuditFilterForm, ExportForm, LegalHoldForm, RetentionForm, RoleForm
+from compliance.models import ExportStatus
+from compliance.services.holds import require_records_role
+from teamchat.errors import Forbidden, TeamchatError
+
+View = Callable[..., HttpResponse]
+
+
+def console_view(view: View) -> View:
+    """Signed in, and an owner, admin or compliance officer (members and guests get 403)."""
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        require_records_role(request.user, "use the compliance console")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _flash_error(request: HttpRequest, error: TeamchatError) -> None:
+    messages.error(request, error.detail)
+
+
+@console_view
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/dashboard.html", {
+        "running_exports": selectors.export_list(viewer=request.user).filter(
+            status__in=[ExportStatus.PENDING, ExportStatus.RUNNING]).count(),
+        "holds": selectors.legal_hold_list(viewer=request.user).filter(released_at__isnull=True).count(),
+        "policies": selectors.retention_policy_list(viewer=request.user).count(),
+    })
+
+
+@console_view
+def audit_log(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = selectors.audit_event_list(viewer=request.user, **{k: v for k, v in filters.items() if v})
+    page = Paginator(events, 100).get_page(request.GET.get("page"))
+    services.audit_record(action="audit.viewed", actor=request.user, ip_address=_ip(request),
+                          data={"filters": {k: str(v) for k, v in filters.items() if v},
+                                "page": page.number})
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "console/audit.html", {"form": form, "page": page,
+                                                  "query": query.urlencode()})
+
+
+@console_view
+def retention(request: HttpRequest) -> HttpResponse:
+    form = RetentionForm(request.POST or None)
+    report = None
+    if request.method == "POST" and "dry_run" in request.POST:
+        report = services.retention_apply(actor=request.user, dry_run=True)
+    elif request.method == "POST" and form.is_valid():
+        conversations = form.cleaned_data["conversation"]
+        try:
+            services.retention_policy_set(
+                actor=request.user, keep_days=form.cleaned_data["keep_days"],
+                conversation_id=conversations[0].pk if conversations else None)
+        except TeamchatError as error:
+            _flash_error(request, error)
+        else:
+            messages.success(request, "Retention policy saved.")
+            return redirect("console:retention")
+    policies = list(selectors.retention_policy_list(viewer=request.user))
+    default = next((p for p in policies if p.conversation_id is None), None)
+    return render(request, "console/retention.html", {
+        "form": form, "report": report, "default": default,
+        "policies": [p for p in policies if p.conversation_id is not None]})
+
+
+@console_view
+@require_POST
+def retention_clear(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    services.retention_policy_clear(actor=request.user, conversation_id=conversation_id)
+    messages.success(request, "The channel follows the organisation's default again.")
+    return redirect("console:retention")
+
+
+@console_view
+def holds(request: HttpRequest) -> HttpResponse:
+    form = LegalHoldForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        ends = (datetime.combine(data["ends_at"], time.min, tzinfo=ZoneInfo("UTC"))
+                if data["ends_at"] else None)
+        try:
+            services.legal_hold_create(
+                actor=request.user, name=data["name"], reason=data["reason"],
+                custodian_ids=[u.pk for u in data["custodians"]],
+                conversation_ids=[c.pk for c in data["conversations"]], ends_at=ends)
+        except TeamchatError as error:
+            _flash_error(request, error)
+        else:
+            messages.success(request, f"Legal hold “{data['name']}” placed.")
+            return redirect("console:holds")
+    return render(request, "console/holds.html", {
+        "form": form, "holds": selectors.legal_hold_list(viewer=request.user)})
+
+
+@console_view
+@require_POST
+def hold_release(request: HttpRequest, hold_id: int) -> HttpResponse:
+    hold = services.legal_hold_release(actor=request.user, hold_id=hold_id)
+    messages.success(request, f"Legal hold “{hold.name}” released.")
+    return redirect("console:holds")
+
+
+@console_view
+def exports(request: HttpRequest) -> HttpResponse:
+    form = ExportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.export_start(actor=request.user, **form.service_arguments())
+        except TeamchatError as error:
+            _flash_error(request, error)
+        else:
+            messages.success(request, "Export started; it appears below when ready.")
+            return redirect("console:exports")
+    jobs = list(selectors.export_list(viewer=request.user)[:100])
+    for job in jobs:
+        if job.status == ExportStatus.DONE and job.archive:
+            token = services.export_download_token(job=job)
+            job.download_url = reverse("console:export_download", args=[job.pk, token])
+    running = any(job.status in (ExportStatus.PENDING, ExportStatus.RUNNING) for job in jobs)
+    return render(request, "console/exports.html", {"form": form, "jobs": jobs, "refresh": running})
+
+
+@console_view
+def export_download(request: HttpRequest, export_id: int, token: str) -> HttpResponse:
+    from files.delivery import serve
+
+    job = services.export_for_download(actor=request.user, job_id=export_id, token=token,
+                                       ip_address=_ip(request))
+    return serve(job.archive, name=f"teamchat-export-{job.pk}.zip", content_type="application/zip",
+                 download=True)
+
+
+@console_view
+def people(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    directory = account_selectors.user_list(viewer=request.user, query=query,
+                                            include_deactivated=True)
+    page = Paginator(directory, 100).get_page(request.GET.get("page"))
+    return render(request, "console/people.html", {
+        "page": page, "query": query, "invite_form": InviteForm(), "role_form": RoleForm(),
+        "can_manage": request.user.is_org_admin,
+        "invitations": account_selectors.invitation_list(viewer=request.user)[:20]})
+
+
+def _person(request: HttpRequest, user_id: int):
+    return account_selectors.user_get_for_user(viewer=request.user, user_id=user_id)
+
+
+def _admin_only(request: HttpRequest) -> None:
+    if not request.user.is_org_admin:
+        raise Forbidden("Only owners and admins manage people.")
+
+
+@console_view
+@require_POST
+def person_invite(request: HttpRequest) -> HttpResponse:
+    _admin_only(request)
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            _, raw = account_services.user_invite(actor=request.user, **form.cleaned_data)
+        except TeamchatError as error:
+            _flash_error(request, error)
+        else:
+            messages.success(request, f"Invitation sent to {form.cleaned_data['email']}. "
+                                      f"The link, also usable once: {account_services.invitation_url(raw)}")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("console:people")
+
+
+@console_view
+@require_POST
+def person_role(request: HttpRequest, user_id: int) -> HttpResponse:
+    _admin_only(request)
+    form = RoleForm(request.POST)
+    person = _person(request, user_id)
+    if form.is_valid():
+        try:
+            account_services.user_role_change(actor=request.user, user=person,
+                                              role=form.cleaned_data["role"])
+        except TeamchatError as error:
+            _flash_error(request, error)
+        else:
+            messages.success(request, f"{person.display_name} is now {person.get_role_display()}.")
+    return redirect("console:people")
+
+
+@console_view
+@require_POST
+def person_active(request: HttpRequest, user_id: int) -> HttpResponse:
+    _admin_only(request)
+    person = _person(request, user_id)
+    try:
+        if request.POST.get("active") == "1":
+            account_services.user_reactivate(actor=request.user, user=person)
+            messages.success(request, f"{person.display_name} can sign in again.")
+        else:
+            account_services.user_deactivate(actor=request.user, user=person)
+            messages.success(request, f"{person.display_name} was deactivated.")
+    except TeamchatError as error:
+        _flash_error(request, error)
+    return redirect("console:people")
+
+
+@console_view
+@require_POST
+def person_subject_export(request: HttpRequest, user_id: int) -> HttpResponse:
+    person = _person(request, user_id)
+    services.subject_export_start(actor=request.user, subject=person)
+    messages.success(request, f"Export of everything about {person.display_name} started.")
+    return redirect("console:exports")
+
+
+@console_view
+def person_erase(request: HttpRequest, user_id: int) -> HttpResponse:
+    _admin_only(request)
+    person = _person(request, user_id)
+    if request.method == "POST":
+        if request.POST.get("confirm_email", "").strip().lower() != person.email.lower():
+            messages.error(request, "Type the person's email to confirm.")
+        else:
+            try:
+                result = services.user_erase(actor=request.user, user=person,
+                                             remove_messages=request.POST.get("remove_messages") == "on")
+            except TeamchatError as error:
+                _flash_error(request, error)
+            else:
+                messages.success(request, f"Erased. Messages removed: {result['messages_removed']}; "
+                                          f"kept under legal hold: {result['messages_kept_on_hold']}.")
+                return redirect("console:people")
+    return render(request, "console/erase.html", {"person": person})
