@@ -141,6 +141,9 @@ class Organisation(models.Model):
     name = models.CharField(max_length=120, default="teamchat")
     # How long an author may edit their own message; admins may always edit theirs.
     message_edit_window_seconds = models.PositiveIntegerField(default=24 * 3600)
+    # Link previews: on or off, and (when the list is not empty) only for these domains.
+    link_previews_enabled = models.BooleanField(default=True)
+    link_preview_domains = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=now)
 
     def __str__(self) -> str:

@@ -46,7 +46,7 @@ def user_list(*, viewer: User, query: str = "", include_deactivated: bool = Fals
             conversation__memberships__user=viewer
         ).values("user_id")
         users = users.filter(Q(pk__in=shared) | Q(pk=viewer.pk))
-    query = (query or "").strip()
+    query = (query or "").replace("\x00", "").strip()[:100]
     if query:
         users = users.filter(
             Q(display_name__icontains=query) | Q(full_name__icontains=query)

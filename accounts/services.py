@@ -402,7 +402,8 @@ def bot_create(*, actor: User, display_name: str, username: str) -> User:
 def organisation_update(*, actor: User, **changes: Any) -> Organisation:
     _require_admin(actor, "change organisation settings")
     organisation = Organisation.get()
-    allowed = {"name", "message_edit_window_seconds"}
+    allowed = {"name", "message_edit_window_seconds", "link_previews_enabled",
+               "link_preview_domains"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"Unknown settings: {', '.join(sorted(unknown))}.",
@@ -417,6 +418,13 @@ def organisation_update(*, actor: User, **changes: Any) -> Organisation:
         if window < 0:
             raise InvalidInput.for_field("message_edit_window_seconds", "Must not be negative.")
         changes["message_edit_window_seconds"] = window
+    if "link_previews_enabled" in changes and not isinstance(changes["link_previews_enabled"], bool):
+        raise InvalidInput.for_field("link_previews_enabled", "Must be true or false.")
+    if "link_preview_domains" in changes:
+        domains = changes["link_preview_domains"]
+        if not isinstance(domains, list) or not all(isinstance(d, str) and d.strip() for d in domains):
+            raise InvalidInput.for_field("link_preview_domains", "A list of domain names.")
+        changes["link_preview_domains"] = sorted({d.strip().lower().lstrip(".") for d in domains})
     with transaction.atomic():
         before = {name: getattr(organisation, name) for name in changes}
         for name, value in changes.items():

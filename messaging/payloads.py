@@ -50,6 +50,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "files": [] if deleted else [attachment_payload(a) for a in _attachments(message)],
         "thread": thread,
         "pinned": _is_pinned(message),
+        "previews": [] if deleted else _previews(message),
     }
 
 
@@ -58,6 +59,16 @@ def _attachments(message: Message) -> list:
     if cached is not None:
         return sorted(cached, key=lambda a: a.pk)
     return list(message.attachments.order_by("id"))
+
+
+def _previews(message: Message) -> list[dict[str, Any]]:
+    cached = getattr(message, "_prefetched_objects_cache", {}).get("link_previews")
+    links = cached if cached is not None else message.link_previews.select_related("preview")
+    return [{
+        "url": link.preview.url, "title": link.preview.title,
+        "description": link.preview.description, "site_name": link.preview.site_name,
+        "image_url": f"/api/v1/previews/{link.preview_id}/image" if link.preview.image else None,
+    } for link in links]
 
 
 def _is_pinned(message: Message) -> bool:

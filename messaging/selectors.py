@@ -132,7 +132,7 @@ def channel_directory(*, user: User, query: str = "", include_archived: bool = F
         channels = channels.filter(Q(kind=ConversationKind.PUBLIC) | Q(pk__in=mine))
     if not include_archived:
         channels = channels.filter(archived_at__isnull=True)
-    query = (query or "").strip().lstrip("#").lower()
+    query = (query or "").replace("\x00", "").strip().lstrip("#").lower()[:100]
     if query:
         channels = channels.filter(Q(name__icontains=query) | Q(topic__icontains=query)
                                    | Q(purpose__icontains=query))
@@ -158,10 +158,12 @@ def member_list(*, user: User, conversation_id: Any) -> QuerySet[Membership]:
 def message_queryset() -> QuerySet[Message]:
     """Messages with what their payload needs, in a fixed number of queries per page."""
     from files.models import Attachment
+    from integrations.models import MessageLinkPreview
 
     return Message.objects.select_related("pin").prefetch_related(
         Prefetch("reactions", queryset=Reaction.objects.order_by("created_at", "id")),
         Prefetch("attachments", queryset=Attachment.objects.order_by("id")),
+        Prefetch("link_previews", queryset=MessageLinkPreview.objects.select_related("preview")),
     )
 
 

@@ -16,8 +16,14 @@ SMTP_ERRORS = (smtplib.SMTPException, OSError)
 
 
 @shared_task
-def queue_notifications(message_id: int) -> int:
-    return notifications.notifications_queue(message_id=message_id)
+def message_created(message_id: int, has_link: bool = False) -> int:
+    """Side effects of a new message, after commit: email notifications to queue,
+    outgoing webhooks to call, link previews to fetch."""
+    from integrations.tasks import message_created as integrations_message_created
+
+    queued = notifications.notifications_queue(message_id=message_id)
+    integrations_message_created(message_id, has_link)
+    return queued
 
 
 @shared_task

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("messaging.api.urls")),
     path("", include("files.api.urls")),
+    path("", include("integrations.api.urls")),
 ]

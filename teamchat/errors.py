@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -129,6 +130,10 @@ def as_teamchat_error(exc: Exception) -> TeamchatError | None:
         else:
             fields = {"non_field_errors": list(exc.messages)}
         return InvalidInput(_summary(fields), fields=fields)
+    if isinstance(exc, DataError):
+        # The database refused a value (e.g. a NUL character in text); nothing was stored.
+        return InvalidInput("Some text contains characters that cannot be stored (such as NUL).",
+                            code="invalid_characters")
     if isinstance(exc, drf_exceptions.ValidationError):
         fields = _flatten_drf_detail(exc.detail)
         return InvalidInput(_summary(fields), fields=fields)

@@ -189,6 +189,14 @@ CELERY_BEAT_SCHEDULE = {
                                "schedule": 3600.0},
 }
 
+# --- Integrations (docs/api.md) -------------------------------------------------------------
+# Link previews and webhooks may reach private and loopback addresses only when this is on.
+INTEGRATIONS_ALLOW_PRIVATE_ADDRESSES: bool = env.bool("INTEGRATIONS_ALLOW_PRIVATE_ADDRESSES",
+                                                      default=False)
+INCOMING_WEBHOOK_RATE_PER_MINUTE: int = env.int("INCOMING_WEBHOOK_RATE_PER_MINUTE", default=60)
+# First wait before an outgoing webhook delivery is retried; doubling, six times.
+WEBHOOK_RETRY_SECONDS: int = env.int("WEBHOOK_RETRY_SECONDS", default=10)
+
 # --- Notifications (docs/notifications.md) -------------------------------------------------
 # How long a mention or direct message must stay unread before it is emailed.
 NOTIFY_EMAIL_DELAY_SECONDS: int = env.int("NOTIFY_EMAIL_DELAY_SECONDS", default=300)
@@ -320,6 +328,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "teamchat.openapi.finish_schema"],
     "ENUM_NAME_OVERRIDES": {
         "OrganisationRoleEnum": "accounts.models.Role",
         "ChannelRoleEnum": "messaging.models.MembershipRole",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import pytest
 from django.conf import settings
 
@@ -79,3 +82,22 @@ def daphne_pair(django_db_setup, tmp_path_factory):
     yield servers
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def real_worker():
+    """A real Celery worker (in a thread) on the test Redis, with its own queue. Tests that
+    use it need django_db(transaction=True): the worker has its own connection."""
+    from celery.contrib.testing.worker import start_worker
+
+    from teamchat.celery import app
+
+    queue = f"tctest-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    saved = {key: app.conf.get(key) for key in ("task_always_eager", "task_default_queue")}
+    app.conf.update(task_always_eager=False, task_default_queue=queue)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, queues=[queue],
+                          loglevel="WARNING", shutdown_timeout=5):
+            yield
+    finally:
+        app.conf.update(saved)

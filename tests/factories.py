@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 from accounts import services as account_services
 from accounts.models import Role, User
@@ -55,3 +56,10 @@ def post(author: User, conversation, text: str = "hello", **kwargs):
 
     return services.message_create(author=author, conversation_id=conversation.pk, text=text,
                                    **kwargs).message
+
+
+def wait_for(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)

@@ -74,6 +74,7 @@ os.environ.setdefault("SECRET_KEY", "test-only-" + "x" * 60)
 os.environ["DEBUG"] = "0"
 # SMTP retries after 1 s, 2 s… in the tests that run a real worker against a failing server.
 os.environ["NOTIFY_SMTP_RETRY_SECONDS"] = "1"
+os.environ["WEBHOOK_RETRY_SECONDS"] = "1"
 for _name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
     os.environ[_name] = "0"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiToken, User
@@ -98,9 +99,22 @@ class InvitationCreatedSerializer(InvitationSerializer):
     url = serializers.CharField(help_text="The one-time link, shown only now.")
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}$", "example": "22:00",
+                      "nullable": True})
+class ClockField(serializers.TimeField):
+    """A time of day in the person's own time zone, to the minute: "22:00"."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(format="%H:%M", **kwargs)
+
+    def to_internal_value(self, value: object):
+        parsed = super().to_internal_value(value)
+        return parsed.replace(second=0, microsecond=0, tzinfo=None)
+
+
 class NotificationPreferencesSerializer(serializers.Serializer):
     notify_default = serializers.ChoiceField(choices=["all", "mentions", "nothing"], required=False)
     email_notifications = serializers.BooleanField(required=False)
     daily_digest = serializers.BooleanField(required=False)
-    quiet_hours_start = serializers.TimeField(required=False, allow_null=True)
-    quiet_hours_end = serializers.TimeField(required=False, allow_null=True)
+    quiet_hours_start = ClockField(required=False, allow_null=True)
+    quiet_hours_end = ClockField(required=False, allow_null=True)

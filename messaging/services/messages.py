@@ -233,17 +233,17 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
             last_read_seq=message.seq, last_read_message_id=message.pk
         )
     message._prefetched_objects_cache = {"reactions": Reaction.objects.none(),
-                                         "attachments": attachments}
+                                         "attachments": attachments, "link_previews": []}
     event_record(conversation=conversation, event_type="message.created", message=message,
                  thread_root=root, touch_last_message=message.in_channel)
-    transaction.on_commit(lambda: _queue_notifications(message.pk))
+    transaction.on_commit(lambda: _after_create(message.pk, message.has_link))
     return message
 
 
-def _queue_notifications(message_id: int) -> None:
-    from messaging.tasks import queue_notifications
+def _after_create(message_id: int, has_link: bool) -> None:
+    from messaging.tasks import message_created
 
-    queue_notifications.delay(message_id)
+    message_created.delay(message_id, has_link)
 
 
 def _lock_message(message_id: Any) -> Message:

@@ -240,7 +240,7 @@ class App {
     conversation.last_seq = frame.seq;
     switch (frame.type) {
       case "message.created": this.applyNewMessage(conversation, frame); break;
-      case "message.edited": case "message.deleted":
+      case "message.edited": case "message.deleted": case "message.previews":
         this.placeMessage(frame.message);
         if (frame.thread) this.applyThreadSummary(frame.thread);
         break;
@@ -428,6 +428,7 @@ class App {
     on("outbox-retry", ({ id }) => this.socket.retry(id));
     on("outbox-discard", ({ id }) => this.socket.discard(id));
     on("toast", ({ text }) => this.toast(text));
+    on("ephemeral", ({ text }) => this.toast(`Only you can see this: ${text}`));
     on("open-thread", ({ rootId }) => this.panel.openThread(rootId));
     on("open-profile", ({ userId }) => this.panel.openProfile(userId));
     on("open-direct", async ({ userId }) => {

@@ -2,12 +2,18 @@
 // Enter to send, Shift+Enter for a new line, Up to edit your last message, a draft per
 // conversation, typing signals and file attachments with progress.
 
-import { patch, post, upload } from "./api.js";
+import { get, patch, post, upload } from "./api.js";
 import { loadEmoji, openEmojiPicker, searchEmoji } from "./emoji.js";
 import { debounce, el, fileSize, uuid } from "./format.js";
 import { emit, state } from "./store.js";
 
 const DRAFT_PREFIX = "teamchat.draft.";
+let commandList = null;
+
+function loadCommands() {
+  if (!commandList) commandList = get("commands/").then((data) => data.results).catch(() => []);
+  return commandList;
+}
 const TYPING_EVERY_MS = 2500;
 
 export class Composer {
@@ -150,6 +156,22 @@ export class Composer {
     }
     const files = this.uploads.filter((item) => item.state === "done").map((item) => item.file.id);
     if (!text.trim() && !files.length) return;
+    const command = !files.length && text.match(/^\/([a-z0-9][a-z0-9_-]{0,31})(?:\s+([\s\S]*))?$/i);
+    if (command) {
+      this.input.value = "";
+      this.resize();
+      localStorage.removeItem(this.draftKey());
+      try {
+        const result = await post(`conversations/${conversation}/commands/`, {
+          command: command[1].toLowerCase(), text: command[2] || "", ...(threadRoot ? { thread_root: threadRoot } : {}),
+        });
+        if (result.text && result.response_type === "ephemeral") emit("ephemeral", { conversation, text: result.text });
+      } catch (error) {
+        emit("toast", { text: error.message });
+        this.input.value = text;
+      }
+      return;
+    }
     this.input.value = "";
     this.resize();
     localStorage.removeItem(this.draftKey());
@@ -229,6 +251,17 @@ export class Composer {
 
   complete() {
     const before = this.input.value.slice(0, this.input.selectionStart);
+    const slash = before.match(/^\/([a-z0-9_-]{0,32})$/i);
+    if (slash) {
+      this.trigger = { sigil: "/", start: 0 };
+      loadCommands().then((commands) => {
+        this.suggestions = commands.filter((c) => c.command.startsWith(slash[1].toLowerCase())).slice(0, 8)
+          .map((c) => ({ label: `/${c.command} ${c.usage}`.trim(), detail: c.description, insert: `/${c.command} ` }));
+        this.selected = 0;
+        this.drawMenu();
+      });
+      return;
+    }
     const match = before.match(/(^|\s)([@#:])([^\s@#:]{0,40})$/);
     if (!match) { this.closeMenu(); return; }
     const [, , sigil, query] = match;

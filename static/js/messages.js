@@ -66,6 +66,16 @@ export function fileView(file) {
       el("span", { class: "file-detail" }, `${fileSize(file.size)} · ${file.content_type}`)));
 }
 
+function previewCards(message) {
+  if (!message.previews || !message.previews.length) return null;
+  return el("div", { class: "link-previews" }, message.previews.map((card) => el("div", { class: "link-preview" },
+    card.image_url ? el("img", { src: card.image_url, alt: "", loading: "lazy" }) : null,
+    el("div", { class: "link-preview-text" },
+      card.site_name ? el("span", { class: "link-preview-site" }, card.site_name) : null,
+      el("a", { href: card.url, target: "_blank", rel: "noopener noreferrer nofollow", class: "link-preview-title" }, card.title),
+      card.description ? el("p", {}, card.description) : null))));
+}
+
 function actionButton(label, symbol, handler) {
   return el("button", { type: "button", class: "icon-button", "aria-label": label, title: label, onclick: handler }, symbol);
 }
@@ -127,7 +137,7 @@ export function renderMessage(message, { grouped = false, inThread = false } = {
   },
   grouped ? el("span", { class: "message-gutter-time", "aria-hidden": "true" }, message.pending ? "" : clock(message.created_at)) : avatar(message.author),
   el("div", { class: "message-content" }, meta, body, notes.length ? el("div", {}, notes) : null, filesBlock(message),
-    reactionsBar(message), threadButton, failedTools),
+    previewCards(message), reactionsBar(message), threadButton, failedTools),
   messageActions(message, { inThread }));
 }
 

@@ -1,0 +1,131 @@
+"""Bots' doors to teamchat: incoming and outgoing webhooks, slash commands, link previews."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class IncomingWebhook(models.Model):
+    """A secret URL that posts into one conversation as a bot; only the secret's SHA-256
+    is kept (the URL is shown once)."""
+
+    name = models.CharField(max_length=100)
+    conversation = models.ForeignKey("messaging.Conversation", on_delete=models.CASCADE,
+                                     related_name="incoming_webhooks")
+    bot = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    secret_hash = models.CharField(max_length=64, unique=True)
+    secret_prefix = models.CharField(max_length=12)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OutgoingWebhook(models.Model):
+    """POSTs new messages of chosen conversations to a URL, signed with HMAC-SHA256.
+    The signing secret must be usable to sign, so it is kept encrypted, not hashed."""
+
+    name = models.CharField(max_length=100)
+    bot = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    url = models.URLField(max_length=500)
+    conversations = models.ManyToManyField("messaging.Conversation", related_name="outgoing_webhooks")
+    trigger_words = models.JSONField(default=list, blank=True)
+    secret_encrypted = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One message sent (or being sent) to an outgoing webhook: the delivery log."""
+
+    webhook = models.ForeignKey(OutgoingWebhook, on_delete=models.CASCADE, related_name="deliveries")
+    message = models.ForeignKey("messaging.Message", null=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    status = models.CharField(max_length=9, choices=DeliveryStatus.choices,
+                              default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    reply_message = models.ForeignKey("messaging.Message", null=True, blank=True,
+                                      on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "message"], name="integrations_delivery_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} to {self.webhook_id}: {self.status}"
+
+
+class SlashCommand(models.Model):
+    """A custom /command an admin points at an external URL (Slack-style form payload
+    with a verification token)."""
+
+    command = models.SlugField(max_length=32, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    usage_hint = models.CharField(max_length=100, blank=True)
+    url = models.URLField(max_length=500)
+    bot = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    token_encrypted = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"/{self.command}"
+
+
+class LinkPreview(models.Model):
+    """What a linked page says about itself (Open Graph or oEmbed), fetched once per URL."""
+
+    url = models.URLField(max_length=2000)
+    url_hash = models.CharField(max_length=64, unique=True)
+    title = models.CharField(max_length=300, blank=True)
+    description = models.TextField(blank=True)
+    site_name = models.CharField(max_length=200, blank=True)
+    image = models.FileField(upload_to="previews/links/%Y/%m/", max_length=255, blank=True)
+    fetched_at = models.DateTimeField(default=timezone.now)
+    error = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return self.url[:80]
+
+
+class MessageLinkPreview(models.Model):
+    """Which previews show under which message, in the order the links appear."""
+
+    message = models.ForeignKey("messaging.Message", on_delete=models.CASCADE,
+                                related_name="link_previews")
+    preview = models.ForeignKey(LinkPreview, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "preview"], name="integrations_preview_once")
+        ]
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return f"preview {self.preview_id} on {self.message_id}"

@@ -1,0 +1,104 @@
+"""Incoming webhooks: a secret URL that posts into one conversation as a bot."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import services as accounts
+from accounts.models import User
+from compliance.services import audit_record
+from integrations import slack
+from integrations.models import IncomingWebhook
+from integrations.services.common import require_admin
+from messaging import services as messaging
+from messaging.models import Conversation, Message
+from teamchat.errors import InvalidInput, NotFound, RateLimited
+
+SECRET_PREFIX = "whk_"  # noqa: S105  (a public prefix of the URL secret)
+
+
+def hook_url(raw: str) -> str:
+    return f"{settings.SITE_URL}/api/v1/hooks/{raw}"
+
+
+def incoming_webhook_create(*, actor: User, conversation_id: Any, name: str) -> tuple[IncomingWebhook, str]:
+    """Create a webhook and its bot (a member of the conversation). Returns the hook and
+    its secret, shown only now."""
+    require_admin(actor, "create webhooks")
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput.for_field("name", "A name of 1 to 100 characters is required.")
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    raw = SECRET_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        bot = accounts.bot_create(actor=actor, display_name=name,
+                                  username=f"webhook-{secrets.token_hex(4)}")
+        if not conversation.memberships.filter(user=bot).exists():
+            from messaging.models import Membership
+
+            Membership.objects.create(user=bot, conversation=conversation,
+                                      last_read_seq=conversation.last_seq)
+        hook = IncomingWebhook.objects.create(
+            name=name, conversation=conversation, bot=bot, created_by=actor,
+            secret_hash=accounts.secret_hash(raw), secret_prefix=raw[:10])
+        audit_record(action="webhook.incoming_created", actor=actor, target=hook,
+                     conversation_id=conversation.pk, data={"name": name, "prefix": hook.secret_prefix})
+    return hook, raw
+
+
+def incoming_webhook_revoke(*, actor: User, hook_id: Any) -> IncomingWebhook:
+    require_admin(actor, "revoke webhooks")
+    hook = IncomingWebhook.objects.filter(pk=hook_id).first()
+    if hook is None:
+        raise NotFound("No such webhook.")
+    with transaction.atomic():
+        if hook.revoked_at is None:
+            hook.revoked_at = timezone.now()
+            hook.save(update_fields=["revoked_at"])
+            audit_record(action="webhook.incoming_revoked", actor=actor, target=hook,
+                         conversation_id=hook.conversation_id)
+    return hook
+
+
+def _rate_limit(hook: IncomingWebhook) -> None:
+    """At most `INCOMING_WEBHOOK_RATE` posts a minute per webhook (Slack allows about one
+    a second); the cache (Redis in production) counts across processes."""
+    limit = settings.INCOMING_WEBHOOK_RATE_PER_MINUTE
+    window = int(timezone.now().timestamp() // 60)
+    key = f"hooks:rate:{hook.pk}:{window}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=120)
+        count = 1
+    if count > limit:
+        raise RateLimited("rate_limited", retry_after=60 - int(timezone.now().timestamp()) % 60)
+
+
+def incoming_webhook_post(*, secret: str, body: bytes, content_type: str) -> Message:
+    """Post a Slack-style payload as the webhook's bot. Raises NotFound for an unknown or
+    revoked secret and slack.PayloadError for a payload we cannot post."""
+    hook = None
+    if secret.startswith(SECRET_PREFIX) and len(secret) < 200:
+        hook = (IncomingWebhook.objects.select_related("bot", "conversation")
+                .filter(secret_hash=accounts.secret_hash(secret), revoked_at__isnull=True).first())
+    if hook is None or not accounts.secrets_match(secret, hook.secret_hash):
+        raise NotFound("no_service")
+    _rate_limit(hook)
+    payload = slack.parse(body, content_type)
+    text = slack.to_markdown(payload)
+    message = messaging.message_create(author=hook.bot, conversation_id=hook.conversation_id,
+                                       text=text).message
+    if not hook.last_used_at or timezone.now() - hook.last_used_at > timedelta(minutes=1):
+        IncomingWebhook.objects.filter(pk=hook.pk).update(last_used_at=timezone.now())
+    return message

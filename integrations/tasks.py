@@ -1,0 +1,35 @@
+"""Celery tasks of the integrations app."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from integrations import services
+from integrations.services.outgoing import DeliveryFailed
+
+
+@shared_task(bind=True, max_retries=6)
+def deliver_webhook(self, delivery_id: int) -> None:
+    """Send a delivery; retry with growing waits; after the last try, log it as failed."""
+    try:
+        services.delivery_attempt(delivery_id=delivery_id)
+    except DeliveryFailed as error:
+        if self.request.retries >= self.max_retries:
+            services.delivery_give_up(delivery_id=delivery_id, error=str(error))
+            return
+        countdown = settings.WEBHOOK_RETRY_SECONDS * 2 ** self.request.retries
+        raise self.retry(exc=error, countdown=countdown) from None
+
+
+@shared_task
+def make_link_previews(message_id: int) -> int:
+    return len(services.message_previews_make(message_id=message_id))
+
+
+def message_created(message_id: int, has_link: bool) -> None:
+    """What integrations do with every new message (called from the message task)."""
+    for delivery_id in services.deliveries_create(message_id=message_id):
+        deliver_webhook.delay(delivery_id)
+    if has_link:
+        make_link_previews.delay(message_id)
