@@ -8,13 +8,13 @@ PYTHON_BIN := $(shell for p in python3.13 python3.12 python3.11 python3 $(wildca
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; \
 	then command -v $$p; break; fi; done)
 
-.PHONY: install run test lint bench
+.PHONY: install run test lint bench audit lock
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@test -n "$(PYTHON_BIN)" || { echo "teamchat needs Python 3.11 or newer on PATH" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $@
 
 install: $(VENV)/.installed
@@ -25,5 +25,22 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check .
 
+# Security checks CI runs: bandit on our code, pip-audit on the locked dependencies.
+audit: install
+	$(VENV)/bin/bandit -q -r accounts compliance files integrations messaging teamchat -x '*/migrations/*'
+	$(PY) -m teamchat.audit_dependencies requirements.lock
+
+# Pin every dependency (after changing pyproject.toml): resolve in a fresh environment.
+lock:
+	rm -rf .lock-venv && $(PYTHON_BIN) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	.lock-venv/bin/pip freeze --exclude-editable > requirements.lock
+	rm -rf .lock-venv
+
 test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks (bench/, docs/performance.md); QUICK=1 for a shorter run.
+bench: install
+	$(PY) -m bench.run $(if $(filter 1 yes true,$(QUICK)),--quick)

@@ -73,3 +73,9 @@ class TokenCreateForm(forms.Form):
 class InviteForm(forms.Form):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=[(r.value, r.label) for r in Role if r != Role.OWNER])
+
+
+class TwoFactorCodeForm(forms.Form):
+    code = forms.CharField(max_length=20, label="Code from your authenticator app (or a recovery code)",
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code",
+                                                         "inputmode": "text", "autofocus": True}))

@@ -135,6 +135,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.display_name
 
 
+ORGANISATION_CACHE_KEY = "accounts:organisation"
+
+
 class Organisation(models.Model):
     """The one organisation this installation serves; its policies live here."""
 
@@ -144,14 +147,31 @@ class Organisation(models.Model):
     # Link previews: on or off, and (when the list is not empty) only for these domains.
     link_previews_enabled = models.BooleanField(default=True)
     link_preview_domains = models.JSONField(default=list, blank=True)
+    # Who must use two-factor authentication: nobody, owners and admins, or everyone.
+    require_two_factor = models.CharField(
+        max_length=8, default="off",
+        choices=[("off", "Nobody"), ("admins", "Owners and admins"), ("everyone", "Everyone")],
+    )
     created_at = models.DateTimeField(default=now)
 
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        from django.core.cache import cache
+
+        super().save(*args, **kwargs)
+        cache.delete(ORGANISATION_CACHE_KEY)
+
     @classmethod
     def get(cls) -> Organisation:
-        organisation, _ = cls.objects.get_or_create(pk=1)
+        """The organisation, cached for a minute (policies are read on every request)."""
+        from django.core.cache import cache
+
+        organisation = cache.get(ORGANISATION_CACHE_KEY)
+        if organisation is None:
+            organisation, _ = cls.objects.get_or_create(pk=1)
+            cache.set(ORGANISATION_CACHE_KEY, organisation, timeout=60)
         return organisation
 
 
@@ -192,3 +212,44 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class TwoFactorDevice(models.Model):
+    """A person's authenticator app (TOTP). The shared secret must be read back to check
+    codes, so it is kept encrypted (teamchat.secrets), never in the clear."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="two_factor")
+    secret_encrypted = models.TextField()
+    created_at = models.DateTimeField(default=now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last time step a code was accepted for: a code works once.
+    last_step = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"authenticator of {self.user_id}"
+
+
+class RecoveryCode(models.Model):
+    """One-time codes for when the authenticator is lost; only their hashes are kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"
+
+
+class UserSession(models.Model):
+    """A signed-in browser session, so people can see theirs and sign out of any."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="browser_sessions")
+    session_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=now)
+    last_seen_at = models.DateTimeField(default=now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id} from {self.ip_address}"

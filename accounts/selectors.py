@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from accounts.models import ApiToken, Invitation, User
+from accounts.models import ApiToken, Invitation, RecoveryCode, TwoFactorDevice, User, UserSession
 from accounts.services import TOKEN_PREFIX, secret_hash, secrets_match
 from teamchat.errors import NotFound
 
@@ -66,3 +66,17 @@ def invitation_list(*, viewer: User) -> QuerySet[Invitation]:
     if not viewer.is_org_admin:
         return Invitation.objects.none()
     return Invitation.objects.select_related("invited_by").order_by("-created_at")
+
+
+def recovery_codes_left(*, user: User) -> int:
+    return RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
+
+
+def session_list(*, user: User) -> QuerySet[UserSession]:
+    return UserSession.objects.filter(user=user).order_by("-last_seen_at")
+
+
+def two_factor_user_ids(*, user_ids: list[int]) -> set[int]:
+    """Which of these people have a confirmed authenticator."""
+    return set(TwoFactorDevice.objects.filter(user_id__in=user_ids, confirmed_at__isnull=False)
+               .values_list("user_id", flat=True))

@@ -20,18 +20,27 @@ def client_ip(request: HttpRequest | None) -> str | None:
 @receiver(user_logged_in)
 def _on_sign_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
     services.sign_in_record(user=user, ip_address=client_ip(request))
+    services.sign_in_succeeded(email=user.email)
+    if request is not None and hasattr(request, "session"):
+        if request.session.session_key is None:
+            request.session.save()
+        services.session_started(user=user, session_key=request.session.session_key,
+                                 ip_address=client_ip(request),
+                                 user_agent=request.META.get("HTTP_USER_AGENT", ""))
 
 
 @receiver(user_login_failed)
 def _on_sign_in_failed(sender: Any, credentials: dict, request: HttpRequest | None = None,
                        **kwargs: Any) -> None:
-    services.sign_in_failure_record(
-        email=credentials.get("username") or credentials.get("email") or "",
-        ip_address=client_ip(request),
-    )
+    email = credentials.get("username") or credentials.get("email") or ""
+    services.sign_in_failure_record(email=email, ip_address=client_ip(request))
+    services.sign_in_failed(email=email)
 
 
 @receiver(user_logged_out)
 def _on_sign_out(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
     if user is not None and user.is_authenticated:
         services.sign_out_record(user=user, ip_address=client_ip(request))
+        key = getattr(getattr(request, "session", None), "session_key", None)
+        if key:
+            services.session_forget(session_key=key)

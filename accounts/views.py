@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from urllib.parse import parse_qs, urlparse
+
+import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -9,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
@@ -19,15 +25,130 @@ from accounts.forms import (
     ProfileForm,
     QueuedPasswordResetForm,
     TokenCreateForm,
+    TwoFactorCodeForm,
 )
+from accounts.models import User
 from accounts.signals import client_ip
+from teamchat import ratelimit
 from teamchat.errors import TeamchatError
+
+PENDING_KEY = "two_factor_pending"
+PENDING_SECONDS = 300
 
 
 class SignInView(auth_views.LoginView):
+    """Email and password; then, for people with an authenticator, a second step. Too
+    many failures lock the account for a while (doubling), and each address is limited."""
+
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        ratelimit.enforce("signin", client_ip(request), settings.RATE_LIMIT_SIGN_IN,
+                          "sign-in attempts")
+        locked = services.sign_in_locked_for(email=request.POST.get("username", ""))
+        if locked:
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, f"Too many failed attempts. Try again in {locked} seconds.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if services.two_factor_enabled(user):
+            # Not signed in yet: only the pending step is remembered, in this session.
+            self.request.session[PENDING_KEY] = {"user": user.pk, "backend": user.backend,
+                                                 "at": time.time(), "next": self.get_success_url()}
+            return redirect("accounts:two_factor_verify")
+        return super().form_valid(form)
+
+
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """The second step of signing in: a code from the authenticator, or a recovery code."""
+    pending = request.session.get(PENDING_KEY)
+    if not pending or time.time() - pending["at"] > PENDING_SECONDS:
+        request.session.pop(PENDING_KEY, None)
+        messages.error(request, "Sign in again, then enter your code within five minutes.")
+        return redirect("accounts:login")
+    user = User.objects.filter(pk=pending["user"], is_active=True).first()
+    if user is None:
+        return redirect("accounts:login")
+    form = TwoFactorCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.two_factor_verify(user=user, code=form.cleaned_data["code"])
+        except TeamchatError as error:
+            form.add_error("code", error.detail)
+        else:
+            request.session.pop(PENDING_KEY, None)
+            login(request, user, backend=pending["backend"])
+            return redirect(pending["next"] if url_has_allowed_host_and_scheme(
+                pending["next"], allowed_hosts={request.get_host()}) else "/")
+    return render(request, "accounts/two_factor_verify.html", {"form": form})
+
+
+@login_required
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Turn on two-factor authentication: scan the code, confirm with a first code."""
+    if services.two_factor_enabled(request.user):
+        return redirect("accounts:profile")
+    form = TwoFactorCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = services.two_factor_confirm(user=request.user, code=form.cleaned_data["code"])
+        except TeamchatError as error:
+            form.add_error("code", error.detail)
+        else:
+            return render(request, "accounts/recovery_codes.html", {"codes": codes})
+    _, uri = services.two_factor_begin(user=request.user)
+    qr = segno.make(uri, error="m").svg_data_uri(scale=5, dark="#1d2330")
+    secret = parse_qs(urlparse(uri).query)["secret"][0]
+    return render(request, "accounts/two_factor_setup.html", {
+        "form": form, "qr": qr, "secret": secret,
+        "required": services.two_factor_required(request.user)})
+
+
+@login_required
+@require_POST
+def two_factor_disable(request: HttpRequest) -> HttpResponse:
+    try:
+        services.two_factor_disable(user=request.user, code=request.POST.get("code", ""))
+    except TeamchatError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, "Two-factor authentication is off.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
+    try:
+        codes = services.recovery_codes_regenerate(user=request.user,
+                                                   code=request.POST.get("code", ""))
+    except TeamchatError as error:
+        messages.error(request, error.detail)
+        return redirect("accounts:profile")
+    return render(request, "accounts/recovery_codes.html", {"codes": codes})
+
+
+@login_required
+@require_POST
+def session_end(request: HttpRequest, session_id: int) -> HttpResponse:
+    services.session_end(actor=request.user, session_id=session_id)
+    messages.success(request, "That session is signed out.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def sessions_end_others(request: HttpRequest) -> HttpResponse:
+    ended = services.sessions_end(user_id=request.user.pk,
+                                  keep_session_key=request.session.session_key)
+    messages.success(request, f"Signed out of {ended} other session{'s' if ended != 1 else ''}.")
+    return redirect("accounts:profile")
 
 
 class SignOutView(auth_views.LogoutView):
@@ -39,7 +160,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("accounts:profile")
 
     def form_valid(self, form):
+        old_key = self.request.session.session_key
         response = super().form_valid(form)
+        services.session_rekeyed(old_key=old_key, new_key=self.request.session.session_key)
         services.password_changed_record(
             user=self.request.user,
             session_key=self.request.session.session_key,
@@ -116,6 +239,11 @@ def _profile_context(request: HttpRequest, **extra: object) -> dict:
         "avatar_form": AvatarForm(),
         "token_form": TokenCreateForm(),
         "tokens": selectors.api_token_list(user=request.user),
+        "two_factor": services.two_factor_enabled(request.user),
+        "two_factor_required": services.two_factor_required(request.user),
+        "recovery_left": selectors.recovery_codes_left(user=request.user),
+        "sessions": selectors.session_list(user=request.user),
+        "current_session": request.session.session_key,
     }
     context.update(extra)
     return context
@@ -177,3 +305,20 @@ def avatar(request: HttpRequest, user_id: int) -> HttpResponse:
     response = serve(person.avatar, name="avatar.png", content_type="image/png", download=False)
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+def sso_start(request: HttpRequest) -> HttpResponse:
+    """Begin single sign-on (404 when the organisation has not configured it)."""
+    from mozilla_django_oidc.views import OIDCAuthenticationRequestView
+
+    if not settings.OIDC_ENABLED:
+        raise Http404
+    return OIDCAuthenticationRequestView.as_view()(request)
+
+
+def sso_callback(request: HttpRequest) -> HttpResponse:
+    from mozilla_django_oidc.views import OIDCAuthenticationCallbackView
+
+    if not settings.OIDC_ENABLED:
+        raise Http404
+    return OIDCAuthenticationCallbackView.as_view()(request)

@@ -93,3 +93,23 @@ class AuditFilterForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+
+
+class OrganisationForm(forms.Form):
+    """The organisation's settings an admin changes in the console."""
+
+    name = forms.CharField(max_length=120)
+    message_edit_window_seconds = forms.IntegerField(
+        min_value=0, label="Edit window (seconds)",
+        help_text="How long authors may edit their messages; 0 for always. Admins always may.")
+    link_previews_enabled = forms.BooleanField(required=False, label="Show link previews")
+    link_preview_domains = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Link preview domains",
+        help_text="One per line or comma-separated; empty allows every public site.")
+    require_two_factor = forms.ChoiceField(
+        choices=[("off", "Nobody"), ("admins", "Owners and admins"), ("everyone", "Everyone")],
+        label="Require two-factor authentication for",
+        help_text="Only an owner may change this. People without it are asked to set it up.")
+
+    def clean_link_preview_domains(self) -> list[str]:
+        return _names(self.cleaned_data["link_preview_domains"])

@@ -19,5 +19,8 @@ urlpatterns = [
     path("people/<int:user_id>/role/", views.person_role, name="person_role"),
     path("people/<int:user_id>/active/", views.person_active, name="person_active"),
     path("people/<int:user_id>/export/", views.person_subject_export, name="person_export"),
+    path("people/<int:user_id>/two-factor/reset/", views.person_two_factor_reset,
+         name="person_two_factor_reset"),
+    path("settings/", views.organisation_settings, name="settings"),
     path("people/<int:user_id>/erase/", views.person_erase, name="person_erase"),
 ]

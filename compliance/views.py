@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,8 +20,16 @@ from django.views.decorators.http import require_POST
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.forms import InviteForm
+from accounts.models import Organisation, Role
 from compliance import selectors, services
-from compliance.forms import AuditFilterForm, ExportForm, LegalHoldForm, RetentionForm, RoleForm
+from compliance.forms import (
+    AuditFilterForm,
+    ExportForm,
+    LegalHoldForm,
+    OrganisationForm,
+    RetentionForm,
+    RoleForm,
+)
 from compliance.models import ExportStatus
 from compliance.services.holds import require_records_role
 from teamchat.errors import Forbidden, TeamchatError
@@ -172,6 +181,8 @@ def people(request: HttpRequest) -> HttpResponse:
     return render(request, "console/people.html", {
         "page": page, "query": query, "invite_form": InviteForm(), "role_form": RoleForm(),
         "can_manage": request.user.is_org_admin,
+        "two_factor_ids": account_selectors.two_factor_user_ids(
+            user_ids=[person.pk for person in page]) if request.user.is_org_admin else set(),
         "invitations": account_selectors.invitation_list(viewer=request.user)[:20]})
 
 
@@ -243,6 +254,48 @@ def person_subject_export(request: HttpRequest, user_id: int) -> HttpResponse:
     services.subject_export_start(actor=request.user, subject=person)
     messages.success(request, f"Export of everything about {person.display_name} started.")
     return redirect("console:exports")
+
+
+@console_view
+@require_POST
+def person_two_factor_reset(request: HttpRequest, user_id: int) -> HttpResponse:
+    _admin_only(request)
+    person = _person(request, user_id)
+    try:
+        account_services.two_factor_reset(actor=request.user, user=person)
+    except TeamchatError as error:
+        _flash_error(request, error)
+    else:
+        messages.success(request, f"{person.display_name}'s two-factor authentication was reset "
+                                  "and their sessions were ended; they set it up again at sign-in.")
+    return redirect("console:people")
+
+
+@console_view
+def organisation_settings(request: HttpRequest) -> HttpResponse:
+    _admin_only(request)
+    organisation = Organisation.get()
+    current = {"name": organisation.name,
+               "message_edit_window_seconds": organisation.message_edit_window_seconds,
+               "link_previews_enabled": organisation.link_previews_enabled,
+               "link_preview_domains": "\n".join(organisation.link_preview_domains),
+               "require_two_factor": organisation.require_two_factor}
+    form = OrganisationForm(request.POST or None, initial=current)
+    if request.method == "POST" and form.is_valid():
+        changes = dict(form.cleaned_data)
+        policy = changes.pop("require_two_factor")
+        try:
+            with transaction.atomic():
+                account_services.organisation_update(actor=request.user, **changes)
+                if policy != organisation.require_two_factor:
+                    account_services.two_factor_policy_set(actor=request.user, policy=policy)
+        except TeamchatError as error:
+            _flash_error(request, error)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("console:settings")
+    return render(request, "console/settings.html", {
+        "form": form, "is_owner": request.user.role == Role.OWNER})
 
 
 @console_view

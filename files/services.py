@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from files import media
 from files.models import Attachment, FileKind
+from teamchat import ratelimit
 from teamchat.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def clean_file_name(name: str) -> str:
 def attachment_upload(*, uploader: User, upload: Any) -> Attachment:
     """Store an upload (streamed from Django's temporary file) after checking its size,
     the person's quota, its real type, and, for images, that decoding it is safe."""
+    ratelimit.enforce("uploads", uploader.pk, settings.RATE_LIMIT_UPLOADS, "uploads")
     size = upload.size
     if size > settings.FILE_UPLOAD_MAX_BYTES:
         raise InvalidInput.for_field("file", f"Larger than the limit of "

@@ -44,6 +44,7 @@ FRAME_BURST = 40.0
 FLOOD_STRIKES_BEFORE_CLOSE = 20
 CLOSE_FLOODING = 4029
 CLOSE_DEACTIVATED = 4003
+CLOSE_SIGNED_OUT = 4001
 
 _grace_tasks: set[asyncio.Task] = set()
 
@@ -136,6 +137,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except TeamchatError as error:
             await self._send({"type": "error", "code": error.code, "detail": error.detail,
                               **({"fields": error.fields} if error.fields else {}),
+                              **({"retry_after": error.retry_after}
+                                 if hasattr(error, "retry_after") else {}),
                               **self._reference(text_data)})
 
     def _take_token(self) -> bool:
@@ -294,6 +297,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def presence_event(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["text"])
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        """The browser session this socket was opened with was signed out."""
+        session = self.scope.get("session")
+        if session is not None and session.session_key in event["sessions"]:
+            await self._send({"type": "error", "code": "signed_out",
+                              "detail": "This session was signed out."})
+            await self.close(code=CLOSE_SIGNED_OUT)
 
     async def user_deactivated(self, event: dict[str, Any]) -> None:
         await self._send({"type": "error", "code": "deactivated",

@@ -23,6 +23,7 @@ from messaging.payloads import message_payload
 CONV_EVENT = "conv.event"
 USER_EVENT = "user.event"
 USER_DEACTIVATED = "user.deactivated"
+SESSION_ENDED = "session.ended"
 TYPING_EVENT = "typing.event"
 PRESENCE_EVENT = "presence.event"
 

@@ -162,7 +162,7 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
                  / (1 + EXTRACT(EPOCH FROM (now() - m.created_at)) / (86400 * %s)) DESC,
                  m.id DESC
         LIMIT %s OFFSET %s
-    """  # noqa: S608
+    """  # noqa: S608  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(sql, [SEARCH_CONFIG, text, *base_params, RECENCY_DAYS, limit + 1, offset])
         rows = [row[0] for row in cursor.fetchall()]
@@ -184,15 +184,17 @@ def _sqlite(messages: QuerySet[Message], spec: SearchSpec, offset: int,
     base_sql, base_params = messages.values("id").query.sql_with_params()
     if not spec.has_terms:
         # Only exclusions (with filters): everything the filters keep but the excluded.
+        # base_sql is Django's own SQL for the permission filters; values are parameters.
         sql = f"""
             SELECT m.id, NULL FROM messaging_message m
             WHERE m.id IN ({base_sql}) AND m.id NOT IN (
                 SELECT rowid FROM messaging_message_fts WHERE messaging_message_fts MATCH %s)
             ORDER BY m.id DESC LIMIT %s OFFSET %s
-        """  # noqa: S608  (base_sql is Django's own SQL; every value is a parameter)
+        """  # noqa: S608  # nosec B608
         exclusion = SearchSpec(groups=[spec.excluded])  # any one excluded term rules it out
         params = [*base_params, fts5_match(exclusion), limit + 1, offset]
     else:
+        # base_sql is Django's own SQL for the permission filters; values are parameters.
         sql = f"""
             SELECT m.id, snippet(messaging_message_fts, 0, %s, %s, ' … ', 24)
             FROM messaging_message_fts JOIN messaging_message m ON m.id = messaging_message_fts.rowid
@@ -200,7 +202,7 @@ def _sqlite(messages: QuerySet[Message], spec: SearchSpec, offset: int,
             ORDER BY (-bm25(messaging_message_fts))
                      / (1 + (julianday('now') - julianday(m.created_at)) / %s) DESC, m.id DESC
             LIMIT %s OFFSET %s
-        """  # noqa: S608  (base_sql is Django's own SQL; every value is a parameter)
+        """  # noqa: S608  # nosec B608
         params = [HIGHLIGHT_START, HIGHLIGHT_STOP, fts5_match(spec), *base_params, RECENCY_DAYS,
                   limit + 1, offset]
     with connection.cursor() as cursor:

@@ -122,7 +122,8 @@ def parse(query: str) -> SearchSpec:
                 raise _fail(f"-{name}: cannot be negated.")
             _filter(spec, name.lower(), value)
             continue
-        if token == "OR":  # noqa: S105  (the search operator, not a secret)
+        # "OR" is the search operator; the scanners take the comparison for a password.
+        if token == "OR":  # noqa: S105  # nosec B105
             if not spec.groups or pending_or:
                 raise _fail("OR needs a word on each side, like: launch OR release.")
             pending_or = True

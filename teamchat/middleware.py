@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -31,4 +32,16 @@ class TeamchatErrorMiddleware:
                               status=exception.status_code)
         if isinstance(exception, RateLimited):
             response["Retry-After"] = str(exception.retry_after)
+        return response
+
+
+class PermissionsPolicyMiddleware:
+    """Adds the Permissions-Policy header to every response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         return response

@@ -63,6 +63,9 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
+    "mozilla_django_oidc",
     "teamchat",
     "accounts",
     "messaging",
@@ -73,11 +76,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "teamchat.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.AccountSecurityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "teamchat.middleware.TeamchatErrorMiddleware",
@@ -87,6 +93,7 @@ ROOT_URLCONF = "teamchat.urls"
 ASGI_APPLICATION = "teamchat.asgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
@@ -188,6 +195,32 @@ CELERY_BEAT_SCHEDULE = {
     "remove-expired-exports": {"task": "compliance.tasks.remove_expired_exports",
                                "schedule": 3600.0},
 }
+
+# --- Single sign-on (OpenID Connect; docs/security.md) -------------------------------------------
+OIDC_RP_CLIENT_ID: str = env.str("OIDC_CLIENT_ID", default="")
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_RP_CLIENT_SECRET: str = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT: str = env.str("OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT: str = env.str("OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT: str = env.str("OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT: str = env.str("OIDC_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO: str = env.str("OIDC_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_CREATE_USERS: bool = env.bool("OIDC_CREATE_USERS", default=False)
+OIDC_ALLOWED_DOMAINS: list[str] = [d.lower() for d in env.list("OIDC_ALLOWED_DOMAINS", default=[])]
+OIDC_BUTTON_LABEL: str = env.str("OIDC_BUTTON_LABEL", default="Sign in with single sign-on")
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = False
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:sso_callback"
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS = ["accounts.oidc.TeamchatOIDCBackend", *AUTHENTICATION_BACKENDS]
+
+# --- Rate limits ("count/seconds"; 0 turns one off) -------------------------------------------
+RATE_LIMIT_API: str = env.str("RATE_LIMIT_API", default="1200/60")  # per person, every request
+RATE_LIMIT_MESSAGES: str = env.str("RATE_LIMIT_MESSAGES", default="60/60")  # sends per person
+RATE_LIMIT_UPLOADS: str = env.str("RATE_LIMIT_UPLOADS", default="30/60")  # uploads per person
+RATE_LIMIT_SIGN_IN: str = env.str("RATE_LIMIT_SIGN_IN", default="20/60")  # attempts per address
 
 # --- Integrations (docs/api.md) -------------------------------------------------------------
 # Link previews and webhooks may reach private and loopback addresses only when this is on.
@@ -294,6 +327,27 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# No script but our own files, no inline script, nothing framing us (docs/security.md).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+# Calls need the camera, microphone and screen; nothing else a page could ask for.
+PERMISSIONS_POLICY = ("camera=(self), microphone=(self), display-capture=(self), "
+                      "geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
+                      "interest-cohort=()")
 if env.bool("TEAMCHAT_BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
@@ -319,6 +373,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "teamchat.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["teamchat.ratelimit.ApiRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -326,6 +381,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "REST API of teamchat. Authenticate with a session or "
     "`Authorization: Bearer <token>`. See docs/api.md.",
     "VERSION": "1",
+    "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
@@ -343,7 +399,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_secrets": {"()": "teamchat.log.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }

@@ -66,26 +66,44 @@ class DaphneServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = "localhost" if self.tls else "127.0.0.1"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws/"
+        host = "localhost" if self.tls else "127.0.0.1"
+        return f"{'wss' if self.tls else 'ws'}://{host}:{self.port}/ws/"
+
+    tls: tuple[Path, Path] | None = None  # certificate and key: serve https and wss
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     def start(self, **extra_env: str) -> DaphneServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / f"daphne-{self.port}.log", "wb")  # noqa: SIM115
+        if self.tls:
+            cert, key = self.tls
+            where = ["-e", f"ssl:{self.port}:privateKey={key}:certKey={cert}:interface=127.0.0.1"]
+        else:
+            where = ["-b", "127.0.0.1", "-p", str(self.port)]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "teamchat.asgi:application"],
+            [sys.executable, "-m", "daphne", *where, "teamchat.asgi:application"],
             cwd=ROOT, env=server_env(self.data_dir, **extra_env), stdout=log, stderr=log,
         )
+        context = None
+        if self.tls:
+            import ssl
+
+            context = ssl.create_default_context(cafile=str(self.tls[0]))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited: {(self.data_dir / log.name).read_text()}")
             try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2,
+                                            context=context) as response:
                     if response.status == 200:
                         return self
             except OSError:
@@ -99,3 +117,36 @@ class DaphneServer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1, signed by its own key."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.TraditionalOpenSSL,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path

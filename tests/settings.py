@@ -75,6 +75,9 @@ os.environ["DEBUG"] = "0"
 # SMTP retries after 1 s, 2 s… in the tests that run a real worker against a failing server.
 os.environ["NOTIFY_SMTP_RETRY_SECONDS"] = "1"
 os.environ["WEBHOOK_RETRY_SECONDS"] = "1"
+# Tests post quickly; the rate-limit tests turn the limits on themselves.
+for _limit in ("RATE_LIMIT_API", "RATE_LIMIT_MESSAGES", "RATE_LIMIT_UPLOADS", "RATE_LIMIT_SIGN_IN"):
+    os.environ[_limit] = "0"
 for _name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
     os.environ[_name] = "0"
 

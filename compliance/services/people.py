@@ -28,7 +28,7 @@ def user_erase(*, actor: User, user: User, remove_messages: bool = False) -> dic
     """Erase a person: their profile is anonymised, their account closed. Their messages
     stay (retention decides when they go) unless `remove_messages`, and then only those
     no legal hold preserves."""
-    from accounts.services import _sessions_end
+    from accounts.services import sessions_end
     from messaging.models import Message, PendingNotification, SavedMessage
 
     if not (actor.is_active and actor.is_org_admin):
@@ -59,7 +59,7 @@ def user_erase(*, actor: User, user: User, remove_messages: bool = False) -> dic
         ApiToken.objects.filter(user=locked, revoked_at__isnull=True).update(revoked_at=timezone.now())
         SavedMessage.objects.filter(user=locked).delete()
         PendingNotification.objects.filter(user=locked).delete()
-        _sessions_end(user_id=locked.pk)
+        sessions_end(user_id=locked.pk)
         if remove_messages:
             theirs = Message.objects.filter(author=locked)
             kept = theirs.filter(held_messages_q()).count()

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,9 +18,11 @@ from integrations.models import IncomingWebhook
 from integrations.services.common import require_admin
 from messaging import services as messaging
 from messaging.models import Conversation, Message
+from teamchat import ratelimit
 from teamchat.errors import InvalidInput, NotFound, RateLimited
 
-SECRET_PREFIX = "whk_"  # noqa: S105  (a public prefix of the URL secret)
+# The public prefix of webhook URL secrets (not a secret itself).
+SECRET_PREFIX = "whk_"  # noqa: S105  # nosec B105
 
 
 def hook_url(raw: str) -> str:
@@ -70,19 +71,11 @@ def incoming_webhook_revoke(*, actor: User, hook_id: Any) -> IncomingWebhook:
 
 
 def _rate_limit(hook: IncomingWebhook) -> None:
-    """At most `INCOMING_WEBHOOK_RATE` posts a minute per webhook (Slack allows about one
-    a second); the cache (Redis in production) counts across processes."""
-    limit = settings.INCOMING_WEBHOOK_RATE_PER_MINUTE
-    window = int(timezone.now().timestamp() // 60)
-    key = f"hooks:rate:{hook.pk}:{window}"
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=120)
-        count = 1
-    if count > limit:
-        raise RateLimited("rate_limited", retry_after=60 - int(timezone.now().timestamp()) % 60)
+    """At most INCOMING_WEBHOOK_RATE_PER_MINUTE posts a minute per webhook (Slack allows
+    about one a second), counted across processes."""
+    retry_after = ratelimit.hit("hooks", hook.pk, f"{settings.INCOMING_WEBHOOK_RATE_PER_MINUTE}/60")
+    if retry_after is not None:
+        raise RateLimited("rate_limited", retry_after=retry_after)
 
 
 def incoming_webhook_post(*, secret: str, body: bytes, content_type: str) -> Message:

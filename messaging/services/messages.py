@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import emoji
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -28,6 +29,7 @@ from messaging.models import (
     UserGroup,
 )
 from messaging.services.conversations import lock_conversation, membership_of
+from teamchat import ratelimit
 from teamchat.errors import Conflict, InvalidInput, NotFound
 
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -158,6 +160,7 @@ def message_create(
     existing = _existing_send(author, client_msg_id, conversation_id)
     if existing is not None:
         return SendResult(existing, False)
+    ratelimit.enforce("messages", author.pk, settings.RATE_LIMIT_MESSAGES, "messages")
     if file_ids is None:
         file_ids = ()
     if not isinstance(file_ids, list | tuple):

@@ -52,6 +52,9 @@ class Person:
         page = self.context.new_page()
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("dialog", lambda dialog: self.errors.append(f"unexpected dialog: {dialog.message}"))
+        # Our own pages never trip their Content-Security-Policy; injected markup would.
+        page.on("console", lambda message: message.type == "error" and "Content Security Policy"
+                in message.text and self.errors.append(message.text))
         page.goto(self.server.url + "/")
         page.wait_for_selector("#app[data-state=ready]", timeout=15000)
         self.page = page

@@ -20,7 +20,8 @@ from compliance.services import audit_record
 from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 INVITATION_LIFETIME = timedelta(days=7)
-TOKEN_PREFIX = "tc_"  # noqa: S105  (a public prefix, not a secret)
+# The public prefix of every API token (not a secret; it lets scanners spot leaked tokens).
+TOKEN_PREFIX = "tc_"  # noqa: S105  # nosec B105
 PROFILE_FIELDS = ("display_name", "full_name", "title", "timezone", "status_text", "status_emoji")
 
 
@@ -198,7 +199,9 @@ def user_deactivate(*, actor: User, user: User) -> User:
         locked.is_active = False
         locked.deactivated_at = timezone.now()
         locked.save(update_fields=["is_active", "deactivated_at"])
-        _sessions_end(user_id=locked.pk)
+        from accounts.services.security import sessions_end
+
+        sessions_end(user_id=locked.pk)
         audit_record(action="user.deactivated", actor=actor, target=locked)
         transaction.on_commit(lambda: _announce_deactivation(locked.pk))
     return locked
@@ -220,26 +223,12 @@ def user_reactivate(*, actor: User, user: User) -> User:
     return user
 
 
-def _sessions_end(*, user_id: int, keep_session_key: str | None = None) -> int:
-    """End every session of a person (but the one they are using, when named)."""
-    from django.contrib.sessions.models import Session
-
-    ended = 0
-    now = timezone.now()
-    # Sessions are opaque blobs; decoding is the only portable way to find a user's.
-    for session in Session.objects.filter(expire_date__gt=now).iterator():
-        if session.session_key == keep_session_key:
-            continue
-        if str(session.get_decoded().get("_auth_user_id")) == str(user_id):
-            session.delete()
-            ended += 1
-    return ended
-
-
 def password_changed_record(*, user: User, session_key: str | None, ip_address: str | None) -> None:
     """After a password change: sign out every other session, and record it."""
     with transaction.atomic():
-        ended = _sessions_end(user_id=user.pk, keep_session_key=session_key)
+        from accounts.services.security import sessions_end
+
+        ended = sessions_end(user_id=user.pk, keep_session_key=session_key)
         audit_record(action="auth.password_changed", actor=user, target=user,
                      ip_address=ip_address, data={"sessions_ended": ended})
 
@@ -403,7 +392,7 @@ def organisation_update(*, actor: User, **changes: Any) -> Organisation:
     _require_admin(actor, "change organisation settings")
     organisation = Organisation.get()
     allowed = {"name", "message_edit_window_seconds", "link_previews_enabled",
-               "link_preview_domains"}
+               "link_preview_domains", "require_two_factor"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"Unknown settings: {', '.join(sorted(unknown))}.",

@@ -1,0 +1,56 @@
+"""Rate limits: fixed windows counted in the cache (Redis in production, so every process
+shares the count). A limit is "count/seconds"; 0 turns it off."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from teamchat.errors import RateLimited
+
+
+def parse(limit: str) -> tuple[int, int]:
+    count, _, seconds = str(limit).partition("/")
+    return int(count or 0), int(seconds or 60)
+
+
+def hit(scope: str, key: Any, limit: str) -> int | None:
+    """Count one event; the seconds until the window ends if it is over the limit."""
+    count, seconds = parse(limit)
+    if count <= 0:
+        return None
+    window = int(time.time() // seconds)
+    name = f"ratelimit:{scope}:{key}:{window}"
+    cache.add(name, 0, timeout=seconds * 2)
+    try:
+        used = cache.incr(name)
+    except ValueError:  # expired between add and incr
+        cache.set(name, 1, timeout=seconds * 2)
+        used = 1
+    if used > count:
+        return max(1, seconds - int(time.time()) % seconds)
+    return None
+
+
+def enforce(scope: str, key: Any, limit: str, what: str) -> None:
+    retry_after = hit(scope, key, limit)
+    if retry_after is not None:
+        raise RateLimited(f"Too many {what}; try again in {retry_after} s.", retry_after=retry_after)
+
+
+class ApiRateThrottle(BaseThrottle):
+    """Every API request counts against its person (or address, signed out)."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        user = getattr(request, "user", None)
+        key = f"u{user.pk}" if user is not None and user.is_authenticated else self.get_ident(request)
+        self.retry_after = hit("api", key, settings.RATE_LIMIT_API)
+        return self.retry_after is None
+
+    def wait(self) -> float | None:
+        return self.retry_after
