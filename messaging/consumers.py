@@ -16,6 +16,7 @@ import time
 import uuid
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -112,6 +113,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             _grace_tasks.add(task)
             task.add_done_callback(_grace_tasks.discard)
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels closes stale database connections before every handler, through a hop
+        to the sync thread; with hundreds of sockets that hop, paid for every event
+        delivered, became the bottleneck. Every database call here goes through
+        database_sync_to_async, which does that cleanup in its own thread."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     # --- Frames from the client ----------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -192,7 +203,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         files = frame.get("files") or []
         if not isinstance(files, list) or not all(isinstance(f, int) for f in files):
             raise FrameError("invalid", "'files' must be a list of file ids.", field="files")
-        payload = await database_sync_to_async(_send_message)(
+        # Sends run side by side in the thread pool (each thread with its own database
+        # connection), not one at a time in the consumer's single sync thread.
+        payload = await database_sync_to_async(_send_message, thread_sensitive=False)(
             self.user, conversation_id, text, client_msg_id, thread_root,
             bool(frame.get("also_in_channel")), files)
         await self._send({"type": "message.ack", "client_msg_id": client_msg_id,

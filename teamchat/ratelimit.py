@@ -26,15 +26,28 @@ def hit(scope: str, key: Any, limit: str) -> int | None:
         return None
     window = int(time.time() // seconds)
     name = f"ratelimit:{scope}:{key}:{window}"
-    cache.add(name, 0, timeout=seconds * 2)
-    try:
-        used = cache.incr(name)
-    except ValueError:  # expired between add and incr
-        cache.set(name, 1, timeout=seconds * 2)
-        used = 1
+    used = _count(name, seconds * 2)
     if used > count:
         return max(1, seconds - int(time.time()) % seconds)
     return None
+
+
+def _count(name: str, timeout: int) -> int:
+    """Add one to the window's counter; on Redis in one round trip (every send and API
+    call pays it)."""
+    redis = getattr(cache, "_cache", None)
+    if redis is not None and hasattr(redis, "get_client"):
+        key = cache.make_and_validate_key(name)
+        pipeline = redis.get_client(key, write=True).pipeline(transaction=False)
+        pipeline.incr(key)
+        pipeline.expire(key, timeout, nx=True)
+        return int(pipeline.execute()[0])
+    cache.add(name, 0, timeout=timeout)
+    try:
+        return cache.incr(name)
+    except ValueError:  # expired between add and incr
+        cache.set(name, 1, timeout=timeout)
+        return 1
 
 
 def enforce(scope: str, key: Any, limit: str, what: str) -> None:

@@ -157,9 +157,8 @@ def message_create(
     used before returns that first message (created=False) instead of posting a copy, so a
     retried send is safe."""
     client_msg_id = clean_client_msg_id(client_msg_id)
-    existing = _existing_send(author, client_msg_id, conversation_id)
-    if existing is not None:
-        return SendResult(existing, False)
+    # A retried send (same client_msg_id) is caught by the unique constraint below rather
+    # than looked up first: a send that is not a retry then costs no extra query.
     ratelimit.enforce("messages", author.pk, settings.RATE_LIMIT_MESSAGES, "messages")
     if file_ids is None:
         file_ids = ()
@@ -237,6 +236,7 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
         )
     message._prefetched_objects_cache = {"reactions": Reaction.objects.none(),
                                          "attachments": attachments, "link_previews": []}
+    Message.pin.related.set_cached_value(message, None)  # a new message is not pinned
     event_record(conversation=conversation, event_type="message.created", message=message,
                  thread_root=root, touch_last_message=message.in_channel)
     transaction.on_commit(lambda: _after_create(message.pk, message.has_link))
