@@ -12,10 +12,11 @@ from pathlib import Path
 
 import environ
 
-# One database name per checkout, so two checkouts on one machine can test at once
-# (pytest-django prefixes it with test_).
+# One database name per checkout and run, so two runs on one machine (two checkouts, or
+# two people testing parts of one) never drop each other's database (pytest-django
+# prefixes it with test_ and removes it at the end).
 _checkout = hashlib.sha256(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
-DEFAULT_DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/teamchat_{_checkout}"
+DEFAULT_DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/teamchat_{_checkout}_{os.getpid()}"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 _env = environ.Env()
