@@ -113,6 +113,8 @@ def mention_resolver(conversation_id: int) -> markdown.Resolver:
 def _mentioned_members(conversation_id: int, author_id: int,
                        rendered: markdown.Rendered) -> dict[int, str]:
     """Members of the conversation the message mentions, with how: {user_id: kind}."""
+    if not (rendered.user_ids or rendered.group_handles or rendered.specials):
+        return {}  # most messages mention nobody: no need to read the member list
     member_ids = set(
         Membership.objects.filter(conversation_id=conversation_id).values_list("user_id", flat=True)
     )
