@@ -231,6 +231,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if conversation_id not in self.last_sent and not await self._subscribe_public(
                     conversation_id, notify=False):
                 continue
+            if seq >= self.last_sent[conversation_id]:
+                continue  # the client has everything this socket knows of: no lookup
             self.last_sent[conversation_id] = seq
             await self._catch_up(conversation_id)
         await self._send({"type": "resumed",
