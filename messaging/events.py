@@ -8,7 +8,9 @@ encoded as JSON text, so a fan-out to hundreds of sockets encodes it once.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -18,6 +20,7 @@ from django.utils import timezone
 
 from messaging.models import Conversation, ConversationEvent, Message
 from messaging.payloads import message_payload
+from teamchat import metrics, requestid
 
 # Layer message types, handled by consumers.RealtimeConsumer.
 CONV_EVENT = "conv.event"
@@ -114,6 +117,10 @@ def event_record(
                         thread_root=thread_root, payload=payload)
     layer_message = {"type": CONV_EVENT, "conversation": conversation.pk, "seq": seq,
                      "event": event_type, "text": encode(frame)}
+    if event_type == "message.created":
+        layer_message["sent_at"] = time.time()  # for the delivery latency metric
+        # Counted once committed, by the door it came in by.
+        transaction.on_commit(partial(metrics.message_sent, requestid.origin.get()))
     subscribe = list(subscribe_users)
     unsubscribe = list(unsubscribe_users)
     if unsubscribe:

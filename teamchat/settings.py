@@ -72,9 +72,15 @@ INSTALLED_APPS = [
     "files",
     "compliance",
     "integrations",
+    "calls",
+    "e2ee",
 ]
 
 MIDDLEWARE = [
+    # First, so that every response (redirects and errors included) is counted and carries
+    # its request id.
+    "teamchat.metrics.MetricsMiddleware",
+    "teamchat.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "teamchat.middleware.PermissionsPolicyMiddleware",
@@ -138,6 +144,14 @@ else:
             },
         }
     }
+# Optional: a streaming replica of the primary that search and compliance exports read
+# from (teamchat/replica.py). Needs DATABASE_URL; writes and migrations stay on the primary.
+DATABASE_REPLICA_URL: str = env.str("DATABASE_REPLICA_URL", default="") if DATABASE_URL else ""
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
+    for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "OPTIONS"):
+        DATABASES["replica"].setdefault(_key, DATABASES["default"].get(_key))
+DATABASE_ROUTERS = ["teamchat.replica.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery broker --------------------------------------
@@ -185,6 +199,8 @@ else:
     for _folder in ("queue", "processed", "control"):
         (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_IGNORE_RESULT = True
+# The queue tasks go to (and whose length /metrics reports).
+CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_ALWAYS_EAGER: bool = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -234,6 +250,21 @@ INTEGRATIONS_ALLOW_PRIVATE_ADDRESSES: bool = env.bool("INTEGRATIONS_ALLOW_PRIVAT
 INCOMING_WEBHOOK_RATE_PER_MINUTE: int = env.int("INCOMING_WEBHOOK_RATE_PER_MINUTE", default=60)
 # First wait before an outgoing webhook delivery is retried; doubling, six times.
 WEBHOOK_RETRY_SECONDS: int = env.int("WEBHOOK_RETRY_SECONDS", default=10)
+
+# --- Calls (docs/realtime.md, docs/deploy.md) -----------------------------------------------
+# Calls connect every pair of people directly (a mesh): each person sends their media to
+# every other, so the upload a call needs grows with its size. Four is what a laptop on
+# an office network carries comfortably.
+CALL_MAX_PARTICIPANTS: int = env.int("CALL_MAX_PARTICIPANTS", default=4)
+# How long a call rings before it counts as missed.
+CALL_RING_TIMEOUT_SECONDS: float = env.float("CALL_RING_TIMEOUT_SECONDS", default=30.0)
+# ICE servers handed to browsers. No STUN by default: on an intranet the host candidates
+# suffice, and a public STUN server would tell a third party who calls whom.
+CALL_STUN_URLS: list[str] = env.list("CALL_STUN_URLS", default=[])
+CALL_TURN_URLS: list[str] = env.list("CALL_TURN_URLS", default=[])
+# coturn's use-auth-secret: browsers get credentials derived from it, valid for the TTL.
+CALL_TURN_SECRET: str = env.str("CALL_TURN_SECRET", default="")
+CALL_TURN_TTL_SECONDS: int = env.int("CALL_TURN_TTL_SECONDS", default=12 * 3600)
 
 # --- Notifications (docs/notifications.md) -------------------------------------------------
 # How long a mention or direct message must stay unread before it is emailed.
@@ -319,7 +350,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 _secure_default = not DEBUG
 SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=_secure_default)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SESSION_COOKIE_SECURE: bool = env.bool("SESSION_COOKIE_SECURE", default=_secure_default)
 CSRF_COOKIE_SECURE: bool = env.bool("CSRF_COOKIE_SECURE", default=_secure_default)
 SESSION_COOKIE_HTTPONLY = True
@@ -399,14 +430,29 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Monitoring (docs/deploy.md, "Monitoring") ----------------------------------------------
+# /metrics answers the holder of this token (Authorization: Bearer …) and, without going
+# through the proxy, addresses in these networks; anyone else gets a 404.
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS: list[str] = env.list("METRICS_ALLOWED_NETWORKS",
+                                               default=["127.0.0.1/32", "::1/128"])
+
 # --- Logging ---------------------------------------------------------------------------
+# json: one object per line with a request_id (for a log shipper); plain: for people.
+LOG_FORMAT: str = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'plain', not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_secrets": {"()": "teamchat.log.RedactSecrets"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
-                             "filters": ["redact_secrets"]}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "teamchat.requestid.JsonFormatter"},
+    },
+    "filters": {"redact_secrets": {"()": "teamchat.log.RedactSecrets"},
+                "request_id": {"()": "teamchat.requestid.RequestIdFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
+                             "filters": ["redact_secrets", "request_id"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }

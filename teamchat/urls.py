@@ -4,12 +4,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from teamchat.health import healthz
+from teamchat.metrics import metrics_view
 
 handler404 = "teamchat.views.not_found"
 handler500 = "teamchat.views.server_error"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("console/", include("compliance.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

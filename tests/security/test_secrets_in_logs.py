@@ -4,6 +4,7 @@ signing secrets, in messages and in tracebacks."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 
 import pytest
@@ -59,3 +60,29 @@ def test_tokens_in_messages_arguments_and_tracebacks_are_masked(admin, log_outpu
     assert token[3:] not in output
     assert "Bearer [redacted]" in output
     assert "ValueError: refused tc_[redacted]" in output
+
+
+def test_json_log_lines_are_masked_too(admin, log_output):
+    from teamchat.requestid import JsonFormatter
+
+    (handler,) = [h for h in logging.getLogger().handlers
+                  if any(isinstance(f, RedactSecrets) for f in h.filters)]
+    previous = handler.formatter
+    handler.setFormatter(JsonFormatter())
+    _, token = accounts.api_token_create(actor=admin, user=admin, name="ci")
+    logger = logging.getLogger("teamchat.test")
+    try:
+        logger.warning("calling with %s", f"Authorization: Bearer {token}")
+        try:
+            raise ValueError(f"refused {token}")
+        except ValueError:
+            logger.exception("it failed")
+    finally:
+        handler.setFormatter(previous)
+
+    output = log_output.getvalue()
+    first, second = (json.loads(line) for line in output.splitlines())
+    assert token not in output and token[3:] not in output
+    assert first["message"].startswith("calling with Authorization: Bearer [redacted]")
+    assert "ValueError: refused tc_[redacted]" in second["exc"]
+    assert first["request_id"] == second["request_id"] == "-"
