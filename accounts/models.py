@@ -152,6 +152,15 @@ class Organisation(models.Model):
         max_length=8, default="off",
         choices=[("off", "Nobody"), ("admins", "Owners and admins"), ("everyone", "Everyone")],
     )
+    # End-to-end encryption (e2ee app): off, allowed, or required for direct conversations;
+    # and the compliance escrow public key (RSA-OAEP SPKI PEM) every conversation key is
+    # also wrapped for, its private half kept offline by the compliance team.
+    e2ee_policy = models.CharField(
+        max_length=8, default="off",
+        choices=[("off", "Off"), ("allowed", "Allowed"), ("required", "Required for direct conversations")],
+    )
+    e2ee_escrow_public_key = models.TextField(blank=True)
+    e2ee_escrow_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=now)
 
     def __str__(self) -> str:

@@ -107,7 +107,8 @@ def message_record(message: Any, file_paths: dict[int, str]) -> dict[str, Any]:
         "also_in_channel": message.also_in_channel,
         "client_msg_id": message.client_msg_id or None,
         "revisions": [{"text": r.text, "written_at": _iso(r.written_at),
-                       "replaced_at": _iso(r.replaced_at), "replaced_by": r.replaced_by_id}
+                       "replaced_at": _iso(r.replaced_at), "replaced_by": r.replaced_by_id,
+                       **_sealed(r)}
                       for r in message.revisions.all()],
         "reactions": [{"emoji": r.emoji, "user": r.user_id, "at": _iso(r.created_at)}
                       for r in message.reactions.all()],
@@ -115,12 +116,21 @@ def message_record(message: Any, file_paths: dict[int, str]) -> dict[str, Any]:
         "attachments": [{"id": a.pk, "name": a.name, "size": a.size,
                          "content_type": a.content_type, "sha256": a.sha256,
                          "path": file_paths.get(a.pk)} for a in message.attachments.all()],
+        **_sealed(message),
     }
+
+
+def _sealed(body: Any) -> dict[str, Any]:
+    """End-to-end encrypted bodies: marked, with their ciphertext (text and html are
+    empty); e2ee_keys.json holds the wrapped keys, `manage.py decrypt_export` opens them."""
+    if body.key_id is None:
+        return {}
+    return {"encrypted": True, "ciphertext": body.ciphertext, "nonce": body.nonce, "key_id": body.key_id}
 
 
 CSV_COLUMNS = ["id", "conversation_id", "conversation_kind", "conversation_name", "seq",
                "author_id", "author_email", "author_name", "created_at", "edited_at",
-               "deleted_at", "thread_root", "text", "revisions", "reactions", "attachments"]
+               "deleted_at", "thread_root", "text", "revisions", "reactions", "attachments", "encryption"]
 
 
 def write_jsonl(archive: ExportZip, messages: Iterable[Any], file_paths: dict[int, str],
@@ -148,6 +158,7 @@ def write_csv(archive: ExportZip, messages: Iterable[Any], file_paths: dict[int,
                 record["text"], json.dumps(record["revisions"], ensure_ascii=False),
                 json.dumps(record["reactions"], ensure_ascii=False),
                 json.dumps(record["attachments"], ensure_ascii=False),
+                json.dumps(_sealed(message)) if message.key_id is not None else "",
             ])
             progress()
         text.detach()
@@ -177,12 +188,19 @@ def message_eml(message: Any, members: list[str], files: Iterator[tuple[Any, byt
         mail["X-Teamchat-Edited"] = format_datetime(message.edited_at)
     if message.deleted_at:
         mail["X-Teamchat-Deleted"] = format_datetime(message.deleted_at)
+    if message.key_id is not None:
+        mail["X-Teamchat-Encrypted"] = f"end-to-end; key {message.key_id}; see teamchat-encrypted.json"
     body = message.text
     revisions = list(message.revisions.all())
     if revisions:
         body += "\n\n-- Earlier versions --\n" + "\n".join(
             f"[{r.written_at.isoformat()}] {r.text}" for r in revisions)
-    mail.set_content(body or "(no text)", subtype="plain", charset="utf-8")
+    mail.set_content(body or ("(end-to-end encrypted)" if message.key_id is not None else "(no text)"),
+                     subtype="plain", charset="utf-8")
+    if message.key_id is not None:
+        sealed = {**_sealed(message), "revisions": [_sealed(r) for r in revisions]}
+        mail.add_attachment(json.dumps(sealed).encode(), maintype="application", subtype="json",
+                            filename="teamchat-encrypted.json")
     for attachment, data in files:
         maintype, _, subtype = (attachment.content_type or "application/octet-stream").partition("/")
         mail.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",

@@ -110,6 +110,18 @@ class OrganisationForm(forms.Form):
         choices=[("off", "Nobody"), ("admins", "Owners and admins"), ("everyone", "Everyone")],
         label="Require two-factor authentication for",
         help_text="Only an owner may change this. People without it are asked to set it up.")
+    e2ee_policy = forms.ChoiceField(
+        choices=[("off", "Off"), ("allowed", "Allowed"), ("required", "Required for direct conversations")],
+        label="End-to-end encryption",
+        help_text="Allowed: people may create encrypted direct conversations and private channels. "
+                  "Required: every new direct conversation is encrypted. The server cannot search, "
+                  "preview or read encrypted messages (docs/security.md).")
+    e2ee_escrow_public_key = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        label="Compliance escrow public key",
+        help_text="RSA-OAEP public key (SPKI PEM or JWK, 2048 bits or more). Every conversation key "
+                  "is also wrapped for it, so exports can be decrypted offline with "
+                  "manage.py decrypt_export --key. Keep its private half offline.")
 
     def clean_link_preview_domains(self) -> list[str]:
         return _names(self.cleaned_data["link_preview_domains"])

@@ -279,7 +279,9 @@ def organisation_settings(request: HttpRequest) -> HttpResponse:
                "message_edit_window_seconds": organisation.message_edit_window_seconds,
                "link_previews_enabled": organisation.link_previews_enabled,
                "link_preview_domains": "\n".join(organisation.link_preview_domains),
-               "require_two_factor": organisation.require_two_factor}
+               "require_two_factor": organisation.require_two_factor,
+               "e2ee_policy": organisation.e2ee_policy,
+               "e2ee_escrow_public_key": organisation.e2ee_escrow_public_key}
     form = OrganisationForm(request.POST or None, initial=current)
     if request.method == "POST" and form.is_valid():
         changes = dict(form.cleaned_data)

@@ -35,6 +35,8 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(null=True, blank=True)
     # Sorted member ids of a direct conversation: one conversation per member set.
     direct_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # End-to-end encrypted (e2ee app): messages hold ciphertext only; fixed at creation.
+    encrypted = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -127,6 +129,11 @@ class Message(models.Model):
     last_reply_at = models.DateTimeField(null=True, blank=True)
     thread_participants = models.JSONField(default=list, blank=True)
     has_link = models.BooleanField(default=False)
+    # In an encrypted conversation text and html stay empty; the browser's AES-GCM
+    # ciphertext (base64), its nonce and the conversation key id are kept instead.
+    ciphertext = models.TextField(blank=True)
+    nonce = models.CharField(max_length=32, blank=True)
+    key_id = models.PositiveIntegerField(null=True, blank=True)
     # PostgreSQL keeps it from `text` with a trigger (migration 0002); the embedded mode
     # searches an FTS5 table instead and leaves this column empty.
     search_vector = SearchVectorField(null=True, editable=False)
@@ -170,6 +177,9 @@ class MessageRevision(models.Model):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="revisions")
     text = models.TextField(blank=True)
     html = models.TextField(blank=True)
+    ciphertext = models.TextField(blank=True)
+    nonce = models.CharField(max_length=32, blank=True)
+    key_id = models.PositiveIntegerField(null=True, blank=True)
     # When this body was written (the message's creation or an earlier edit).
     written_at = models.DateTimeField()
     replaced_at = models.DateTimeField(default=timezone.now)

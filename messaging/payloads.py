@@ -51,6 +51,11 @@ def message_payload(message: Message) -> dict[str, Any]:
         "thread": thread,
         "pinned": _is_pinned(message),
         "previews": [] if deleted else _previews(message),
+        # End-to-end encrypted (docs/api.md): text and html are empty; the browser decrypts.
+        "encrypted": message.key_id is not None,
+        "ciphertext": None if deleted or message.key_id is None else message.ciphertext,
+        "nonce": None if deleted or message.key_id is None else message.nonce,
+        "key_id": None if deleted else message.key_id,
     }
 
 
@@ -97,6 +102,7 @@ def conversation_payload(
         "last_seq": conversation.last_seq,
         "last_message_at": _iso(conversation.last_message_at),
         "is_member": membership is not None,
+        "encrypted": conversation.encrypted,
     }
     if member_ids is not None:
         data["members"] = member_ids

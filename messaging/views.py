@@ -22,6 +22,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "organisation": {
             "name": organisation.name,
             "message_edit_window_seconds": organisation.message_edit_window_seconds,
+            "e2ee_policy": organisation.e2ee_policy,
         },
         "limits": {"upload_max_bytes": settings.FILE_UPLOAD_MAX_BYTES},
     }

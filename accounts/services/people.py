@@ -392,7 +392,7 @@ def organisation_update(*, actor: User, **changes: Any) -> Organisation:
     _require_admin(actor, "change organisation settings")
     organisation = Organisation.get()
     allowed = {"name", "message_edit_window_seconds", "link_previews_enabled",
-               "link_preview_domains", "require_two_factor"}
+               "link_preview_domains", "require_two_factor", "e2ee_policy", "e2ee_escrow_public_key"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"Unknown settings: {', '.join(sorted(unknown))}.",
@@ -414,6 +414,14 @@ def organisation_update(*, actor: User, **changes: Any) -> Organisation:
         if not isinstance(domains, list) or not all(isinstance(d, str) and d.strip() for d in domains):
             raise InvalidInput.for_field("link_preview_domains", "A list of domain names.")
         changes["link_preview_domains"] = sorted({d.strip().lower().lstrip(".") for d in domains})
+    if {"e2ee_policy", "e2ee_escrow_public_key"} & set(changes):
+        from e2ee.services import organisation_e2ee_changes
+
+        changes.update(organisation_e2ee_changes(changes))
+        # Unchanged settings are left out, so saving the console form records no change.
+        for name in ("e2ee_policy", "e2ee_escrow_public_key", "e2ee_escrow_fingerprint"):
+            if name in changes and changes[name] == getattr(organisation, name):
+                del changes[name]
     with transaction.atomic():
         before = {name: getattr(organisation, name) for name in changes}
         for name, value in changes.items():

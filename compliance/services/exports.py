@@ -24,12 +24,14 @@ from compliance.models import ExportFormat, ExportJob, ExportStatus
 from compliance.services.audit import audit_record
 from compliance.services.holds import require_records_role
 from teamchat.errors import InvalidInput, NotFound
+from teamchat.replica import replica_alias
 
 EXPORT_VERSION = "teamchat-export/1"
 DOWNLOAD_LINK_LIFETIME = timedelta(hours=24)
 ARCHIVE_LIFETIME = timedelta(days=7)
 BATCH = 1000
 DOWNLOAD_SALT = "teamchat.compliance.export-download"
+E2EE_SCHEME = "teamchat-e2ee/1 (RSA-OAEP-SHA256 wrapped AES-256-GCM; see docs/security.md)"
 
 
 def export_start(*, actor: User | None, format: str, start: datetime | None = None,
@@ -103,8 +105,10 @@ def _batches(messages: QuerySet) -> Iterator[Any]:
 
     last = 0
     while True:
+        # The heavy scan of a period that lies behind: the replica, where one is configured
+        # (only here: the other queries of an export use `messages` as a subquery).
         batch = list(
-            messages.filter(pk__gt=last).order_by("pk")
+            messages.using(replica_alias()).filter(pk__gt=last).order_by("pk")
             .select_related("author", "conversation")
             .prefetch_related(Prefetch("revisions", queryset=MessageRevision.objects.order_by("id")),
                               "reactions", "mentions",
@@ -193,6 +197,7 @@ def _write(job: ExportJob, messages: QuerySet, stream: Any) -> dict[str, int]:
     if job.subject_id:
         archive.write_bytes("profile.json", json.dumps(subject_profile(job.subject), indent=2,
                                                        ensure_ascii=False).encode())
+    encrypted = _write_e2ee_keys(archive, messages)
     counts = {"messages": counter["messages"],
               "files": (attachments.count() if job.format == ExportFormat.EML else len(file_paths))
               if job.with_files else 0}
@@ -201,9 +206,40 @@ def _write(job: ExportJob, messages: QuerySet, stream: Any) -> dict[str, int]:
         "export_id": job.pk,
         "requested_by": job.requested_by.email if job.requested_by else "operator (command line)",
         "filters": _filters(job),
-        "counts": counts, "encrypted_conversations": False,
+        "counts": counts, "encrypted_conversations": bool(encrypted),
+        **({"encryption": encrypted} if encrypted else {}),
     })
     return counts
+
+
+def _write_e2ee_keys(archive: ExportZip, messages: QuerySet) -> dict[str, Any]:
+    """e2ee_keys.json: for each end-to-end encrypted conversation in the export, every key
+    version wrapped for the escrow key and for each member. The server can open none of
+    them; `manage.py decrypt_export --key` does, offline, with the escrow private key."""
+    from e2ee.models import ConversationKey
+    from messaging.models import Conversation
+
+    conversations = Conversation.objects.filter(
+        encrypted=True, pk__in=messages.values("conversation_id")).order_by("pk")
+    if not conversations.exists():
+        return {}
+    keys: dict[str, Any] = {}
+    for key in (ConversationKey.objects.filter(conversation__in=conversations)
+                .prefetch_related("wrapped__identity_key").order_by("conversation_id", "key_id")):
+        keys.setdefault(str(key.conversation_id), []).append({
+            "key_id": key.key_id, "created_at": key.created_at.isoformat(),
+            "created_by": key.created_by_id,
+            "escrow_fingerprint": key.escrow_fingerprint or None,
+            "escrow_wrapped_key": key.escrow_wrapped_key or None,
+            "wrapped": [{"user": w.user_id, "fingerprint": w.identity_key.fingerprint,
+                         "wrapped_key": w.wrapped_key} for w in key.wrapped.all()],
+        })
+    archive.write_bytes("e2ee_keys.json", json.dumps(
+        {"scheme": E2EE_SCHEME, "conversations": keys}, indent=2).encode())
+    return {"scheme": E2EE_SCHEME, "conversations": [c.pk for c in conversations],
+            "keys": "e2ee_keys.json",
+            "note": "Messages marked encrypted hold ciphertext only; decrypt offline with "
+                    "manage.py decrypt_export --key ESCROW_PRIVATE_KEY.pem."}
 
 
 def subject_profile(user: User) -> dict[str, Any]:

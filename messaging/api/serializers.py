@@ -94,6 +94,7 @@ class ConversationCreateSerializer(serializers.Serializer):
     purpose = serializers.CharField(max_length=250, required=False, allow_blank=True)
     members = serializers.ListField(child=serializers.IntegerField(), required=False,
                                     max_length=1000)
+    encrypted = serializers.BooleanField(required=False, allow_null=True, default=None)
 
     def validate(self, data: dict) -> dict:
         if data["kind"] == ConversationKind.DIRECT:
@@ -139,16 +140,31 @@ class MemberOutSerializer(serializers.Serializer):
     is_guest = serializers.BooleanField(source="user.is_guest")
 
 
-class MessageCreateSerializer(serializers.Serializer):
-    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+class EncryptedFieldsMixin(serializers.Serializer):
+    """End-to-end encrypted messages carry these instead of text (docs/api.md)."""
+
+    ciphertext = serializers.CharField(required=False, trim_whitespace=False)
+    nonce = serializers.CharField(required=False, max_length=32)
+    key_id = serializers.IntegerField(required=False, min_value=1)
+
+    def encrypted(self) -> dict | None:
+        data = self.validated_data
+        if not {"ciphertext", "nonce", "key_id"} & set(data):
+            return None
+        return {"ciphertext": data.get("ciphertext"), "nonce": data.get("nonce"),
+                "key_id": data.get("key_id")}
+
+
+class MessageCreateSerializer(EncryptedFieldsMixin):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False, required=False, default="")
     client_msg_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     thread_root = serializers.IntegerField(required=False, allow_null=True)
     also_in_channel = serializers.BooleanField(required=False, default=False)
     files = serializers.ListField(child=serializers.IntegerField(), required=False, max_length=10)
 
 
-class MessageEditSerializer(serializers.Serializer):
-    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+class MessageEditSerializer(EncryptedFieldsMixin):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False, required=False, default="")
 
 
 class ReadSerializer(serializers.Serializer):
@@ -166,6 +182,10 @@ class RevisionOutSerializer(serializers.Serializer):
     written_at = serializers.DateTimeField()
     replaced_at = serializers.DateTimeField()
     replaced_by = serializers.IntegerField(source="replaced_by_id", allow_null=True)
+    # An end-to-end encrypted earlier body: the client decrypts it (key_id null otherwise).
+    ciphertext = serializers.CharField(allow_blank=True)
+    nonce = serializers.CharField(allow_blank=True)
+    key_id = serializers.IntegerField(allow_null=True)
 
 
 class UserGroupSerializer(serializers.Serializer):

@@ -70,12 +70,12 @@ class ConversationListView(APIView):
         data = serializer.validated_data
         if data["kind"] == ConversationKind.DIRECT:
             conversation, created = services.conversation_direct_open(
-                actor=request.user, member_ids=data["members"])
+                actor=request.user, member_ids=data["members"], encrypted=data.get("encrypted"))
         else:
             conversation = services.conversation_create(
                 actor=request.user, kind=data["kind"], name=data["name"],
                 topic=data.get("topic", ""), purpose=data.get("purpose", ""),
-                member_ids=data.get("members", []))
+                member_ids=data.get("members", []), encrypted=data.get("encrypted"))
             created = True
         conversation, membership = selectors.conversation_get_for_user(
             user=request.user, conversation_id=conversation.pk)
@@ -223,7 +223,8 @@ class MessageListView(APIView):
         result = services.message_create(
             author=request.user, conversation_id=conversation_id, text=data["text"],
             client_msg_id=data.get("client_msg_id", ""), thread_root_id=data.get("thread_root"),
-            also_in_channel=data.get("also_in_channel", False), file_ids=data.get("files", []))
+            also_in_channel=data.get("also_in_channel", False), file_ids=data.get("files", []),
+            encrypted=serializer.encrypted())
         message = selectors.message_get_for_user(user=request.user, message_id=result.message.pk)
         return Response(message_payload(message),
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
@@ -267,7 +268,7 @@ class MessageDetailView(APIView):
         serializer.is_valid(raise_exception=True)
         selectors.message_get_for_user(user=request.user, message_id=message_id)
         services.message_edit(actor=request.user, message_id=message_id,
-                              text=serializer.validated_data["text"])
+                              text=serializer.validated_data["text"], encrypted=serializer.encrypted())
         return self.get(request, message_id)
 
     @extend_schema(summary="Delete a message (leaves a tombstone)", responses={204: None})

@@ -86,11 +86,16 @@ def conversation_create(
     topic: str = "",
     purpose: str = "",
     member_ids: Iterable[Any] = (),
+    encrypted: Any = None,
 ) -> Conversation:
-    """Create a public or private channel; the creator becomes its admin."""
+    """Create a public or private channel; the creator becomes its admin. A private one
+    may be end-to-end encrypted (`encrypted`), as the organisation's policy allows."""
+    from e2ee.services import conversation_encryption_decide
+
     if kind not in (ConversationKind.PUBLIC, ConversationKind.PRIVATE):
         raise InvalidInput.for_field("kind", "Must be public or private (use direct for people).")
     permissions.require_create_channel(actor)
+    encrypted = conversation_encryption_decide(kind=kind, requested=encrypted)
     name = clean_channel_name(name)
     topic = _clean_text_field("topic", topic, 250)
     purpose = _clean_text_field("purpose", purpose, 250)
@@ -98,7 +103,8 @@ def conversation_create(
     try:
         with transaction.atomic():
             conversation = Conversation.objects.create(
-                kind=kind, name=name, topic=topic, purpose=purpose, created_by=actor
+                kind=kind, name=name, topic=topic, purpose=purpose, created_by=actor,
+                encrypted=encrypted,
             )
             memberships = [Membership(user=actor, conversation=conversation,
                                       role=MembershipRole.ADMIN)]
@@ -114,16 +120,22 @@ def conversation_create(
             )
             audit_record(action="conversation.created", actor=actor, target=conversation,
                          conversation_id=conversation.pk,
-                         data={"kind": kind, "name": name, "members": member_ids_sorted})
+                         data={"kind": kind, "name": name, "members": member_ids_sorted,
+                               **({"encrypted": True} if encrypted else {})})
     except IntegrityError:
         raise Conflict(f"A channel named #{name} already exists.",
                        fields={"name": ["Already taken."]}) from None
     return conversation
 
 
-def conversation_direct_open(*, actor: User, member_ids: Iterable[Any]) -> tuple[Conversation, bool]:
+def conversation_direct_open(*, actor: User, member_ids: Iterable[Any],
+                             encrypted: Any = None) -> tuple[Conversation, bool]:
     """The direct conversation of exactly these people (the actor included), created
-    if it does not exist yet. Returns it and whether it was created."""
+    if it does not exist yet. Returns it and whether it was created. The same people may
+    have a plain and an end-to-end encrypted one (`encrypted`, as the policy decides)."""
+    from e2ee.services import conversation_encryption_decide
+
+    encrypted = conversation_encryption_decide(kind=ConversationKind.DIRECT, requested=encrypted)
     people = _active_users(member_ids, "members")
     by_id = {u.pk: u for u in people}
     by_id[actor.pk] = actor
@@ -133,14 +145,14 @@ def conversation_direct_open(*, actor: User, member_ids: Iterable[Any]) -> tuple
         )
     if actor.is_guest:
         _require_guest_knows(actor, [pk for pk in by_id if pk != actor.pk])
-    key = ",".join(str(pk) for pk in sorted(by_id))
+    key = ("e:" if encrypted else "") + ",".join(str(pk) for pk in sorted(by_id))
     existing = Conversation.objects.filter(direct_key=key).first()
     if existing is not None:
         return existing, False
     try:
         with transaction.atomic():
             conversation = Conversation.objects.create(
-                kind=ConversationKind.DIRECT, direct_key=key, created_by=actor
+                kind=ConversationKind.DIRECT, direct_key=key, created_by=actor, encrypted=encrypted
             )
             Membership.objects.bulk_create(
                 [Membership(user_id=pk, conversation=conversation) for pk in sorted(by_id)]

@@ -154,6 +154,7 @@ def message_create(
     thread_root_id: Any = None,
     also_in_channel: bool = False,
     file_ids: Any = (),
+    encrypted: Any = None,
 ) -> SendResult:
     """Post a message, with files uploaded before (their ids). A client_msg_id the author
     used before returns that first message (created=False) instead of posting a copy, so a
@@ -166,7 +167,11 @@ def message_create(
         file_ids = ()
     if not isinstance(file_ids, list | tuple):
         raise InvalidInput.for_field("files", "Must be a list of file ids.")
-    text = "" if file_ids and isinstance(text, str) and not text.strip() else clean_text(text)
+    if encrypted is not None:
+        # End-to-end encrypted: the text travels in the ciphertext (checked under the lock).
+        text = "" if text in (None, "") else text
+    else:
+        text = "" if file_ids and isinstance(text, str) and not text.strip() else clean_text(text)
     if thread_root_id in ("", None):
         thread_root_id = None
     elif not isinstance(thread_root_id, int) and not str(thread_root_id).isdigit():
@@ -175,7 +180,7 @@ def message_create(
         with transaction.atomic():
             message = _create_locked(author, int(conversation_id), text, client_msg_id,
                                      thread_root_id and int(thread_root_id), bool(also_in_channel),
-                                     list(file_ids))
+                                     list(file_ids), encrypted)
     except IntegrityError:
         existing = _existing_send(author, client_msg_id, conversation_id)
         if existing is None:
@@ -186,10 +191,13 @@ def message_create(
 
 def _create_locked(author: User, conversation_id: int, text: str, client_msg_id: str,
                    thread_root_id: int | None, also_in_channel: bool,
-                   file_ids: list[Any]) -> Message:
+                   file_ids: list[Any], encrypted: Any = None) -> Message:
+    from e2ee.services import message_sealed_fields
+
     conversation = lock_conversation(conversation_id)
     membership = membership_of(author, conversation)
     permissions.require_participate(author, conversation, membership)
+    sealed = message_sealed_fields(conversation=conversation, text=text, encrypted=encrypted)
     root = None
     if thread_root_id is not None:
         root = Message.objects.filter(pk=thread_root_id, conversation=conversation).first()
@@ -212,6 +220,7 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
         seq=conversation.last_seq + 1,
         client_msg_id=client_msg_id,
         created_at=now,
+        **sealed,
     )
     attachments = attachments_attach(author=author, message=message, file_ids=file_ids)
     mentions = _mentioned_members(conversation.pk, author.pk, rendered)
@@ -273,18 +282,23 @@ def _require_visible(actor: User, message: Message) -> Membership | None:
     return membership
 
 
-def message_edit(*, actor: User, message_id: Any, text: Any) -> Message:
-    """Replace a message's text, keeping the earlier body as a revision."""
-    text = clean_text(text)
+def message_edit(*, actor: User, message_id: Any, text: Any, encrypted: Any = None) -> Message:
+    """Replace a message's text (or, end-to-end encrypted, its ciphertext), keeping the
+    earlier body as a revision."""
+    from e2ee.services import message_sealed_fields
+
+    text = clean_text(text) if encrypted is None else ("" if text in (None, "") else text)
     with transaction.atomic():
         message = _lock_message(message_id)
         membership = _require_visible(actor, message)
         permissions.require_edit_message(actor, message, membership)
-        if text == message.text:
+        sealed = message_sealed_fields(conversation=message.conversation, text=text, encrypted=encrypted)
+        if not sealed and text == message.text:
             return message
         now = timezone.now()
         MessageRevision.objects.create(
-            message=message, text=message.text, html=message.html,
+            message=message, text=message.text, html=message.html, ciphertext=message.ciphertext,
+            nonce=message.nonce, key_id=message.key_id,
             written_at=message.edited_at or message.created_at, replaced_at=now, replaced_by=actor,
         )
         rendered = markdown.render(text, mention_resolver(message.conversation_id))
@@ -292,7 +306,9 @@ def message_edit(*, actor: User, message_id: Any, text: Any) -> Message:
         message.html = rendered.html
         message.has_link = rendered.has_link
         message.edited_at = now
-        message.save(update_fields=["text", "html", "has_link", "edited_at"])
+        for field, value in sealed.items():
+            setattr(message, field, value)
+        message.save(update_fields=["text", "html", "has_link", "edited_at", *sealed])
         _sync_mentions(message, rendered)
         event_record(conversation=message.conversation, event_type="message.edited",
                      message=message)
@@ -324,7 +340,8 @@ def message_delete(*, actor: User, message_id: Any) -> Message:
             return message
         now = timezone.now()
         MessageRevision.objects.create(
-            message=message, text=message.text, html=message.html,
+            message=message, text=message.text, html=message.html, ciphertext=message.ciphertext,
+            nonce=message.nonce, key_id=message.key_id,
             written_at=message.edited_at or message.created_at, replaced_at=now, replaced_by=actor,
         )
         message.deleted_at = now

@@ -222,7 +222,7 @@ def notification_batch_send(*, batch_id: int) -> bool:
         message = notification.message
         groups.setdefault(_conversation_label(message, user), []).append({
             "sender": message.author.display_name,
-            "text": plain_text(message.html) if not message.is_deleted else "(deleted)",
+            "text": "(deleted)" if message.is_deleted else _email_text(message),
             "url": message_url(message),
             "when": message.created_at,
             "reason": notification.get_reason_display(),
@@ -350,7 +350,7 @@ def digest_deliver(*, user_id: int, since: datetime) -> bool:
                .order_by("-reaction_total", "-reply_count", "-id")[:3])
         channels.append({"name": row["conversation__name"], "count": row["count"],
                          "highlights": [{"sender": m.author.display_name,
-                                         "text": plain_text(m.html)[:280],
+                                         "text": _email_text(m)[:280],
                                          "url": message_url(m)} for m in top]})
     context = {"user": user, "channels": channels, "unsubscribe_url": unsubscribe_url(user),
                "site_url": settings.SITE_URL}
@@ -364,3 +364,12 @@ def digest_deliver(*, user_id: int, since: datetime) -> bool:
     email.attach_alternative(render_to_string("messaging/email/digest.html", context), "text/html")
     email.send(fail_silently=False)
     return True
+
+
+ENCRYPTED_NOTICE = "An end-to-end encrypted message: open teamchat to read it."
+
+
+def _email_text(message: Message) -> str:
+    """What an email shows of a message. The server holds no text of an end-to-end
+    encrypted one (its html is empty), so the email says only that it arrived."""
+    return ENCRYPTED_NOTICE if message.key_id is not None else plain_text(message.html)

@@ -3,6 +3,7 @@
 // conversation, typing signals and file attachments with progress.
 
 import { get, patch, post, upload } from "./api.js";
+import { editSealed, isEncrypted, openedText, sealUpload, sendSealed } from "./e2ee.js";
 import { loadEmoji, openEmojiPicker, searchEmoji } from "./emoji.js";
 import { debounce, el, fileSize, uuid } from "./format.js";
 import { emit, state } from "./store.js";
@@ -156,7 +157,8 @@ export class Composer {
     }
     const files = this.uploads.filter((item) => item.state === "done").map((item) => item.file.id);
     if (!text.trim() && !files.length) return;
-    const command = !files.length && text.match(/^\/([a-z0-9][a-z0-9_-]{0,31})(?:\s+([\s\S]*))?$/i);
+    // Slash commands run on the server, which must never see an encrypted conversation's text.
+    const command = !files.length && !isEncrypted(conversation) && text.match(/^\/([a-z0-9][a-z0-9_-]{0,31})(?:\s+([\s\S]*))?$/i);
     if (command) {
       this.input.value = "";
       this.resize();
@@ -178,6 +180,18 @@ export class Composer {
     this.closeMenu();
     if (!this.preview.hidden) this.togglePreview();
     const clientMsgId = uuid();
+    if (isEncrypted(conversation)) {
+      // End-to-end encrypted: sealed here, sent over REST with the encrypted files' ids.
+      const sealedFiles = this.uploads.filter((item) => item.state === "done").map((item) => ({ id: item.file.id, meta: { id: item.file.id, ...item.sealedMeta } }));
+      this.clearUploads();
+      try {
+        await sendSealed({ conversation, threadRoot, alsoInChannel: alsoInChannel && alsoInChannel(), text, files: sealedFiles, clientMsgId });
+      } catch (error) {
+        emit("toast", { text: error.message });
+        this.input.value = text;
+      }
+      return;
+    }
     if (files.length) {
       // Messages with files go over REST: the upload ids travel with them.
       this.clearUploads();
@@ -198,7 +212,7 @@ export class Composer {
   startEdit(message) {
     this.storeDraft();
     this.editing = message;
-    this.input.value = message.text;
+    this.input.value = message.encrypted ? openedText(message) : message.text;
     this.modeBar.hidden = false;
     this.resize();
     this.input.focus();
@@ -220,7 +234,8 @@ export class Composer {
       return;
     }
     try {
-      await patch(`messages/${message.id}/`, { text });
+      if (message.encrypted) await editSealed(message, text);
+      else await patch(`messages/${message.id}/`, { text });
       this.cancelEdit(true);
     } catch (error) {
       emit("toast", { text: error.message });
@@ -238,6 +253,13 @@ export class Composer {
   renderPreview = debounce(async () => {
     const text = this.input.value;
     if (!text.trim()) { this.preview.textContent = "Nothing to preview."; return; }
+    if (isEncrypted(this.target().conversation)) {
+      // Never sent to the server: encrypted messages are shown as plain text.
+      this.preview.classList.add("message-body");
+      this.preview.replaceChildren(el("p", { class: "result-detail" }, "Previewed in your browser; the server never sees this text."),
+        ...text.split("\n").flatMap((line, index) => (index ? [el("br"), line] : [line])));
+      return;
+    }
     try {
       const { html } = await post("messages/preview/", { text, conversation: this.target().conversation });
       this.preview.innerHTML = html; // sanitised by the server, like every message
@@ -346,8 +368,15 @@ export class Composer {
 
   async startUpload(item) {
     const form = new FormData();
-    form.append("file", item.local, item.local.name);
     try {
+      if (isEncrypted(this.target().conversation)) {
+        // Encrypted before it leaves the browser; the server keeps only ciphertext.
+        const sealed = await sealUpload(item.local);
+        item.sealedMeta = sealed.meta;
+        form.append("file", sealed.blob, "encrypted.bin");
+      } else {
+        form.append("file", item.local, item.local.name);
+      }
       item.file = await upload("files/", form, {
         signal: item.controller.signal,
         onProgress: (fraction) => { item.progress = fraction; this.drawUploads(); },

@@ -36,15 +36,19 @@ function actions(...buttons) {
 
 // --- Create a channel ---
 
+const e2eeAllowed = () => ["allowed", "required"].includes(state.organisation.e2ee_policy);
+
 export function createChannelDialog() {
   const name = el("input", { type: "text", name: "name", required: true, maxlength: "80", autofocus: true, placeholder: "e.g. product-launch", pattern: "[a-z0-9][a-z0-9_-]*" });
   const topic = el("input", { type: "text", name: "topic", maxlength: "250" });
   const kind = el("input", { type: "checkbox", name: "private" });
+  const encrypted = el("input", { type: "checkbox", name: "encrypted", id: "channel-encrypted" });
   const error = errorLine();
   const form = el("form", { method: "dialog", onsubmit: async (event) => {
     event.preventDefault();
     try {
-      const conversation = await post("conversations/", { kind: kind.checked ? "private" : "public", name: name.value.trim().toLowerCase(), topic: topic.value });
+      const conversation = await post("conversations/", { kind: kind.checked || encrypted.checked ? "private" : "public", name: name.value.trim().toLowerCase(), topic: topic.value,
+        ...(encrypted.checked ? { encrypted: true } : {}) });
       emit("conversation-added", { conversation });
       closeDialog();
       location.hash = `#/c/${conversation.id}`;
@@ -56,6 +60,7 @@ export function createChannelDialog() {
   el("label", {}, "Name", name),
   el("label", {}, "Topic (optional)", topic),
   el("label", { class: "inline" }, kind, "Make it private: only invited people can see it"),
+  e2eeAllowed() ? el("label", { class: "inline" }, encrypted, "End-to-end encrypted (private; the server cannot read or search it)") : null,
   error, actions(el("button", { type: "submit", class: "primary" }, "Create")));
   show([form]);
 }
@@ -68,6 +73,7 @@ export function newDirectDialog() {
   const chips = el("div", { class: "chips", "aria-live": "polite" });
   const results = el("ul", { class: "results", role: "listbox", "aria-label": "People" });
   const error = errorLine();
+  const encrypted = el("input", { type: "checkbox", name: "encrypted", id: "direct-encrypted" });
   const draw = () => {
     chips.replaceChildren(...[...chosen.values()].map((user) => el("span", { class: "chip" }, user.display_name,
       el("button", { type: "button", class: "icon-button", "aria-label": `Remove ${user.display_name}`, onclick: () => { chosen.delete(user.id); draw(); } }, "✕"))));
@@ -84,7 +90,7 @@ export function newDirectDialog() {
     event.preventDefault();
     if (!chosen.size) { showError(error, "Choose at least one person."); return; }
     try {
-      const conversation = await post("conversations/", { kind: "direct", members: [...chosen.keys()] });
+      const conversation = await post("conversations/", { kind: "direct", members: [...chosen.keys()], ...(encrypted.checked ? { encrypted: true } : {}) });
       emit("conversation-added", { conversation });
       closeDialog();
       location.hash = `#/c/${conversation.id}`;
@@ -92,7 +98,9 @@ export function newDirectDialog() {
       showError(error, err);
     }
   } },
-  el("h2", { id: "dialog-title" }, "Start a conversation"), search, chips, results, error,
+  el("h2", { id: "dialog-title" }, "Start a conversation"), search, chips, results,
+  // Under the "required" policy every direct conversation is encrypted anyway.
+  state.organisation.e2ee_policy === "allowed" ? el("label", { class: "inline" }, encrypted, "End-to-end encrypted") : null, error,
   actions(el("button", { type: "submit", class: "primary" }, "Start")));
   show([form]);
   draw();

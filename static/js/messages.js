@@ -2,6 +2,7 @@
 // author grouping, the "new messages" line, history loading and jump-to-message.
 
 import { del, get, post } from "./api.js";
+import { drawBody as drawSealedBody, filesBlock as sealedFilesBlock } from "./e2ee.js";
 import { openEmojiPicker } from "./emoji.js";
 import { clock, dayKey, dayLabel, el, fileSize, fullTime, initials } from "./format.js";
 import { emit, findMessage, mentionsMe, putMessage, state, timeline, userName } from "./store.js";
@@ -108,6 +109,7 @@ export function renderMessage(message, { grouped = false, inThread = false } = {
   const body = el("div", { class: "message-body" });
   if (message.deleted) body.textContent = "This message was deleted.";
   else if (message.pending) body.textContent = message.text;
+  else if (message.encrypted) drawSealedBody(body, message); // decrypted in this browser, shown as text
   else body.innerHTML = message.html; // sanitised on the server (nh3); never built from raw input here
   const meta = el("div", { class: "message-meta" },
     el("button", { type: "button", class: "message-author", onclick: () => emit("open-profile", { userId: message.author }) }, author),
@@ -136,7 +138,8 @@ export function renderMessage(message, { grouped = false, inThread = false } = {
     dataset: { id: message.id || "", author: message.author }, "aria-label": `${author}, ${message.pending ? "sending" : clock(message.created_at)}`,
   },
   grouped ? el("span", { class: "message-gutter-time", "aria-hidden": "true" }, message.pending ? "" : clock(message.created_at)) : avatar(message.author),
-  el("div", { class: "message-content" }, meta, body, notes.length ? el("div", {}, notes) : null, filesBlock(message),
+  el("div", { class: "message-content" }, meta, body, notes.length ? el("div", {}, notes) : null,
+    message.encrypted && !message.deleted ? sealedFilesBlock(message) : filesBlock(message),
     previewCards(message), reactionsBar(message), threadButton, failedTools),
   messageActions(message, { inThread }));
 }

@@ -4,6 +4,7 @@
 import { del, get, getAll } from "./api.js";
 import { Composer } from "./composer.js";
 import { addMembersDialog } from "./dialogs.js";
+import { searchOpened } from "./e2ee.js";
 import { el } from "./format.js";
 import { avatar, continues, renderMessage } from "./messages.js";
 import { conversationName, emit, putMessage, state, userName } from "./store.js";
@@ -172,6 +173,17 @@ export class SidePanel {
       const summary = el("p", { class: "result-detail", role: "status" },
         result.results.length ? `Results for “${query}”` : `Nothing found for “${query}”.`);
       body().replaceChildren(el("div", { class: "panel-section" }, summary), list);
+      const sealed = searchOpened(query);
+      if (sealed.length) {
+        // The server cannot search end-to-end encrypted conversations: these come from
+        // the messages this browser has loaded and decrypted.
+        body().append(el("div", { class: "panel-section e2ee-search" },
+          el("p", { class: "result-detail" }, "🔒 In encrypted conversations (searched in this browser, loaded messages only)"),
+          el("ol", { class: "search-results" }, sealed.map(({ message, text }) => el("li", { class: "search-result" },
+            el("a", { href: `#/c/${message.conversation}/m/${message.id}`, class: "search-link" },
+              el("span", { class: "result-detail" }, `${userName(message.author)} · ${new Date(message.created_at).toLocaleString()}`),
+              el("div", { class: "search-snippet" }, text.slice(0, 200))))))));
+      }
     }
     if (result.has_more) {
       body().append(el("div", { class: "panel-section load-more" },

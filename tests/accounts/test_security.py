@@ -143,7 +143,8 @@ def test_the_console_sets_the_policy_and_resets_authenticators(owner, admin, mem
     assert f"/console/people/{admin.pk}/two-factor/reset/" not in people  # nothing to reset
 
     form = {"name": "Acme", "message_edit_window_seconds": "600", "link_previews_enabled": "on",
-            "link_preview_domains": "example.com\nacme.test", "require_two_factor": "everyone"}
+            "link_preview_domains": "example.com\nacme.test", "require_two_factor": "everyone",
+            "e2ee_policy": "off"}
     refused = deputy.post("/console/settings/", form)
     assert "Only an owner may change the two-factor policy." in refused.content.decode()
     organisation = Organisation.get()

@@ -71,7 +71,9 @@ def test_send_returns_the_message_shape_and_retrying_returns_the_same(member):
     body = first.json()
     assert set(body) == {"id", "conversation", "author", "text", "html", "seq", "thread_root",
                          "also_in_channel", "client_msg_id", "created_at", "edited_at", "deleted",
-                         "reactions", "files", "thread", "pinned", "previews"}
+                         "reactions", "files", "thread", "pinned", "previews",
+                         "encrypted", "ciphertext", "nonce", "key_id"}
+    assert (body["encrypted"], body["ciphertext"], body["nonce"], body["key_id"]) == (False, None, None, None)
     assert body["html"] == "<p>Hello <strong>world</strong> 👋</p>"
     assert (body["author"], body["seq"], body["client_msg_id"]) == (member.pk, 2, cmid)
     assert retry.json() == body
