@@ -53,6 +53,7 @@ class ConnectionStore(Protocol):
     def touch(self, user_id: int, connection_id: str, state: str) -> None: ...
     def drop(self, user_id: int, connection_id: str) -> None: ...
     def states(self, user_ids: Iterable[int]) -> dict[int, list[str]]: ...
+    def connections(self, user_ids: Iterable[int]) -> dict[int, set[str]]: ...
     def swap_announced(self, user_id: int, value: str) -> str | None: ...
 
 
@@ -88,6 +89,13 @@ class CacheConnectionStore:
         now = time.time()
         return {uid: [state for state, expires in (found.get(self._key(uid)) or {}).values()
                       if expires > now] for uid in ids}
+
+    def connections(self, user_ids: Iterable[int]) -> dict[int, set[str]]:
+        ids = list(user_ids)
+        found = self._cache.get_many([self._key(uid) for uid in ids])
+        now = time.time()
+        return {uid: {conn for conn, (_, expires) in (found.get(self._key(uid)) or {}).items()
+                      if expires > now} for uid in ids}
 
     def swap_announced(self, user_id: int, value: str) -> str | None:
         with self._lock:
@@ -146,6 +154,14 @@ class RedisConnectionStore:
             result[uid] = [state_map.get(conn, "active") for conn in live]
         return result
 
+    def connections(self, user_ids: Iterable[int]) -> dict[int, set[str]]:
+        ids = list(user_ids)
+        now = time.time()
+        pipe = self._redis.pipeline(transaction=False)
+        for uid in ids:
+            pipe.zrangebyscore(self._keys(uid)[0], now, "+inf")
+        return {uid: set(live) for uid, live in zip(ids, pipe.execute(), strict=True)}
+
 
 _store: ConnectionStore | None = None
 _store_lock = threading.Lock()
@@ -202,6 +218,11 @@ def active_among(user_ids: Iterable[int]) -> list[int]:
 
 def is_connected(user_id: int) -> bool:
     return bool(store().states([user_id]).get(user_id))
+
+
+def live_connections(user_ids: Iterable[int]) -> dict[int, set[str]]:
+    """The ids of each person's sockets that are open (RealtimeConsumer.connection_id)."""
+    return store().connections(user_ids)
 
 
 def announce(user_id: int) -> Presence:

@@ -16,11 +16,13 @@ import time
 import uuid
 from typing import Any
 
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts import presence
+from calls.consumers import CALL_FRAMES, CallSignalling
 from messaging import selectors, services
 from messaging.events import (
     TYPING_EVENT,
@@ -29,6 +31,7 @@ from messaging.events import (
     presence_group,
     user_group,
 )
+from teamchat import metrics, requestid
 from teamchat.errors import NotFound, TeamchatError, as_teamchat_error
 
 logger = logging.getLogger(__name__)
@@ -66,10 +69,11 @@ def _require(frame: dict[str, Any], field: str, kind: type | tuple[type, ...]) -
     return value
 
 
-class RealtimeConsumer(AsyncWebsocketConsumer):
+class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope["user"]
         self.connection_id = uuid.uuid4().hex
+        metrics.websocket_opened()  # balanced in disconnect, which runs once connection_id is set
         self.last_sent: dict[int, int] = {}
         self.member_of: set[int] = set()
         self.watching: set[int] = set()
@@ -100,6 +104,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "connection_id"):
             return
+        metrics.websocket_closed()
+        await self.call_connection_closed()
         for conversation_id in list(self.last_sent):
             await self.channel_layer.group_discard(conversation_group(conversation_id),
                                                    self.channel_name)
@@ -123,9 +129,21 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None,
+                   close: bool = False) -> None:
+        """Drop a frame for a socket that closed a moment ago. Daphne raises on such a
+        send, which would end this consumer before the disconnect that is already on its
+        way, and with it leaving the groups, closing presence and dropping the person from
+        their call."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Disconnected:
+            logger.debug("a frame for %s arrived after their socket closed", self.user.pk)
+
     # --- Frames from the client ----------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        requestid.begin_frame()
         if not self._take_token():
             self.strikes += 1
             if self.strikes >= FLOOD_STRIKES_BEFORE_CLOSE:
@@ -298,7 +316,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self.member_of.add(conversation_id)
         if conversation_id not in self.last_sent:
             return
-        await self._deliver(conversation_id, event["seq"], event["text"])
+        await self._deliver(conversation_id, event["seq"], event["text"],
+                            event.get("sent_at") if event.get("event") == "message.created" else None)
         if self.user.pk in event.get("leaving", ()):
             self.member_of.discard(conversation_id)
             await self._drop(conversation_id)
@@ -328,7 +347,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     # --- Delivery ------------------------------------------------------------------------
 
-    async def _deliver(self, conversation_id: int, seq: int, text: str) -> None:
+    async def _deliver(self, conversation_id: int, seq: int, text: str,
+                       sent_at: float | None = None) -> None:
+        """`sent_at` (time.time() at the broadcast) is given for new messages only: they
+        are what the delivery metrics count."""
         last = self.last_sent.get(conversation_id, 0)
         if seq <= last:
             return  # already sent (a replay covered it, or a second copy)
@@ -340,6 +362,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 return
         self.last_sent[conversation_id] = seq
         await self.send(text_data=text)
+        if sent_at is not None:
+            metrics.message_delivered(sent_at)
 
     async def _catch_up(self, conversation_id: int) -> None:
         """Send what the client misses after last_sent, from the event log."""
@@ -396,7 +420,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
 
 CLIENT_FRAMES = {"ping", "message.send", "resume", "subscribe", "unsubscribe", "typing",
-                 "presence.set", "presence.subscribe"}
+                 "presence.set", "presence.subscribe"} | CALL_FRAMES
 
 
 def _send_message(user: Any, conversation_id: int, text: str, client_msg_id: str,

@@ -7,4 +7,6 @@ urlpatterns = [
     path("", include("messaging.api.urls")),
     path("", include("files.api.urls")),
     path("", include("integrations.api.urls")),
+    path("", include("calls.api.urls")),
+    path("", include("e2ee.api.urls")),
 ]

@@ -99,6 +99,25 @@ def daphne_pair(django_db_setup, tmp_path_factory):
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def call_daphne_pair(django_db_setup, tmp_path_factory):
+    """Like daphne_pair, with calls that ring for CALL_RING_SECONDS only, so the tests of
+    missed calls are short (tests/calls, tests/e2e/test_calls.py)."""
+    from tests.servers import DaphneServer
+
+    if not (settings.TEST_USES_POSTGRES and settings.TEST_USES_REDIS):
+        pytest.skip("cross-process tests need PostgreSQL and Redis (CI requires them)")
+    base = tmp_path_factory.mktemp("daphne-calls")
+    ring = {"CALL_RING_TIMEOUT_SECONDS": str(CALL_RING_SECONDS)}
+    servers = [DaphneServer(base / "a").start(**ring), DaphneServer(base / "b").start(**ring)]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+CALL_RING_SECONDS = 6.0
+
+
 @pytest.fixture
 def real_worker():
     """A real Celery worker (in a thread) on the test Redis, with its own queue. Tests that

@@ -7,10 +7,12 @@ import {
   applyTheme, browseChannelsDialog, confirmDialog, conversationSettingsDialog, createChannelDialog,
   newDirectDialog, NOTIFY_KEY, quickSwitcher, settingsDialog,
 } from "./dialogs.js";
+import { drawBar as drawEncryptionBar, openedText, prepare as prepareEncryption } from "./e2ee.js";
 import { debounce, el, initials, plainText } from "./format.js";
 import { TimelineView } from "./messages.js";
 import { SidePanel } from "./panel.js";
 import { navigationOrder, renderSidebar } from "./sidebar.js";
+import { CallManager } from "./calls.js";
 import { RealtimeClient } from "./socket.js";
 import {
   conversationName, emit, findMessage, isMutedConversation, mentionsMe, on, putMessage, state, timeline, userName,
@@ -38,7 +40,8 @@ class App {
     for (const group of groups.results) if (group.members.includes(state.me.id)) state.myGroups.add(group.handle);
 
     this.socket = new RealtimeClient(state.me.id);
-    window.teamchat = { socket: this.socket, state };
+    this.calls = new CallManager(this.socket);
+    window.teamchat = { socket: this.socket, state, calls: this.calls };
     this.timeline = new TimelineView();
     this.panel = new SidePanel(this.socket);
     this.composer = new Composer(document.getElementById("composer"), {
@@ -109,6 +112,7 @@ class App {
     document.getElementById("app").classList.remove("sidebar-open");
     if (switching) this.composer.loadDraft();
     this.drawTyping();
+    if (conversation.encrypted && conversation.is_member) prepareEncryption(conversationId);
     await this.timeline.open(conversationId, { focusMessageId: messageId });
     if (!messageId) this.composer.focus();
     this.markRead();
@@ -132,6 +136,8 @@ class App {
       ? "This conversation is archived; its history stays readable."
       : "You are viewing a channel you have not joined.";
     composer.hidden = !conversation.is_member || conversation.archived;
+    drawEncryptionBar(conversation);
+    this.calls.drawButtons(conversation);
     document.title = this.titleFor(name);
   }
 
@@ -387,7 +393,9 @@ class App {
     const direct = conversation.kind === "direct";
     if (!(direct || mentionsMe(message) || level === "all")) return;
     const title = direct ? userName(message.author) : `${userName(message.author)} in #${conversation.name}`;
-    const notification = new Notification(title, { body: plainText(message.html).slice(0, 200), tag: `teamchat-${message.id}` });
+    // An encrypted message's text is known only here, once decrypted; the server sent none.
+    const text = message.encrypted ? openedText(message) || "New encrypted message" : plainText(message.html);
+    const notification = new Notification(title, { body: text.slice(0, 200), tag: `teamchat-${message.id}` });
     notification.onclick = () => { window.focus(); location.hash = `#/c/${conversation.id}/m/${message.id}`; notification.close(); };
   }
 
@@ -457,6 +465,7 @@ class App {
     on("me-updated", ({ me }) => { Object.assign(state.me, me); state.users.set(me.id, { ...state.users.get(me.id), ...me }); this.drawMe(); });
     on("presence-frame", (frame) => this.applyPresence({ ...frame, user: state.me.id }));
     on("timeline-bottom", () => this.markRead());
+    on("e2ee-decrypted", ({ conversation }) => this.refreshViews(conversation));
 
     window.addEventListener("hashchange", () => this.route());
     document.addEventListener("visibilitychange", () => { if (!document.hidden) this.markRead(); });

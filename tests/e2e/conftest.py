@@ -21,6 +21,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
     # Nothing leaves this machine: every host but the local ones resolves to nowhere.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
+    # Calls: a fake camera and microphone, granted without asking, peers on loopback.
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection", "--autoplay-policy=no-user-gesture-required",
 ]
 
 

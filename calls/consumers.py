@@ -1,0 +1,106 @@
+"""The call frames of the WebSocket stream (docs/realtime.md, "Calls").
+
+A mixin of messaging.consumers.RealtimeConsumer, which owns the socket: each frame is
+parsed and handed to a service in calls.services; call events from the channel layer
+are passed on to the socket they name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from calls import services
+from messaging.events import user_group
+from teamchat.errors import InvalidInput, as_teamchat_error
+
+logger = logging.getLogger(__name__)
+
+CALL_FRAMES = {"call.start", "call.accept", "call.decline", "call.cancel", "call.leave",
+               "call.signal", "call.media"}
+
+_ring_timers: set[asyncio.Task] = set()
+
+
+def _id(frame: dict[str, Any], field: str) -> int:
+    value = frame.get(field)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput.for_field(field, f"An id is required for {frame['type']}.")
+    return value
+
+
+class CallSignalling:
+    user: Any
+    connection_id: str
+    channel_layer: Any
+    send: Any  # the consumer's (the mixin comes first in its bases: define nothing it has)
+
+    async def frame_call_start(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(services.call_start)(
+            actor=self.user, conversation_id=_id(frame, "conversation"),
+            media=frame.get("media"), invite=frame.get("invite"), connection=self.connection_id)
+
+    async def frame_call_accept(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(services.call_accept)(
+            actor=self.user, call_id=_id(frame, "call"), connection=self.connection_id)
+
+    async def frame_call_decline(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(services.call_decline)(actor=self.user,
+                                                            call_id=_id(frame, "call"))
+
+    async def frame_call_cancel(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(services.call_cancel)(actor=self.user,
+                                                           call_id=_id(frame, "call"))
+
+    async def frame_call_leave(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(services.call_leave)(
+            actor=self.user, call_id=_id(frame, "call"), connection=self.connection_id)
+
+    async def frame_call_media(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(services.call_media_set)(
+            actor=self.user, call_id=_id(frame, "call"), connection=self.connection_id,
+            audio=frame.get("audio"), video=frame.get("video"), screen=frame.get("screen"))
+
+    async def frame_call_signal(self, frame: dict[str, Any]) -> None:
+        relay = await database_sync_to_async(services.call_signal)(
+            actor=self.user, call_id=_id(frame, "call"), connection=self.connection_id,
+            to=frame.get("to"), description=frame.get("description"),
+            candidate=frame.get("candidate"))
+        await self.channel_layer.group_send(user_group(relay.user_id), relay.message)
+
+    async def call_event(self, event: dict[str, Any]) -> None:
+        """A call frame for this person; some are for the socket in the call only."""
+        if event.get("connection") not in (None, self.connection_id):
+            return
+        if event.get("except_connection") == self.connection_id:
+            return
+        await self.send(text_data=event["text"])
+        if "ring_until" in event:
+            task = asyncio.get_running_loop().create_task(
+                _expire_ring(event["call"], event["ring_until"]))
+            _ring_timers.add(task)
+            task.add_done_callback(_ring_timers.discard)
+
+    async def call_connection_closed(self) -> None:
+        """Drop this socket's person from the call it was in."""
+        try:
+            await database_sync_to_async(services.call_connection_closed)(
+                user=self.user, connection=self.connection_id)
+        except Exception as error:  # noqa: BLE001  (the rest of the disconnect must run)
+            logger.warning("dropping %s from their call failed: %s", self.user.pk,
+                           as_teamchat_error(error) or error)
+
+
+async def _expire_ring(call_id: int, ring_until: float) -> None:
+    """At the ring deadline, mark whoever has not answered as having missed the call. Each
+    socket that rang runs one of these; the service makes all but the first a no-op."""
+    await asyncio.sleep(max(0.0, ring_until - time.time()) + 0.1)
+    try:
+        await database_sync_to_async(services.call_ring_expire)(call_id=call_id)
+    except Exception as error:  # noqa: BLE001  (a background task must log, not die silently)
+        logger.warning("ring timeout of call %s failed: %s", call_id,
+                       as_teamchat_error(error) or error)
