@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import history, realtime, seed_history, seed_realtime
+from bench import export, history, load, pageload, realtime, search, seed_history, seed_realtime
 from bench.stats import Row
 
 HEADER = ("benchmark", "measure", "teamchat", "baseline", "ratio", "aim", "met")
@@ -32,6 +32,10 @@ def number(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _ratio(value: float) -> str:
+    return f"{value:.1f}x" if math.isnan(value) or value >= 0.1 else f"{value:.3f}x"
+
+
 def _cells(row: Row) -> tuple[str, ...]:
     ratios = row.ratios()
     return (
@@ -40,7 +44,7 @@ def _cells(row: Row) -> tuple[str, ...]:
         " / ".join(number(v) for v in row.ours),
         f"{' / '.join(number(v) for v in row.baseline)} ({row.baseline_name})"
         if row.baseline is not None else "-",
-        " / ".join(f"{r:.1f}x" for r in ratios) if ratios is not None else "-",
+        " / ".join(_ratio(r) for r in ratios) if ratios is not None else "-",
         row.aim or "-",
         {True: "yes", False: "**no**", None: "-"}[row.met],
     )
@@ -68,7 +72,7 @@ def _aims(rows: list[Row]) -> list[str]:
         if row.baseline is not None:
             ratios = row.ratios() or ()
             versus = (f" against {' / '.join(number(v) for v in row.baseline)} for the "
-                      f"{row.baseline_name} ({' / '.join(f'{r:.1f}x' for r in ratios)})")
+                      f"{row.baseline_name} ({' / '.join(_ratio(r) for r in ratios)})")
         verdict = "**met**" if row.met else "**missed**"
         lines.append(f"- {row.benchmark}: aim {row.aim}. Measured {ours} ({row.measure})"
                      f"{versus}: {verdict}.")
@@ -129,6 +133,69 @@ process after a warm-up message, then with
 {plan.idle_connections} authenticated sockets open and idle for
 {realtime.SETTLE_SECONDS:g} s; the difference divided by the number of sockets.
 
+**Search** (in-process, no HTTP): `messaging.search.message_search`, the function GET
+/api/v1/search/messages/ calls, for page 1 of {search.PAGE} results, highlighted snippets
+included, on the same seed. Queries are chosen by how often their words occur: the seed's
+message bodies come from 400 texts of words drawn with equal weight from
+{len(seed_history.WORDS)} words, so each of those words is in roughly a quarter of all
+messages ("common words"); names occur only in the {seed_history.MENTION_SHARE:.0%} of
+messages that mention someone, and one word in none ("rare words"); two of those words
+side by side ("exact phrases"); a common word with `in:#channel` (the reader's largest
+channel), `from:@person`, `has:link` (no seeded message has a link, so it matches none)
+or `after:`/`before:` a 30-day window ("filtered"). The details list each query with the
+number of messages its words match. Each is run as the person in 500 conversations and as
+the person in the fewest; every public channel is searchable by both. Each call is
+followed by its baseline, `{search.BASELINE_SQL}` with the same words and
+{search.PAGE + 1} rows, through a raw cursor, with
+no permission filter, no ranking, no filters and no snippets. It stops at the first 21
+rows the GIN index yields, so it is a floor rather than an alternative: the ratio shows
+what ranking by relevance over every match, the permission filter and the snippets cost.
+p50, p95 and p99 are nearest-rank percentiles over all calls of a row's queries. Before
+measuring, the run checks that every message has a `search_vector` (the trigger fills it
+on INSERT and on COPY; rows without one would be filled in batches of 20,000).
+
+**Export**: `compliance.services.export_start(actor=None, format="jsonl",
+in_background=False)` then `export_run()`, the code `manage.py compliance_export` and the
+console's Celery job run, without files, in a child process
+(`python -m bench.export --child ours`); {"the newest " + format(export.QUICK_SLICE, ",")
++ " messages (a `start` date)" if info.quick else "every message"}. The zip is saved to
+storage under var/bench/export/ (deleted after) by way of a temporary file that
+export_run removes. Messages per second is the count over the wall-clock time of
+export_run; peak memory is the child's `ru_maxrss` read with `os.wait4`, so it counts
+Python, Django and the app as loaded. Baseline: a child process streaming the same rows
+(id, conversation, author, thread root, seq, text, HTML, times) from PostgreSQL, each
+turned into JSON by `row_to_json` inside a COPY to the client, into a deflated zip
+entry: the database and zlib alone, without the export's per-message record (revisions,
+reactions, mentions, files, author and conversation), its progress updates and its
+checksums.
+
+**Web client page load**: one daphne process as for realtime, on the bench database;
+headless Chromium (/usr/bin/chromium through Playwright's sync API, the flags of
+tests/e2e/conftest.py), signed in by a session cookie made as tests/realtime.py makes it,
+as the person in 500 conversations; {pageload.LOADS_QUICK if info.quick else pageload.LOADS_FULL}
+loads of each kind after one unmeasured. A script added before the page's own (a
+MutationObserver) records `performance.now()`, which counts from navigation start, when
+`#app` turns `data-state="ready"` with messages in `#message-list`, i.e. the sidebar drawn,
+the first conversation opened and its newest page rendered. Cold: a new browser context
+each load (no cache, no storage). Warm: one context loaded again and again (cached
+scripts, the last conversation remembered). Baseline: the sign-in page of the same
+daphne in a new context, to its `load` event: the fixed cost of a navigation here
+(Chromium, HTTP, a Django template, a stylesheet), without the client's API calls,
+WebSocket and rendering.
+
+**Load test** (`bench/load.py`, also `python -m bench.load --people N --seconds S`):
+{load.QUICK_PEOPLE if info.quick else load.FULL_PEOPLE} people of the realtime seed, each
+with a WebSocket to one of two daphne processes (person i to process i % 2) sharing
+PostgreSQL and Redis, for {load.QUICK_SECONDS if info.quick else load.FULL_SECONDS:g} s. A
+tenth of them send to their 10-member team channel about every {load.SEND_EVERY:g} s
+(exponential pauses), each message after a `typing` frame {load.TYPING_LEAD:g} s before;
+everyone sends `presence.set` about once a minute; {load.READ_SHARE:.0%} of received
+messages are marked read by a POST to `conversations/{{id}}/read/`. Latency runs from just
+before `message.send` is written to each member's receipt of its `message.created`; after
+sending stops the run waits {load.DRAIN:g} s, then counts every acked message's frames at
+each of its members by message id: one each is required. No baseline: the row answers
+the aim of issue 13 directly.
+
 **Baseline for realtime**: `bench/bare_server.py`, an asyncio `websockets` server in its
 own process that relays every text frame to every connected socket, measured by the
 same client code with frames padded to the size of teamchat's `message.created` frame.
@@ -187,9 +254,15 @@ teamchat's figure by the baseline's, measured in the same run.
 ## Running it
 
 `make bench` seeds 1,000,000 messages the first time (about two minutes here; the
-database is kept and reused after that) and then measures for about eight minutes;
+database is kept and reused after that) and then measures for about 30 minutes (an
+estimate: the export of all 1,000,000 messages alone takes about eight at the quick run's
+rate, search about six, the page loads two, the load test with 2,000 people two);
 `make bench QUICK=1` seeds 100,000 (or reuses a larger seed) and runs shorter
-measurements, in about three minutes. `.venv/bin/python -m bench.run --profile` records
+measurements, in about eight minutes.
+`.venv/bin/python -m bench.run --only search,export` runs a subset (any of
+{", ".join(f"`{name}`" for name in ("history", "writes", "realtime", "search", "export", "pageload",
+                                   "load"))})
+and prints its table without rewriting this page. `.venv/bin/python -m bench.run --profile` records
 py-spy profiles of daphne into var/bench/profiles/ (install py-spy first). All need
 PostgreSQL at 127.0.0.1:5432 (user postgres) and Redis at 127.0.0.1:6379; they use the
 database `teamchat_bench` and Redis keys starting with `tcbench`, and nothing else.

@@ -1,7 +1,7 @@
 """`make bench`: seed (once), run every benchmark, print one table and write
 docs/performance.md.
 
-    .venv/bin/python -m bench.run [--quick]
+    .venv/bin/python -m bench.run [--quick] [--only search,export,...]
 
 The environment is set before Django is imported (bench.environment), so the run uses
 the database `teamchat_bench` and Redis keys under `tcbench`, never the app's or the
@@ -24,6 +24,7 @@ from bench.stats import Row
 FULL_MESSAGES = 1_000_000
 QUICK_MESSAGES = 100_000
 DOCUMENT = environment.ROOT / "docs" / "performance.md"
+BENCHMARKS = ("history", "writes", "realtime", "search", "export", "pageload", "load")
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -45,29 +46,61 @@ def _prepare(quick: bool) -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+    from bench import search
+
     if reseed:
         from bench import seed_history
 
         seed_history.seed(wanted)
-        return wanted
-    return have
+    # The search trigger fills search_vector on INSERT and COPY alike; this catches a
+    # seed loaded without it (it scans the table once, in under a second, when nothing
+    # is missing).
+    filled = search.ensure_search_vectors()
+    if filled:
+        print(f"  filled search_vector of {filled:,} messages", file=sys.stderr, flush=True)
+    return wanted if reseed else have
 
 
-def _measure(quick: bool) -> list[Row]:
-    from bench import history, realtime, seed_realtime, writes
+def _measure(quick: bool, only: set[str]) -> list[Row]:
+    from bench import export, history, load, pageload, realtime, search, seed_realtime, writes
 
     environment.clear_redis()
+    rows: list[Row] = []
     try:
-        print("history benchmarks", file=sys.stderr, flush=True)
-        rows = history.run(quick=quick)
-        seeded = seed_realtime.seed()
-        print("write benchmark", file=sys.stderr, flush=True)
-        rows += writes.run(quick=quick, seeded=seeded)
-        print("realtime benchmarks", file=sys.stderr, flush=True)
-        rows += realtime.run(quick=quick, seeded=seeded)
+        if "history" in only:
+            print("history benchmarks", file=sys.stderr, flush=True)
+            rows += history.run(quick=quick)
+        if "search" in only:
+            print("search benchmarks", file=sys.stderr, flush=True)
+            rows += search.run(quick=quick)
+        if "export" in only:
+            print("export benchmark", file=sys.stderr, flush=True)
+            rows += export.run(quick=quick)
+        if "pageload" in only:
+            print("page load benchmark", file=sys.stderr, flush=True)
+            rows += pageload.run(quick=quick)
+        if only & {"writes", "realtime", "load"}:
+            seeded = seed_realtime.seed()
+            if "writes" in only:
+                print("write benchmark", file=sys.stderr, flush=True)
+                rows += writes.run(quick=quick, seeded=seeded)
+            if "realtime" in only:
+                print("realtime benchmarks", file=sys.stderr, flush=True)
+                rows += realtime.run(quick=quick, seeded=seeded)
+            if "load" in only:
+                print("load test", file=sys.stderr, flush=True)
+                rows += load.run(quick=quick, seeded=seeded)
     finally:
         environment.clear_redis()
     return rows
+
+
+def _benchmarks(value: str) -> set[str]:
+    chosen = {name.strip() for name in value.split(",") if name.strip()}
+    unknown = chosen - set(BENCHMARKS)
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(BENCHMARKS)}")
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="record py-spy profiles of daphne to var/bench/profiles/ "
                              "(sampling perturbs the timings, so docs/performance.md is "
                              "left as it is)")
+    parser.add_argument("--only", type=_benchmarks, default=set(BENCHMARKS), metavar="NAMES",
+                        help=f"a comma-separated subset of {','.join(BENCHMARKS)}; the table "
+                             "is printed and docs/performance.md left as it is")
     args = parser.parse_args(argv)
+    partial = args.only != set(BENCHMARKS)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     started = time.monotonic()
     load_average = os.getloadavg()
@@ -90,13 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         profiling.enable()
     background_before = machine.background_load()
-    rows = _measure(args.quick)
+    rows = _measure(args.quick, args.only)
     info = report.RunInfo(quick=args.quick, messages=messages,
                           seconds=time.monotonic() - started, load_average=load_average,
                           background=(background_before, machine.background_load()),
                           machine=machine.describe())
     print(report.table(rows))
-    if not args.profile:
+    if not args.profile and not partial:
         report.write(DOCUMENT, rows, info)
         print(f"\nwritten to {DOCUMENT.relative_to(environment.ROOT)}", file=sys.stderr)
     return 0
