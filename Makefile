@@ -27,7 +27,7 @@ lint: install
 
 # Security checks CI runs: bandit on our code, pip-audit on the locked dependencies.
 audit: install
-	$(VENV)/bin/bandit -q -r accounts compliance files integrations messaging teamchat -x '*/migrations/*'
+	$(VENV)/bin/bandit -q -r accounts calls compliance e2ee files integrations messaging teamchat -x '*/migrations/*'
 	$(PY) -m teamchat.audit_dependencies requirements.lock
 
 # Pin every dependency (after changing pyproject.toml): resolve in a fresh environment.

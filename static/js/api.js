@@ -37,6 +37,11 @@ export const patch = (path, body) => api("PATCH", path, body);
 export const put = (path, body) => api("PUT", path, body);
 export const del = (path) => api("DELETE", path);
 
+function nextPath(next) {
+  const parsed = new URL(next, window.location.href);
+  return parsed.pathname + parsed.search;
+}
+
 // Every page of a cursor-paged list.
 export async function getAll(path, limit = 5000) {
   let url = path;
@@ -44,7 +49,8 @@ export async function getAll(path, limit = 5000) {
   while (url && results.length < limit) {
     const page = await get(url);
     results.push(...page.results);
-    url = page.next || null;
+    // `next` is an absolute URL; keep its path so api() does not prefix it again.
+    url = page.next ? nextPath(page.next) : null;
   }
   return results;
 }

@@ -249,3 +249,18 @@ def test_desktop_notifications_follow_the_preferences(people, off_loop):
     expect(b.page.locator(f'a[data-conversation="{loud.pk}"] .badge')).to_have_text("1")
     notifications = b.page.evaluate("window.__notifications")
     assert notifications == [{"title": "Ana Lopez in #loud", "body": "@Ben Okafor lunch?"}]
+
+
+def test_client_starts_with_a_directory_larger_than_one_page(people, off_loop):
+    """The people directory is read page by page; the last page's people have names."""
+    ana = off_loop(make_user, name="Ana Lopez")
+    last = None
+    for n in range(215):
+        last = off_loop(make_user, name=f"Zed Person {n:03d}")
+    off_loop(make_direct, ana, last)
+    channel = off_loop(make_channel, ana, "big-company")
+    a = people(ana)
+    a.go(channel.pk)
+    a.send("hello everyone")
+    expect(message_item(a.page, "hello everyone")).to_be_visible()
+    expect(a.page.locator("#direct-list")).to_contain_text("Zed Person 214")
