@@ -278,12 +278,12 @@ def _add_reply(thread: list[Any], author: int, at: datetime) -> None:
 def _copy_messages(rows: list[list[Any]], threads: dict[int, list[Any]]) -> None:
     columns = ("id", "author_id", "conversation_id", "thread_root_id", "also_in_channel", "text",
                "html", "seq", "client_msg_id", "created_at", "reply_count", "last_reply_at",
-               "thread_participants", "has_link")
+               "thread_participants", "has_link", "ciphertext", "nonce")
 
     def full_rows() -> Any:
         for row in rows:
             reply_count, last_reply_at, participants = threads.get(row[0], (0, None, []))
-            yield (*row, reply_count, last_reply_at, Jsonb(participants[-50:]), False)
+            yield (*row, reply_count, last_reply_at, Jsonb(participants[-50:]), False, "", "")
 
     _copy("messaging_message", columns, full_rows())
 
