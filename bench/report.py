@@ -84,6 +84,8 @@ def _notes(rows: list[Row]) -> list[str]:
 
 
 def _method(info: RunInfo) -> str:
+    from messaging.search import RANKED_MATCHES
+
     plan = realtime.QUICK if info.quick else realtime.FULL
     return f"""\
 **History** (in-process, no HTTP). The database `teamchat_bench` holds
@@ -149,7 +151,8 @@ followed by its baseline, `{search.BASELINE_SQL}` with the same words and
 {search.PAGE + 1} rows, through a raw cursor, with
 no permission filter, no ranking, no filters and no snippets. It stops at the first 21
 rows the GIN index yields, so it is a floor rather than an alternative: the ratio shows
-what ranking by relevance over every match, the permission filter and the snippets cost.
+what ranking by relevance (of every match of a phrase, of the newest
+{RANKED_MATCHES:,} matches of words), the permission filter and the snippets cost.
 p50, p95 and p99 are nearest-rank percentiles over all calls of a row's queries. Before
 measuring, the run checks that every message has a `search_vector` (the trigger fills it
 on INSERT and on COPY; rows without one would be filled in batches of 20,000).

@@ -157,6 +157,11 @@ class Message(models.Model):
                 & (Q(thread_root__isnull=True) | Q(also_in_channel=True)),
                 name="messaging_msg_unread_idx",
             ),
+            # Search filters: from:@person and after:/before: walk these newest first;
+            # has:link finds the few messages with a link without reading the rest.
+            models.Index(fields=["author", "id"], name="messaging_msg_author_idx"),
+            models.Index(fields=["created_at"], name="messaging_msg_created_idx"),
+            models.Index(fields=["id"], condition=Q(has_link=True), name="messaging_msg_links_idx"),
         ]
 
     def __str__(self) -> str:

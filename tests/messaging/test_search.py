@@ -163,6 +163,29 @@ def test_relevance_and_recency_rank_the_results(world):
     assert [h.message.pk for h in hits] == [recent.pk, old.pk]
 
 
+def test_many_matches_rank_the_newest(world, monkeypatch):
+    """On PostgreSQL a word matching more than RANKED_MATCHES messages ranks the newest
+    that many (a quarter of all messages would otherwise be ranked on every search)."""
+    from messaging import search
+
+    ana = world["ana"]
+    old = at(post(ana, world["general"], "roadmap roadmap roadmap planning"), "2025-01-01T00:00:00")
+    newer = [post(ana, world["general"], f"roadmap item {n}") for n in range(3)]
+    in_launch = post(ana, world["launch"], "roadmap for the launch")
+    monkeypatch.setattr(search, "RANKED_MATCHES", 2)
+    found = [hit.message.pk for hit in message_search(user=ana, query="roadmap").hits]
+    if connection.vendor == "postgresql":
+        assert sorted(found) == [newer[2].pk, in_launch.pk]
+        # A filter narrows what is walked: the newest two in #general, not in the whole.
+        found = [hit.message.pk for hit in message_search(user=ana, query="roadmap in:#general").hits]
+        assert sorted(found) == [newer[1].pk, newer[2].pk]
+        # Phrases go through the index and rank every match.
+        found = [hit.message.pk for hit in message_search(user=ana, query='"roadmap planning"').hits]
+        assert found == [old.pk]
+    else:  # SQLite FTS5 ranks every match
+        assert sorted(found) == sorted([old.pk, *(m.pk for m in newer), in_launch.pk])
+
+
 @pytest.mark.parametrize("query, problem", [
     ("", "Type something"),
     ('"unclosed phrase', "quote is not closed"),
