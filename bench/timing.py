@@ -28,15 +28,20 @@ def paired(cases: Sequence[tuple[Call, Call]], count: int, warmup: int) -> tuple
     `warmup` rounds are not counted."""
     ours: list[float] = []
     base: list[float] = []
-    # Start from the same heap whatever ran before (seeding leaves garbage behind); the
-    # collector then runs as it would in a server, and its pauses count.
+    # Start from the same heap whatever ran before (seeding leaves garbage behind), and
+    # freeze what is there as daphne and the workers do once started (teamchat.memory);
+    # the collector then runs as it would in a server, and its pauses count.
     gc.collect()
-    for index in range(warmup + count):
-        call, baseline = cases[index % len(cases)]
-        took_ours, took_base = timed(call), timed(baseline)
-        if index >= warmup:
-            ours.append(took_ours)
-            base.append(took_base)
+    gc.freeze()
+    try:
+        for index in range(warmup + count):
+            call, baseline = cases[index % len(cases)]
+            took_ours, took_base = timed(call), timed(baseline)
+            if index >= warmup:
+                ours.append(took_ours)
+                base.append(took_base)
+    finally:
+        gc.unfreeze()
     spread = Spread.of_seconds(ours)
     print(f"  {count} calls: p50 {spread.p50:.2f} ms, p99 {spread.p99:.2f} ms", file=sys.stderr,
           flush=True)

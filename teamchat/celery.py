@@ -31,3 +31,14 @@ signals.before_task_publish.connect(requestid.add_request_id_header, weak=False)
 signals.task_prerun.connect(requestid.restore_request_id, weak=False)
 signals.task_postrun.connect(requestid.forget_request_id, weak=False)
 signals.task_failure.connect(metrics.task_failed, weak=False)
+
+
+@signals.worker_process_init.connect
+def _settle(**_: Any) -> None:
+    """Each worker process, once forked and ready: see teamchat.memory."""
+    from django.apps import apps
+
+    from teamchat.memory import settle_after_startup
+
+    if apps.ready:
+        settle_after_startup()
