@@ -85,6 +85,12 @@ class CallSignalling:
             _ring_timers.add(task)
             task.add_done_callback(_ring_timers.discard)
 
+    async def call_status(self, event: dict[str, Any]) -> None:
+        """A call started, changed or ended in a conversation: for its members' sockets
+        (a public channel's onlookers see nothing of it)."""
+        if event["conversation"] in self.member_of:
+            await self.send(text_data=event["text"])
+
     async def call_connection_closed(self) -> None:
         """Drop this socket's person from the call it was in."""
         try:

@@ -12,10 +12,11 @@ from typing import Any
 
 from django.db import transaction
 
-from calls.models import CallParticipant, CallRecord, ParticipantState
-from messaging.events import encode, group_send, user_group
+from calls.models import CallParticipant, CallRecord, CallState, ParticipantState
+from messaging.events import conversation_group, encode, group_send, user_group
 
 CALL_EVENT = "call.event"
+CALL_STATUS = "call.status"
 
 
 def _iso(value: Any) -> str | None:
@@ -76,3 +77,16 @@ def to_joined(participants: list[CallParticipant], frame: dict[str, Any], *,
     for participant in participants:
         if participant.state == ParticipantState.JOINED and participant.user_id != skip_user:
             send_on_commit(participant.user_id, frame, connection=participant.connection)
+
+
+def status_on_commit(call: CallRecord, participants: list[CallParticipant]) -> None:
+    """Tell the members of the call's conversation, once committed, that a call is going on
+    there and who is in it, or that it is over: what their Join button shows. One frame
+    to the conversation's group, passed on by members' sockets only."""
+    joined = [] if call.state == CallState.ENDED else [
+        p.user_id for p in participants if p.state == ParticipantState.JOINED]
+    frame = {"type": "call.status", "conversation": call.conversation_id, "call": call.pk,
+             "state": call.state, "media": call.media, "joined": joined}
+    message = {"type": CALL_STATUS, "conversation": call.conversation_id, "text": encode(frame)}
+    group = conversation_group(call.conversation_id)
+    transaction.on_commit(lambda: group_send(group, message))

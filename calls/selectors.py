@@ -17,10 +17,12 @@ from messaging.models import Membership
 from teamchat.errors import NotFound
 
 
-def call_get_for_user(*, user: User, call_id: Any, lock: bool = False) -> CallRecord:
+def call_get_for_user(*, user: User, call_id: Any, lock: bool = False,
+                      joinable: bool = False) -> CallRecord:
     """A call the person was rung for (or started), in a conversation they still belong
-    to. With `lock`, the call row is locked (call inside atomic()): every write to a call
-    and its participants holds that lock, so they happen one at a time."""
+    to; with `joinable`, also a call going on in one of their conversations that they were
+    not rung for. With `lock`, the call row is locked (call inside atomic()): every write
+    to a call and its participants holds that lock, so they happen one at a time."""
     try:
         call_id = int(call_id)
     except (TypeError, ValueError):
@@ -28,9 +30,12 @@ def call_get_for_user(*, user: User, call_id: Any, lock: bool = False) -> CallRe
     calls = CallRecord.objects.select_related("started_by")
     if lock:
         calls = calls.select_for_update(of=("self",))
-    call = calls.filter(pk=call_id, participants__user=user).first()
+    call = calls.filter(pk=call_id).first()
     if call is None or not Membership.objects.filter(user=user,
                                                      conversation_id=call.conversation_id).exists():
+        raise NotFound("No such call.")
+    rung = call.participants.filter(user=user).exists()
+    if not rung and not (joinable and call.state == CallState.ACTIVE):
         raise NotFound("No such call.")
     return call
 

@@ -119,14 +119,23 @@ def call_start(*, actor: User, conversation_id: Any, media: Any, connection: str
 
 
 def call_accept(*, actor: User, call_id: Any, connection: str) -> CallRecord:
-    """Answer a ringing call (or rejoin one still going on) on the socket `connection`."""
+    """Answer a ringing call, or join one going on in a conversation of one's own (rung
+    for it or not, again after leaving), on the socket `connection`."""
     _expire_overdue(call_id=call_id)
     _end_abandoned(user_ids=[actor.pk])
     with transaction.atomic():
-        call = selectors.call_get_for_user(user=actor, call_id=call_id, lock=True)
+        call = selectors.call_get_for_user(user=actor, call_id=call_id, lock=True, joinable=True)
         _require_live(call)
         participants = selectors.call_participants(call=call)
-        me = _participant(participants, actor)
+        me = next((p for p in participants if p.user_id == actor.pk), None)
+        if me is None:  # not rung: joining a call going on in the conversation
+            conversation, membership = messaging_selectors.conversation_get_for_user(
+                user=actor, conversation_id=call.conversation_id)
+            permissions.require_participate(actor, conversation, membership)
+            if actor.is_bot:
+                raise Forbidden("Bots cannot take part in calls.", code="forbidden")
+            me = CallParticipant(call=call, user=actor, state=ParticipantState.LEFT,
+                                 video=call.media == CallMedia.VIDEO)
         if me.state == ParticipantState.JOINED:
             raise Conflict("You are already in this call (in another window?).",
                            code="already_joined")
@@ -143,7 +152,11 @@ def call_accept(*, actor: User, call_id: Any, connection: str) -> CallRecord:
         me.state, me.connection, me.joined_at, me.left_at = (ParticipantState.JOINED, connection,
                                                              me.joined_at or now, None)
         me.dropped = False
-        me.save(update_fields=["state", "connection", "joined_at", "left_at", "dropped"])
+        if me.pk is None:
+            me.save()
+            participants.append(me)
+        else:
+            me.save(update_fields=["state", "connection", "joined_at", "left_at", "dropped"])
         if call.state == CallState.RINGING:
             call.state, call.connected_at = CallState.ACTIVE, now
             call.save(update_fields=["state", "connected_at"])
@@ -155,6 +168,7 @@ def call_accept(*, actor: User, call_id: Any, connection: str) -> CallRecord:
                                              "reason": "answered_elsewhere"},
                                   except_connection=connection)
         events.to_joined(participants, _participant_frame(call, me), skip_user=actor.pk)
+        events.status_on_commit(call, participants)
     return call
 
 
@@ -206,6 +220,7 @@ def call_leave(*, actor: User, call_id: Any, connection: str = "",
         me.save(update_fields=["state", "left_at", "dropped"])
         if not _settle(call, participants, dropped=me if dropped else None):
             events.to_joined(participants, _participant_frame(call, me))
+            events.status_on_commit(call, participants)
     return call
 
 
@@ -453,6 +468,7 @@ def _end(call: CallRecord, participants: list[CallParticipant], reason: str, det
              "reason": reason, "detail": detail, "duration_seconds": call.duration_seconds}
     for participant in participants:
         events.send_on_commit(participant.user_id, frame)
+    events.status_on_commit(call, participants)
     call_id = call.pk
     transaction.on_commit(lambda: call_record_post(call_id=call_id), robust=True)
 

@@ -3,7 +3,8 @@
 // relays the signalling frames over /ws/ (docs/realtime.md, "Calls"). Whoever joins a call
 // makes the offers to everyone already in it, so two people never offer to each other.
 
-import { get } from "./api.js";
+import { get, getAll } from "./api.js";
+import { callInviteDialog } from "./dialogs.js";
 import { el, initials } from "./format.js";
 import { conversationName, emit, on, state, userName } from "./store.js";
 
@@ -29,6 +30,7 @@ export class CallManager {
     this.audioContext = null;
     this.meters = new Map();    // user id -> {analyser, data}
     this.iceConfig = null;
+    this.joinable = null;       // a call going on in the open conversation that we are not in
     this.build();
     on("frame", (frame) => this.receive(frame));
     window.addEventListener("beforeunload", () => { if (this.call) this.socket.send({ type: "call.leave", call: this.call.id }); });
@@ -39,8 +41,10 @@ export class CallManager {
   build() {
     this.audioButton = document.getElementById("call-audio-button");
     this.videoButton = document.getElementById("call-video-button");
+    this.joinButton = document.getElementById("call-join-button");
     this.audioButton.addEventListener("click", () => this.start("audio"));
     this.videoButton.addEventListener("click", () => this.start("video"));
+    this.joinButton.addEventListener("click", () => this.join());
 
     this.incoming = el("section", { class: "call-incoming", id: "call-incoming", role: "alertdialog",
       "aria-labelledby": "call-incoming-title", "aria-describedby": "call-incoming-detail", hidden: true });
@@ -66,10 +70,46 @@ export class CallManager {
   }
 
   // Show the call buttons where one can call: conversations one belongs to, not archived.
+  // Where a call is going on without us, a Join button takes their place.
   drawButtons(conversation) {
+    if (this.drawStartButtons(conversation) && !this.call) this.findJoinable(conversation.id);
+  }
+
+  drawStartButtons(conversation) {
     const canCall = Boolean(conversation && conversation.is_member && !conversation.archived);
     this.audioButton.hidden = !canCall;
     this.videoButton.hidden = !canCall;
+    this.showJoin(null);
+    return canCall;
+  }
+
+  async findJoinable(conversationId) {
+    let calls;
+    try {
+      calls = (await get(`conversations/${conversationId}/calls/`)).results;
+    } catch {
+      return;  // offline or gone: the start buttons stay
+    }
+    if (state.current !== conversationId || this.call) return;
+    const going = calls.find((call) => call.state === "active"
+      && !call.participants.some((p) => p.user === state.me.id && p.state === "joined"));
+    this.showJoin(going || null);
+  }
+
+  showJoin(call) {
+    this.joinable = call;
+    this.joinButton.hidden = !call;
+    if (!call) return;
+    const count = call.participants.filter((p) => p.state === "joined").length;
+    const kind = call.media === "video" ? "video call" : "audio call";
+    this.joinButton.textContent = `Join the ${kind} (${count} in it)`;
+    this.joinButton.setAttribute("aria-label", `Join the ${kind} going on here, ${count} in it`);
+    this.audioButton.hidden = true;
+    this.videoButton.hidden = true;
+  }
+
+  redrawButtons() {
+    this.drawButtons(state.conversations.get(state.current));
   }
 
   // --- Frames from the server ---
@@ -84,8 +124,13 @@ export class CallManager {
       case "call.signal": return this.signal(frame);
       case "call.media": return this.mediaChanged(frame);
       case "call.ended": return this.ended(frame);
+      case "call.status": return this.statusChanged(frame);
       case "error":
-        if (this.starting && SETUP_ERRORS.has(frame.code)) { this.starting = false; this.teardown(); }
+        if (this.starting && SETUP_ERRORS.has(frame.code)) {
+          this.starting = false;
+          this.teardown();
+          this.redrawButtons();
+        }
         return null;
       default: return null;
     }
@@ -126,11 +171,25 @@ export class CallManager {
   }
 
   ringStopped(frame) {
+    // A call one declined or missed may still be going on: offer to join it.
+    if (!this.call && !this.starting) this.redrawButtons();
     if (!this.ringing || this.ringing.id !== frame.call) return;
     const caller = this.ringing.caller.display_name;
     this.closeIncoming();
     if (frame.reason === "missed") emit("toast", { text: `You missed a call from ${caller}.` });
     else if (frame.reason === "answered_elsewhere") emit("toast", { text: "You answered the call in another window." });
+  }
+
+  // A call in one of our conversations started, changed or ended (call.status).
+  statusChanged(frame) {
+    if (frame.conversation !== state.current || this.call || this.starting) return;
+    if (this.ringing && this.ringing.id === frame.call) return;  // the incoming dialog offers it
+    if (frame.state === "active" && !frame.joined.includes(state.me.id)) {
+      this.showJoin({ id: frame.call, conversation: frame.conversation, media: frame.media, state: frame.state,
+        participants: frame.joined.map((user) => ({ user, state: "joined" })) });
+    } else if (this.joinable && this.joinable.id === frame.call) {
+      this.drawStartButtons(state.conversations.get(state.current));
+    }
   }
 
   accepted(call) {
@@ -165,6 +224,7 @@ export class CallManager {
     }
     if (!this.call || this.call.id !== frame.call) return;
     this.teardown();
+    this.redrawButtons();
     emit("toast", { text: frame.detail });
   }
 
@@ -174,6 +234,14 @@ export class CallManager {
     if (this.call || this.starting) { emit("toast", { text: "You are already in a call." }); return; }
     const conversation = state.conversations.get(state.current);
     if (!conversation) return;
+    let invite;
+    try {
+      invite = await this.chooseInvitees(conversation, media);
+    } catch (error) {
+      emit("toast", { text: `Cannot start the call: ${error.message}` });
+      return;
+    }
+    if (invite === null) return;  // cancelled
     this.starting = true;
     try {
       await this.prepare(media);
@@ -185,11 +253,23 @@ export class CallManager {
     }
     this.showOverlay(conversation, media);
     this.say("Calling…");
-    if (!this.socket.send({ type: "call.start", conversation: conversation.id, media })) {
+    if (!this.socket.send({ type: "call.start", conversation: conversation.id, media, ...(invite ? { invite } : {}) })) {
       this.starting = false;
       this.teardown();
       emit("toast", { text: "You are offline; try again when the connection is back." });
     }
+  }
+
+  // In a channel with more people than a call holds, ask whom to ring: undefined rings
+  // everyone, null means the caller cancelled.
+  async chooseInvitees(conversation, media) {
+    if (conversation.kind === "direct") return undefined;
+    if (!this.iceConfig) this.iceConfig = await get("calls/ice-servers/");
+    const max = this.iceConfig.max_participants - 1;
+    const members = (await getAll(`conversations/${conversation.id}/members/?limit=200`)).filter((member) =>
+      member.user !== state.me.id && !member.is_bot && state.users.get(member.user)?.is_active !== false);
+    if (members.length <= max) return undefined;
+    return callInviteDialog({ conversation, members, max, media });
   }
 
   async accept() {
@@ -214,6 +294,31 @@ export class CallManager {
     }
   }
 
+  // Join a call going on in the open conversation (rung for it or not): call.accept.
+  async join() {
+    const call = this.joinable;
+    if (!call || this.call || this.starting) return;
+    this.starting = true;
+    this.showJoin(null);
+    try {
+      await this.prepare(call.media);
+    } catch (error) {
+      this.starting = false;
+      this.teardown();
+      this.redrawButtons();
+      emit("toast", { text: `Cannot join the call: ${error.message}` });
+      return;
+    }
+    this.showOverlay(state.conversations.get(call.conversation), call.media);
+    this.say("Joining…");
+    if (!this.socket.send({ type: "call.accept", call: call.id })) {
+      this.starting = false;
+      this.teardown();
+      this.redrawButtons();
+      emit("toast", { text: "You are offline; try again when the connection is back." });
+    }
+  }
+
   decline() {
     if (!this.ringing) return;
     this.socket.send({ type: "call.decline", call: this.ringing.id });
@@ -222,7 +327,7 @@ export class CallManager {
 
   hangUp() {
     if (this.call) this.socket.send({ type: "call.leave", call: this.call.id });
-    this.teardown();
+    this.teardown();  // the others may talk on: their call.status brings the Join button back
   }
 
   closeIncoming() {

@@ -106,6 +106,45 @@ export function newDirectDialog() {
   draw();
 }
 
+// --- Whom a call in a large channel rings ---
+
+// Calls connect everyone to everyone, so a channel with more members than a call holds
+// rings only the people chosen here (the others can join it from the header). Resolves
+// with their ids, or null when cancelled.
+export function callInviteDialog({ conversation, members, max, media }) {
+  return new Promise((resolve) => {
+    let answer = null;
+    const chosen = new Set();
+    const search = el("input", { type: "search", autofocus: true, placeholder: "Find people", "aria-label": "Find people to ring" });
+    const count = el("p", { class: "hint", id: "call-invite-count", "aria-live": "polite" });
+    const list = el("ul", { class: "results call-invite-list" });
+    const error = errorLine();
+    const draw = () => {
+      const needle = search.value.trim().toLowerCase();
+      count.textContent = `${chosen.size} of at most ${max} chosen. Everyone else in #${conversation.name} can join the call once it is going on.`;
+      list.replaceChildren(...members.filter((member) => chosen.has(member.user) || !needle
+        || member.display_name.toLowerCase().includes(needle)).slice(0, 50).map((member) => {
+        const box = el("input", { type: "checkbox", value: String(member.user), checked: chosen.has(member.user),
+          disabled: !chosen.has(member.user) && chosen.size >= max,
+          onchange: () => { if (box.checked) chosen.add(member.user); else chosen.delete(member.user); draw(); } });
+        return el("li", {}, el("label", { class: "inline" }, box, member.display_name));
+      }));
+    };
+    search.addEventListener("input", draw);
+    const kind = media === "video" ? "video call" : "audio call";
+    const form = el("form", { method: "dialog", onsubmit: (event) => {
+      event.preventDefault();
+      if (!chosen.size) { showError(error, "Choose at least one person to ring."); return; }
+      answer = [...chosen];
+      closeDialog();
+    } },
+    el("h2", { id: "dialog-title" }, `Whom should the ${kind} ring?`), search, count, list, error,
+    actions(el("button", { type: "submit", class: "primary" }, "Ring")));
+    show([form], { onClose: () => resolve(answer) });
+    draw();
+  });
+}
+
 // --- Browse channels ---
 
 export async function browseChannelsDialog() {

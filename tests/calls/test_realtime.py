@@ -316,3 +316,48 @@ def test_a_group_call_meshes_and_goes_on_until_one_person_is_left(call_daphne_pa
         assert a.next("call.ended")["reason"] == "completed"
         record = a.next("message.created")["message"]["text"]
     assert record.startswith("📹 Video call with Ana Lopez, Ben Okafor and Cat Ng · lasted 0:0")
+
+
+def test_a_member_not_rung_joins_a_call_going_on_and_outsiders_cannot(call_daphne_pair):
+    ana, ben, cat = (make_user(name=n) for n in ("Ana Lopez", "Ben Okafor", "Cat Ng"))
+    eve = make_user(name="Eve Outsider")
+    channel = make_channel(ana, "standup", members=[ben, cat])
+    with connect(call_daphne_pair[0], ana) as a, connect(call_daphne_pair[1], ben) as b, \
+            connect(call_daphne_pair[0], cat) as c, connect(call_daphne_pair[1], eve) as e:
+        e.send(type="subscribe", conversation=channel.pk)  # an onlooker of the public channel
+        call = start(a, channel.pk, invite=[ben.pk])
+        b.next("call.ring")
+        assert c.collect("call.ring", seconds=0.5) == []  # Cat was not rung
+        # Not rung, and nobody has answered yet: there is no call to join.
+        c.send(type="call.accept", call=call["id"])
+        assert c.next("error")["code"] == "not_found"
+        b.send(type="call.accept", call=call["id"])
+        b.next("call.accepted")
+        a.next("call.participant")
+        # Every member learns that a call is going on, and who is in it: the Join button.
+        assert c.next("call.status") == {"type": "call.status", "conversation": channel.pk,
+                                         "call": call["id"], "state": "active",
+                                         "media": "video", "joined": [ana.pk, ben.pk]}
+
+        e.send(type="call.accept", call=call["id"])  # not a member of the channel
+        assert e.next("error")["code"] == "not_found"
+        c.send(type="call.accept", call=call["id"])
+        joined = {p["user"] for p in c.next("call.accepted")["call"]["participants"]
+                  if p["state"] == "joined"}
+        assert joined == {ana.pk, ben.pk, cat.pk}
+        for socket in (a, b):
+            assert socket.next("call.participant", where=lambda f: f["participant"]["user"]
+                               == cat.pk)["participant"]["state"] == "joined"
+        c.send(type="call.signal", call=call["id"], to=ana.pk, description=OFFER)
+        assert a.next("call.signal")["from"] == cat.pk
+        assert e.collect("call.participant", seconds=0.3) == []
+
+        c.send(type="call.leave", call=call["id"])
+        assert c.next("call.status", where=lambda f: f["joined"] == [ana.pk, ben.pk])
+        b.send(type="call.leave", call=call["id"])
+        assert a.next("call.ended")["reason"] == "completed"
+        assert c.next("call.status", where=lambda f: f["state"] == "ended")["joined"] == []
+        record = a.next("message.created")["message"]["text"]
+        assert e.collect("call.status", seconds=0.3) == []
+    assert record.startswith("📹 Video call with Ana Lopez, Ben Okafor and Cat Ng · lasted 0:0")
+    assert CallParticipant.objects.filter(call_id=call["id"]).count() == 3

@@ -212,3 +212,35 @@ def test_a_call_whose_sockets_all_went_away_is_ended_when_someone_calls_again(
         "📞 Audio call with Ana Lopez and Ben Okafor")
     states = dict(CallParticipant.objects.filter(call=fresh).values_list("user_id", "state"))
     assert states == {ana.pk: "joined", ben.pk: "ringing"}  # not busy in the lost call
+
+
+def test_joining_a_call_going_on_without_being_rung(trio, admin, settings):
+    from accounts.services import people
+    from messaging import services as messaging
+
+    ana, ben, cat, channel = trio
+    bot = people.bot_create(actor=admin, display_name="Helper", username="helper")
+    guest = make_user("guest", name="Gus Guest")
+    for user in (bot, guest):
+        messaging.membership_add(actor=ana, conversation_id=channel.pk, user_id=user.pk)
+    presence.connection_open(guest.pk, "g1")
+    try:
+        call = services.call_start(actor=ana, conversation_id=channel.pk, media="audio",
+                                   connection="a1", invite=[ben.pk])
+        with pytest.raises(NotFound):  # ringing, not yet going on: only those rung may answer
+            services.call_accept(actor=cat, call_id=call.pk, connection="c1")
+        services.call_accept(actor=ben, call_id=call.pk, connection="b1")
+        with pytest.raises(Forbidden):
+            services.call_accept(actor=bot, call_id=call.pk, connection="x1")
+        services.call_accept(actor=guest, call_id=call.pk, connection="g1")  # a member like any
+        settings.CALL_MAX_PARTICIPANTS = 3
+        with pytest.raises(Forbidden) as full:
+            services.call_accept(actor=cat, call_id=call.pk, connection="c1")
+        assert full.value.code == "call_full"
+        assert not CallParticipant.objects.filter(call=call, user__in=[cat, bot]).exists()
+        settings.CALL_MAX_PARTICIPANTS = 4
+        services.call_accept(actor=cat, call_id=call.pk, connection="c1")
+        assert dict(CallParticipant.objects.filter(call=call).values_list("user_id", "state")) == {
+            ana.pk: "joined", ben.pk: "joined", guest.pk: "joined", cat.pk: "joined"}
+    finally:
+        presence.connection_close(guest.pk, "g1")

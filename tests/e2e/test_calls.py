@@ -128,16 +128,88 @@ def test_an_unanswered_call_is_missed_on_both_sides(people, off_loop):
     assert off_loop(lambda: CallRecord.objects.get().end_reason) == "missed"
 
 
-def test_a_call_too_large_for_the_mesh_is_refused_with_the_reason(people, off_loop):
+def test_a_channel_larger_than_a_call_asks_whom_to_ring_within_the_limit(people, off_loop):
+    """Calls connect everyone to everyone (at most 4 people here); in a larger channel the
+    caller picks whom to ring. The server's refusal of more is in tests/calls."""
     def scenario():
-        people_ = [make_user(name=f"Person {n}") for n in range(5)]
-        return people_[0], make_channel(people_[0], "everyone", members=people_[1:])
+        people_ = [make_user(name=f"Person {n}") for n in range(6)]
+        return people_, make_channel(people_[0], "everyone", members=people_[1:])
 
-    ana, channel = off_loop(scenario)
-    a = people(ana)
+    everyone, channel = off_loop(scenario)
+    a, b = people(everyone[0]), people(everyone[1])
     a.go(channel.pk)
+    b.go(channel.pk)
     a.page.get_by_role("button", name="Start a video call").click()
-    expect(a.page.locator("#toast")).to_contain_text("A call connects at most 4 people")
+    dialog = a.page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Whom should the video call ring?")
+    assert serious(a.page) == []
+    dialog.get_by_role("button", name="Ring").click()
+    expect(dialog).to_contain_text("Choose at least one person to ring.")
+    for n in (1, 2, 3):
+        dialog.get_by_label(f"Person {n}").check()
+    expect(a.page.locator("#call-invite-count")).to_contain_text("3 of at most 3 chosen")
+    expect(dialog.get_by_label("Person 4")).to_be_disabled()
+    dialog.get_by_role("button", name="Cancel").click()
     expect(a.page.locator("#call-overlay")).to_be_hidden()
-    assert a.page.evaluate("window.teamchat.calls.local") is None  # the camera is off again
     assert off_loop(lambda: CallRecord.objects.count()) == 0
+
+    a.page.get_by_role("button", name="Start a video call").click()
+    dialog.get_by_label("Person 1").check()
+    dialog.get_by_label("Person 3").check()
+    dialog.get_by_role("button", name="Ring").click()
+    expect(a.page.locator("#call-status")).to_have_text("Ringing Person 1, Person 3…")
+    expect(b.page.get_by_role("alertdialog")).to_contain_text("is calling you: video call in #everyone")
+    call = off_loop(lambda: CallRecord.objects.get())
+    rung = off_loop(lambda: sorted(call.participants.values_list("user_id", "state")))
+    assert rung == sorted([(everyone[0].pk, "joined"), (everyone[1].pk, "ringing"),
+                           (everyone[3].pk, "ringing")])
+    a.page.get_by_role("button", name="Leave the call").click()
+    expect(b.page.get_by_role("alertdialog")).to_be_hidden()
+
+
+ALL_CONNECTED = """(count) => {
+  const pcs = window.teamchat.calls.peerConnections();
+  return pcs.length === count && pcs.every((pc) => pc.connectionState === "connected");
+}"""
+
+
+def test_someone_who_declined_joins_the_call_going_on_and_can_join_again(people, off_loop):
+    def scenario():
+        trio = [make_user(name=n) for n in ("Ana Lopez", "Ben Okafor", "Cat Ng")]
+        return (*trio, make_channel(trio[0], "standup", members=trio[1:]))
+
+    ana, ben, cat, channel = off_loop(scenario)
+    a, b, c = people(ana), people(ben), people(cat)
+    for person in (a, b, c):
+        person.go(channel.pk)
+    join = c.page.locator("#call-join-button")
+    expect(join).to_be_hidden()
+
+    a.page.get_by_role("button", name="Start an audio call").click()
+    b.page.get_by_role("button", name="Accept the audio call from Ana Lopez").click()
+    c.page.get_by_role("button", name="Decline the audio call from Ana Lopez").click()
+    for person in (a, b):
+        person.page.wait_for_function(ALL_CONNECTED, arg=1, timeout=20000)
+
+    # The call goes on without Cat, who is offered to join it instead of starting another.
+    expect(join).to_have_text("Join the audio call (2 in it)")
+    expect(c.page.get_by_role("button", name="Start an audio call")).to_be_hidden()
+    join.click()
+    expect(c.page.locator("#call-overlay")).to_be_visible()
+    for person in (a, b, c):
+        person.page.wait_for_function(ALL_CONNECTED, arg=2, timeout=20000)
+    cat_tile = a.page.locator(f'#call-grid [data-user="{cat.pk}"]')
+    expect(cat_tile).to_contain_text("Cat Ng")
+
+    # Leaving while the others talk on: the Join button comes back.
+    c.page.get_by_role("button", name="Leave the call").click()
+    expect(c.page.locator("#call-overlay")).to_be_hidden()
+    expect(join).to_have_text("Join the audio call (2 in it)")
+    expect(cat_tile).to_have_count(0)
+
+    b.page.get_by_role("button", name="Leave the call").click()
+    for person in (a, b, c):
+        expect(message_item(person.page, "Audio call with Ana Lopez, Ben Okafor and Cat Ng")
+               ).to_be_visible()
+    expect(join).to_be_hidden()
+    expect(c.page.get_by_role("button", name="Start an audio call")).to_be_visible()
