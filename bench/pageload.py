@@ -14,7 +14,6 @@ Django, a stylesheet), without the client's API calls, WebSocket and rendering.
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Any
 
@@ -40,11 +39,6 @@ READY_SCRIPT = """
 })();
 """
 READY = "() => window.__benchReady !== undefined"
-# static/js/api.js getAll() follows a page's `next` link, an absolute URL, by passing it to
-# api(), which puts /api/v1/ in front of it: with more than 200 people in the directory the
-# client asks for /api/v1/http://host/api/v1/users/?cursor=…, gets a 404 and never starts.
-# Until that is fixed, the browser sends such a request to the URL the client meant.
-DOUBLED_PREFIX = re.compile(r"/api/v1/https?://")
 TIMEOUT_MS = 60_000
 
 
@@ -96,9 +90,7 @@ def run(*, quick: bool) -> list[Row]:
             baseline=tuple(percentile(baseline, f) for f in (0.5, 0.95)),
             # Issue 13 asks for the figure and sets no aim for it.
             baseline_name="sign-in page, cold",
-            notes=["the client's request for the second page of people is redirected to the URL "
-                   "it meant (a bug in static/js/api.js, see bench/pageload.py)",
-                   f"{loads} loads" + (f"; the message list was first filled at p50 "
+            notes=[f"{loads} loads" + (f"; the message list was first filled at p50 "
                                       f"{percentile(lists, 0.5):.0f} ms" if name == "cold" else
                                       " in one context, after its first load")]))
     return rows
@@ -116,13 +108,7 @@ def _context(browser: Any, cookie: dict[str, str]) -> Any:
     context = browser.new_context()
     context.add_cookies([cookie])
     context.add_init_script(READY_SCRIPT)
-    context.route(DOUBLED_PREFIX, _undouble)
     return context
-
-
-def _undouble(route: Any) -> None:
-    url = route.request.url
-    route.continue_(url=url[url.index("/api/v1/http") + len("/api/v1/"):])
 
 
 def _load(page: Any, url: str) -> tuple[float, float]:
