@@ -193,7 +193,9 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
             search_vector=SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG))
         messages = Message.objects.using(messages.db).filter(
             pk__in=matches.order_by("-id").values("id")[:RANKED_MATCHES])
-    base_sql, base_params = messages.values("id").query.sql_with_params()
+    # Compiled for the connection it runs on (sql_with_params() would compile for the
+    # primary, and Django refuses a replica subquery inside it).
+    base_sql, base_params = messages.values("id").query.get_compiler(messages.db).as_sql()
     # base_sql is Django's own SQL for the permission filters; every value is a parameter.
     sql = f"""
         SELECT m.id FROM messaging_message m,
