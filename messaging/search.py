@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection, connections
-from django.db.models import ForeignKey, Lookup, Q, QuerySet
+from django.db.models import BigAutoField, ForeignKey, Lookup, Q, QuerySet
 from django.db.models.functions import Lower
 
 from accounts.models import User
@@ -32,8 +32,12 @@ RECENCY_DAYS = 30.0
 # On PostgreSQL, when more messages match than this, the newest this many are ranked (the
 # deepest page one may reach is MAX_DEPTH).
 RANKED_MATCHES = MAX_DEPTH
+# With in: or from:, how many of the scope's newest messages are read, before the index,
+# to find them (search._newest_in_narrow_scope).
+WALKED_MESSAGES = 5 * RANKED_MATCHES
 
 
+@BigAutoField.register_lookup
 @ForeignKey.register_lookup
 class AnyOf(Lookup):
     """`conversation_id__any_of=[...]`: on PostgreSQL one array parameter (`= ANY(%s)`)
@@ -52,7 +56,10 @@ class AnyOf(Lookup):
 
     def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, [int(value) for value in self.rhs]]
+        values = [int(value) for value in self.rhs]
+        if len(values) == 1:  # equality: the planner can then walk a (column, id) index in order
+            return f"{lhs} = %s", [*lhs_params, values[0]]
+        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, values]
 
 
 @dataclass
@@ -180,6 +187,30 @@ def message_search(*, user: User, query: str, page: Any = 1, limit: Any = 20) ->
     return SearchPage(hits, page, has_more)
 
 
+def _newest_in_narrow_scope(messages: QuerySet[Message], spec: SearchSpec,
+                            text: str) -> list[int] | None:
+    """With in: or from:, the newest RANKED_MATCHES matches (or every match) found among the
+    scope's newest WALKED_MESSAGES messages, when that settles it: they hold that many
+    matches, or they are the whole scope. Else None, and the index decides. The planner
+    would otherwise intersect the word's whole GIN posting list with the scope, which for a
+    word in a quarter of all messages costs tens of milliseconds however small the scope."""
+    if not (spec.in_places or spec.from_people):
+        return None
+    scope_sql, scope_params = (messages.order_by("-id").values("id", "search_vector")[:WALKED_MESSAGES]
+                               .query.get_compiler(messages.db).as_sql())
+    # scope_sql is Django's own SQL for the permission filters; every value is a parameter.
+    sql = f"""
+        SELECT count(*),
+               (array_agg(w.id ORDER BY w.id DESC) FILTER (WHERE w.search_vector @@ q))[1:%s]
+        FROM ({scope_sql}) w, websearch_to_tsquery(%s, %s) q
+    """  # noqa: S608  # nosec B608
+    with connections[messages.db].cursor() as cursor:
+        cursor.execute(sql, [RANKED_MATCHES, *scope_params, SEARCH_CONFIG, text])
+        scanned, newest = cursor.fetchone()
+    newest = newest or []
+    return newest if len(newest) == RANKED_MATCHES or scanned < WALKED_MESSAGES else None
+
+
 def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
               limit: int) -> tuple[list[int], dict[int, str]]:
     text = websearch_text(spec)
@@ -189,10 +220,14 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
         # instead of ranking hundreds of thousands; a rare word still comes from the GIN
         # index. Phrases are left to the index: the planner takes them for far more common
         # than they are, and walking for them would read the whole table.
-        matches = messages.filter(
-            search_vector=SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG))
-        messages = Message.objects.using(messages.db).filter(
-            pk__in=matches.order_by("-id").values("id")[:RANKED_MATCHES])
+        newest = _newest_in_narrow_scope(messages, spec, text)
+        if newest is not None:
+            messages = Message.objects.using(messages.db).filter(pk__any_of=newest)
+        else:
+            matches = messages.filter(
+                search_vector=SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG))
+            messages = Message.objects.using(messages.db).filter(
+                pk__in=matches.order_by("-id").values("id")[:RANKED_MATCHES])
     # Compiled for the connection it runs on (sql_with_params() would compile for the
     # primary, and Django refuses a replica subquery inside it).
     base_sql, base_params = messages.values("id").query.get_compiler(messages.db).as_sql()

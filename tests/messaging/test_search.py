@@ -182,6 +182,13 @@ def test_many_matches_rank_the_newest(world, monkeypatch):
         # Phrases go through the index and rank every match.
         found = [hit.message.pk for hit in message_search(user=ana, query='"roadmap planning"').hits]
         assert found == [old.pk]
+        # In a narrow scope the newest messages are read first; when they do not settle it
+        # (3 read, none matching, more behind) the index finds the older match.
+        monkeypatch.setattr(search, "WALKED_MESSAGES", 3)
+        for query in ("planning in:#general", "planning from:@" + ana.email):
+            assert [hit.message.pk for hit in message_search(user=ana, query=query).hits] == [old.pk]
+        found = [hit.message.pk for hit in message_search(user=ana, query="roadmap from:@" + ana.email).hits]
+        assert sorted(found) == [newer[2].pk, in_launch.pk]
     else:  # SQLite FTS5 ranks every match
         assert sorted(found) == sorted([old.pk, *(m.pk for m in newer), in_launch.pk])
 
