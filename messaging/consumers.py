@@ -162,7 +162,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
             await handler(frame)
         except FrameError as error:
             await self._send({"type": "error", "code": error.code, "detail": error.detail,
-                              **error.extra})
+                              **error.extra, **self._reference(text_data)})
         except TeamchatError as error:
             await self._send({"type": "error", "code": error.code, "detail": error.detail,
                               **({"fields": error.fields} if error.fields else {}),

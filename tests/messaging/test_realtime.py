@@ -353,6 +353,14 @@ def test_a_failed_send_names_the_problem_and_its_client_msg_id(daphne_pair):
                      "fields": {"text": ["A message cannot be empty."]}, "client_msg_id": "e-1"}
 
 
+def test_a_malformed_send_also_names_its_client_msg_id(daphne_pair):
+    alice = make_user()
+    with Socket(daphne_pair[0].ws_url, token=token_for(alice)) as socket:
+        socket.send(type="message.send", conversation="seven", text="hi", client_msg_id="e-2")
+        error = socket.next("error")
+    assert (error["code"], error["client_msg_id"]) == ("invalid", "e-2")
+
+
 def test_a_flooding_client_is_throttled_then_closed(daphne_pair):
     member = make_user()
     socket = Socket(daphne_pair[0].ws_url, token=token_for(member))
