@@ -42,11 +42,28 @@ class ConversationKeyShareSerializer(serializers.Serializer):
     escrow = EscrowEntrySerializer(required=False, allow_null=True, default=None)
 
 
+class EscrowKeySerializer(serializers.Serializer):
+    public_key = serializers.CharField()
+    fingerprint = serializers.CharField()
+
+
+class KeyHistorySerializer(serializers.Serializer):
+    fingerprint = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    replaced_at = serializers.DateTimeField(allow_null=True)
+
+
 class IdentityKeyOutSerializer(serializers.Serializer):
+    """GET/PUT me/keys/ carry `backup`, `policy` and `escrow`; GET users/{id}/keys/ `history`."""
+
     user = serializers.IntegerField()
     public_key = serializers.CharField(allow_null=True)
     fingerprint = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField(allow_null=True)
+    backup = serializers.DictField(allow_null=True, required=False)
+    policy = serializers.ChoiceField(choices=["off", "allowed", "required"], required=False)
+    escrow = EscrowKeySerializer(allow_null=True, required=False)
+    history = KeyHistorySerializer(many=True, required=False)
 
 
 class ConversationKeysOutSerializer(serializers.Serializer):

@@ -24,6 +24,14 @@ class ThreadSummarySerializer(serializers.Serializer):
     participants = serializers.ListField(child=serializers.IntegerField())
 
 
+class LinkPreviewSchemaSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    site_name = serializers.CharField()
+    image_url = serializers.CharField(allow_null=True)
+
+
 class MessageSchemaSerializer(serializers.Serializer):
     """The message shape, for the OpenAPI schema (the payload function builds it)."""
 
@@ -43,6 +51,11 @@ class MessageSchemaSerializer(serializers.Serializer):
     files = serializers.ListField(child=serializers.DictField())
     thread = ThreadSummarySerializer(allow_null=True)
     pinned = serializers.BooleanField()
+    previews = LinkPreviewSchemaSerializer(many=True)
+    encrypted = serializers.BooleanField()
+    ciphertext = serializers.CharField(allow_null=True)
+    nonce = serializers.CharField(allow_null=True)
+    key_id = serializers.IntegerField(allow_null=True)
 
 
 class MembershipStateSerializer(serializers.Serializer):
@@ -67,6 +80,7 @@ class ConversationSchemaSerializer(serializers.Serializer):
     last_seq = serializers.IntegerField()
     last_message_at = serializers.DateTimeField(allow_null=True)
     is_member = serializers.BooleanField()
+    encrypted = serializers.BooleanField()
     members = serializers.ListField(child=serializers.IntegerField(), required=False)
     membership = MembershipStateSerializer(required=False)
     unread_count = serializers.IntegerField(required=False)
