@@ -84,19 +84,22 @@ export class CallManager {
   }
 
   async findJoinable(conversationId) {
+    const asked = this.joinVersion;
     let calls;
     try {
       calls = (await get(`conversations/${conversationId}/calls/`)).results;
     } catch {
       return;  // offline or gone: the start buttons stay
     }
-    if (state.current !== conversationId || this.call) return;
+    // A call.status that arrived meanwhile is newer than this answer.
+    if (state.current !== conversationId || this.call || this.joinVersion !== asked) return;
     const going = calls.find((call) => call.state === "active"
       && !call.participants.some((p) => p.user === state.me.id && p.state === "joined"));
     this.showJoin(going || null);
   }
 
   showJoin(call) {
+    this.joinVersion = (this.joinVersion || 0) + 1;
     this.joinable = call;
     this.joinButton.hidden = !call;
     if (!call) return;

@@ -192,6 +192,7 @@ def test_someone_who_declined_joins_the_call_going_on_and_can_join_again(people,
         person.page.wait_for_function(ALL_CONNECTED, arg=1, timeout=20000)
 
     # The call goes on without Cat, who is offered to join it instead of starting another.
+    expect(join).to_be_visible()
     expect(join).to_have_text("Join the audio call (2 in it)")
     expect(c.page.get_by_role("button", name="Start an audio call")).to_be_hidden()
     join.click()
@@ -204,6 +205,7 @@ def test_someone_who_declined_joins_the_call_going_on_and_can_join_again(people,
     # Leaving while the others talk on: the Join button comes back.
     c.page.get_by_role("button", name="Leave the call").click()
     expect(c.page.locator("#call-overlay")).to_be_hidden()
+    expect(join).to_be_visible()
     expect(join).to_have_text("Join the audio call (2 in it)")
     expect(cat_tile).to_have_count(0)
 
