@@ -9,6 +9,9 @@ from pathlib import Path
 from bench import export, history, load, pageload, realtime, search, seed_history, seed_realtime
 from bench.stats import Row
 
+# The hand-written account of what the profiles showed, placed after the details.
+ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
+
 HEADER = ("benchmark", "measure", "teamchat", "baseline", "ratio", "aim", "met")
 
 
@@ -243,6 +246,8 @@ teamchat's figure by the baseline's, measured in the same run.
 
 {chr(10).join(_notes(rows))}
 
+{ANALYSIS.read_text().strip()}
+
 ## Machine
 
 | | |
@@ -257,11 +262,10 @@ teamchat's figure by the baseline's, measured in the same run.
 ## Running it
 
 `make bench` seeds 1,000,000 messages the first time (about two minutes here; the
-database is kept and reused after that) and then measures for about 30 minutes (an
-estimate: the export of all 1,000,000 messages alone takes about eight at the quick run's
-rate, search about six, the page loads two, the load test with 2,000 people two);
+database is kept and reused after that) and then measures for about 12 minutes on this
+machine (the export of all 1,000,000 messages takes about four and a half of them);
 `make bench QUICK=1` seeds 100,000 (or reuses a larger seed) and runs shorter
-measurements, in about eight minutes.
+measurements, in about six minutes.
 `.venv/bin/python -m bench.run --only search,export` runs a subset (any of
 {", ".join(f"`{name}`" for name in ("history", "writes", "realtime", "search", "export", "pageload",
                                    "load"))})
