@@ -32,7 +32,7 @@ from calls.models import (
 )
 from messaging import permissions
 from messaging import selectors as messaging_selectors
-from messaging.models import Membership
+from messaging.models import Conversation, Membership
 from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound, TeamchatError
 
 logger = logging.getLogger(__name__)
@@ -59,9 +59,7 @@ def call_start(*, actor: User, conversation_id: Any, media: Any, connection: str
     the call from the start, on the socket `connection`."""
     if media not in CallMedia.values:
         raise InvalidInput.for_field("media", "Either 'audio' or 'video'.")
-    conversation, membership = messaging_selectors.conversation_get_for_user(
-        user=actor, conversation_id=conversation_id)
-    permissions.require_participate(actor, conversation, membership)
+    conversation = _require_can_call(actor, conversation_id)
     members = list(User.objects.filter(memberships__conversation=conversation, is_active=True,
                                        is_bot=False).exclude(pk=actor.pk).order_by("pk"))
     if invite is not None:
@@ -128,18 +126,12 @@ def call_accept(*, actor: User, call_id: Any, connection: str) -> CallRecord:
         _require_live(call)
         participants = selectors.call_participants(call=call)
         me = next((p for p in participants if p.user_id == actor.pk), None)
-        if me is None:  # not rung: joining a call going on in the conversation
-            conversation, membership = messaging_selectors.conversation_get_for_user(
-                user=actor, conversation_id=call.conversation_id)
-            permissions.require_participate(actor, conversation, membership)
-            if actor.is_bot:
-                raise Forbidden("Bots cannot take part in calls.", code="forbidden")
-            me = CallParticipant(call=call, user=actor, state=ParticipantState.LEFT,
-                                 video=call.media == CallMedia.VIDEO)
-        if me.state == ParticipantState.JOINED:
+        if me is None:  # not rung: joining a call going on (the selector made sure it is)
+            _require_can_call(actor, call.conversation_id)
+        elif me.state == ParticipantState.JOINED:
             raise Conflict("You are already in this call (in another window?).",
                            code="already_joined")
-        if me.state != ParticipantState.RINGING and call.state != CallState.ACTIVE:
+        elif me.state != ParticipantState.RINGING and call.state != CallState.ACTIVE:
             raise Conflict("This call is no longer ringing for you.", code="not_ringing")
         if selectors.live_calls_of(user=actor).exclude(call=call).exists():
             raise Conflict("Hang up your other call first.", code="busy")
@@ -148,14 +140,15 @@ def call_accept(*, actor: User, call_id: Any, connection: str) -> CallRecord:
             raise Forbidden(f"This call is full: it connects at most "
                             f"{settings.CALL_MAX_PARTICIPANTS} people.", code="call_full")
         now = timezone.now()
-        was_ringing = me.state == ParticipantState.RINGING
-        me.state, me.connection, me.joined_at, me.left_at = (ParticipantState.JOINED, connection,
-                                                             me.joined_at or now, None)
-        me.dropped = False
-        if me.pk is None:
-            me.save()
+        was_ringing = me is not None and me.state == ParticipantState.RINGING
+        if me is None:
+            me = CallParticipant.objects.create(
+                call=call, user=actor, state=ParticipantState.JOINED, connection=connection,
+                joined_at=now, video=call.media == CallMedia.VIDEO)
             participants.append(me)
         else:
+            me.state, me.connection, me.joined_at, me.left_at, me.dropped = (
+                ParticipantState.JOINED, connection, me.joined_at or now, None, False)
             me.save(update_fields=["state", "connection", "joined_at", "left_at", "dropped"])
         if call.state == CallState.RINGING:
             call.state, call.connected_at = CallState.ACTIVE, now
@@ -384,6 +377,17 @@ def _clean_candidate(value: Any) -> dict[str, Any]:
 def _require_live(call: CallRecord) -> None:
     if call.state == CallState.ENDED:
         raise Conflict("This call has ended.", code="call_ended")
+
+
+def _require_can_call(actor: User, conversation_id: Any) -> Conversation:
+    """The conversation, if the person may call or join calls in it: a member who may post
+    there, and not a bot."""
+    conversation, membership = messaging_selectors.conversation_get_for_user(
+        user=actor, conversation_id=conversation_id)
+    permissions.require_participate(actor, conversation, membership)
+    if actor.is_bot:
+        raise Forbidden("Bots cannot take part in calls.", code="forbidden")
+    return conversation
 
 
 def _participant(participants: list[CallParticipant], user: User) -> CallParticipant:

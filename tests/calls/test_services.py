@@ -225,13 +225,18 @@ def test_joining_a_call_going_on_without_being_rung(trio, admin, settings):
         messaging.membership_add(actor=ana, conversation_id=channel.pk, user_id=user.pk)
     presence.connection_open(guest.pk, "g1")
     try:
+        with pytest.raises(Forbidden) as bot_calls:  # bots neither place calls nor join them
+            services.call_start(actor=bot, conversation_id=channel.pk, media="audio",
+                                connection="x1", invite=[ben.pk])
+        assert bot_calls.value.detail == "Bots cannot take part in calls."
         call = services.call_start(actor=ana, conversation_id=channel.pk, media="audio",
                                    connection="a1", invite=[ben.pk])
         with pytest.raises(NotFound):  # ringing, not yet going on: only those rung may answer
             services.call_accept(actor=cat, call_id=call.pk, connection="c1")
         services.call_accept(actor=ben, call_id=call.pk, connection="b1")
-        with pytest.raises(Forbidden):
+        with pytest.raises(Forbidden) as bot_joins:
             services.call_accept(actor=bot, call_id=call.pk, connection="x1")
+        assert bot_joins.value.detail == "Bots cannot take part in calls."
         services.call_accept(actor=guest, call_id=call.pk, connection="g1")  # a member like any
         settings.CALL_MAX_PARTICIPANTS = 3
         with pytest.raises(Forbidden) as full:
