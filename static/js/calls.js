@@ -245,22 +245,31 @@ export class CallManager {
       return;
     }
     if (invite === null) return;  // cancelled
+    const problem = await this.enter(conversation, media, "Calling…",
+      { type: "call.start", conversation: conversation.id, media, ...(invite ? { invite } : {}) });
+    if (problem) emit("toast", { text: `Cannot start the call: ${problem}` });
+  }
+
+  // Open the camera and microphone, show the call and send `frame` (call.start or
+  // call.accept); its answer (call.started, call.accepted or an error) does the rest. On
+  // failure everything is undone and the reason returned.
+  async enter(conversation, media, status, frame) {
     this.starting = true;
+    let problem = null;
     try {
       await this.prepare(media);
+      this.showOverlay(conversation, media);
+      this.say(status);
+      if (!this.socket.send(frame)) problem = "you are offline; try again when the connection is back.";
     } catch (error) {
+      problem = error.message;
+    }
+    if (problem) {
       this.starting = false;
       this.teardown();
-      emit("toast", { text: `Cannot start the call: ${error.message}` });
-      return;
+      this.redrawButtons();
     }
-    this.showOverlay(conversation, media);
-    this.say("Calling…");
-    if (!this.socket.send({ type: "call.start", conversation: conversation.id, media, ...(invite ? { invite } : {}) })) {
-      this.starting = false;
-      this.teardown();
-      emit("toast", { text: "You are offline; try again when the connection is back." });
-    }
+    return problem;
   }
 
   // In a channel with more people than a call holds, ask whom to ring: undefined rings
@@ -279,47 +288,21 @@ export class CallManager {
     const call = this.ringing;
     if (!call) return;
     this.closeIncoming();
-    try {
-      await this.prepare(call.media);
-    } catch (error) {
-      this.teardown();
-      this.socket.send({ type: "call.decline", call: call.id });
-      emit("toast", { text: `Cannot answer the call: ${error.message}` });
-      return;
-    }
-    this.showOverlay(state.conversations.get(call.conversation), call.media);
-    this.say("Connecting…");
-    this.starting = true;
-    if (!this.socket.send({ type: "call.accept", call: call.id })) {
-      this.starting = false;
-      this.teardown();
-      emit("toast", { text: "You are offline; the call could not be answered." });
-    }
+    const problem = await this.enter(state.conversations.get(call.conversation), call.media, "Connecting…",
+      { type: "call.accept", call: call.id });
+    if (!problem) return;
+    this.socket.send({ type: "call.decline", call: call.id });  // stop it ringing for nothing
+    emit("toast", { text: `Cannot answer the call: ${problem}` });
   }
 
   // Join a call going on in the open conversation (rung for it or not): call.accept.
   async join() {
     const call = this.joinable;
     if (!call || this.call || this.starting) return;
-    this.starting = true;
     this.showJoin(null);
-    try {
-      await this.prepare(call.media);
-    } catch (error) {
-      this.starting = false;
-      this.teardown();
-      this.redrawButtons();
-      emit("toast", { text: `Cannot join the call: ${error.message}` });
-      return;
-    }
-    this.showOverlay(state.conversations.get(call.conversation), call.media);
-    this.say("Joining…");
-    if (!this.socket.send({ type: "call.accept", call: call.id })) {
-      this.starting = false;
-      this.teardown();
-      this.redrawButtons();
-      emit("toast", { text: "You are offline; try again when the connection is back." });
-    }
+    const problem = await this.enter(state.conversations.get(call.conversation), call.media, "Joining…",
+      { type: "call.accept", call: call.id });
+    if (problem) emit("toast", { text: `Cannot join the call: ${problem}` });
   }
 
   decline() {

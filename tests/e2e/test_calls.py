@@ -128,6 +128,31 @@ def test_an_unanswered_call_is_missed_on_both_sides(people, off_loop):
     assert off_loop(lambda: CallRecord.objects.get().end_reason) == "missed"
 
 
+START_RINGING_EVERYONE = """async () => {
+  const { calls, state } = window.teamchat;
+  const conversation = state.conversations.get(state.current);
+  const frame = { type: "call.start", conversation: conversation.id, media: "video" };
+  return calls.enter(conversation, "video", "Calling…", frame);
+}"""
+
+
+def test_a_call_too_large_for_the_mesh_is_refused_with_the_reason(people, off_loop):
+    """A start that would ring everyone in a channel of five (what a client without the
+    picker below sends) is refused by the server; the page says why and lets the camera go."""
+    def scenario():
+        people_ = [make_user(name=f"Person {n}") for n in range(5)]
+        return people_[0], make_channel(people_[0], "everyone", members=people_[1:])
+
+    ana, channel = off_loop(scenario)
+    a = people(ana)
+    a.go(channel.pk)
+    assert a.page.evaluate(START_RINGING_EVERYONE) is None  # sent
+    expect(a.page.locator("#toast")).to_contain_text("A call connects at most 4 people")
+    expect(a.page.locator("#call-overlay")).to_be_hidden()
+    assert a.page.evaluate("window.teamchat.calls.local") is None  # the camera is off again
+    assert off_loop(lambda: CallRecord.objects.count()) == 0
+
+
 def test_a_channel_larger_than_a_call_asks_whom_to_ring_within_the_limit(people, off_loop):
     """Calls connect everyone to everyone (at most 4 people here); in a larger channel the
     caller picks whom to ring. The server's refusal of more is in tests/calls."""
