@@ -14,13 +14,10 @@ from django.db import transaction
 
 from calls.models import CallParticipant, CallRecord, CallState, ParticipantState
 from messaging.events import conversation_group, encode, group_send, user_group
+from messaging.payloads import iso
 
 CALL_EVENT = "call.event"
 CALL_STATUS = "call.status"
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def person_payload(user: Any) -> dict[str, Any]:
@@ -44,9 +41,9 @@ def call_payload(call: CallRecord, participants: list[CallParticipant]) -> dict[
         "media": call.media,
         "state": call.state,
         "caller": person_payload(call.started_by),
-        "started_at": _iso(call.started_at),
-        "ring_deadline": _iso(call.ring_deadline),
-        "connected_at": _iso(call.connected_at),
+        "started_at": iso(call.started_at),
+        "ring_deadline": iso(call.ring_deadline),
+        "connected_at": iso(call.connected_at),
         "participants": [participant_payload(p) for p in participants],
     }
 

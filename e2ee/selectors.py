@@ -7,25 +7,43 @@ from typing import Any
 from accounts.models import Organisation, User
 from accounts.selectors import user_get_for_user
 from e2ee.models import ConversationKey, IdentityKey, WrappedKey
-from e2ee.services import rotation_required
-from messaging.models import Membership
+from messaging.models import Conversation, Membership
+from messaging.payloads import iso
+from messaging.selectors import conversation_get_for_user
 from teamchat.errors import InvalidInput, NotFound
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+def current_identity_key(user_id: int) -> IdentityKey | None:
+    return IdentityKey.objects.filter(user_id=user_id, replaced_at__isnull=True).first()
+
+
+def member_identity_keys(conversation: Conversation) -> dict[int, IdentityKey]:
+    """The current encryption key of each member who has one, by user id."""
+    members = Membership.objects.filter(conversation=conversation).values("user_id")
+    return {key.user_id: key for key in IdentityKey.objects.filter(user_id__in=members,
+                                                                  replaced_at__isnull=True)}
+
+
+def current_key(conversation: Conversation) -> ConversationKey | None:
+    return ConversationKey.objects.filter(conversation=conversation).order_by("-key_id").first()
+
+
+def rotation_required(key: ConversationKey) -> bool:
+    """Someone holding the current key is no longer a member: it must not be used again."""
+    members = Membership.objects.filter(conversation_id=key.conversation_id).values("user_id")
+    return WrappedKey.objects.filter(conversation_key=key).exclude(user_id__in=members).exists()
 
 
 def identity_key_mine(*, user: User) -> dict[str, Any]:
     """My current public key and the passphrase-wrapped backup of my private key."""
-    key = IdentityKey.objects.filter(user=user, replaced_at__isnull=True).first()
+    key = current_identity_key(user.pk)
     organisation = Organisation.get()
     return {
         "user": user.pk,
         "public_key": key.public_key if key else None,
         "fingerprint": key.fingerprint if key else None,
         "backup": key.backup if key else None,
-        "created_at": _iso(key.created_at) if key else None,
+        "created_at": iso(key.created_at) if key else None,
         "policy": organisation.e2ee_policy,
         "escrow": _escrow(organisation),
     }
@@ -43,9 +61,9 @@ def identity_key_get_for_user(*, viewer: User, user_id: Any) -> dict[str, Any]:
         "user": user.pk,
         "public_key": current.public_key if current else None,
         "fingerprint": current.fingerprint if current else None,
-        "created_at": _iso(current.created_at) if current else None,
-        "history": [{"fingerprint": k.fingerprint, "created_at": _iso(k.created_at),
-                     "replaced_at": _iso(k.replaced_at)} for k in keys],
+        "created_at": iso(current.created_at) if current else None,
+        "history": [{"fingerprint": k.fingerprint, "created_at": iso(k.created_at),
+                     "replaced_at": iso(k.replaced_at)} for k in keys],
     }
 
 
@@ -60,24 +78,17 @@ def conversation_keys_get_for_user(*, user: User, conversation_id: Any) -> dict[
     """The conversation keys wrapped for me, the members' public keys to wrap new ones for,
     and what needs doing (members missing the current key, a rotation). Members only:
     anyone else, admins and compliance officers included, gets 404."""
-    try:
-        conversation_id = int(conversation_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such conversation.") from None
-    membership = (Membership.objects.select_related("conversation")
-                  .filter(user=user, conversation_id=conversation_id).first())
+    conversation, membership = conversation_get_for_user(user=user, conversation_id=conversation_id)
     if membership is None:
         raise NotFound("No such conversation.")
-    conversation = membership.conversation
     if not conversation.encrypted:
         raise InvalidInput("This conversation is not end-to-end encrypted.", code="not_encrypted")
-    current = ConversationKey.objects.filter(conversation=conversation).order_by("-key_id").first()
+    current = current_key(conversation)
     mine = (WrappedKey.objects.filter(conversation_key__conversation=conversation, user=user)
             .select_related("conversation_key", "identity_key").order_by("conversation_key__key_id"))
     member_ids = list(Membership.objects.filter(conversation=conversation)
                       .order_by("user_id").values_list("user_id", flat=True))
-    identities = {k.user_id: k for k in IdentityKey.objects.filter(user_id__in=member_ids,
-                                                                  replaced_at__isnull=True)}
+    identities = member_identity_keys(conversation)
     held = (dict(WrappedKey.objects.filter(conversation_key=current)
                  .values_list("user_id", "identity_key_id")) if current else {})
     organisation = Organisation.get()
@@ -91,7 +102,7 @@ def conversation_keys_get_for_user(*, user: User, conversation_id: Any) -> dict[
         if current else [],
         "keys": [{"key_id": w.conversation_key.key_id, "wrapped_key": w.wrapped_key,
                   "fingerprint": w.identity_key.fingerprint,
-                  "created_at": _iso(w.conversation_key.created_at)} for w in mine],
+                  "created_at": iso(w.conversation_key.created_at)} for w in mine],
         "members": [{"user": uid, "public_key": identities[uid].public_key if uid in identities else None,
                      "fingerprint": identities[uid].fingerprint if uid in identities else None}
                     for uid in member_ids],

@@ -13,6 +13,7 @@ from accounts.models import Organisation, User
 from compliance.services import audit_record
 from e2ee import scheme
 from e2ee.models import ConversationKey, IdentityKey, WrappedKey
+from e2ee.selectors import current_identity_key, current_key, member_identity_keys, rotation_required
 from messaging import permissions
 from messaging.events import event_record
 from messaging.models import Conversation, ConversationKind, Membership
@@ -90,7 +91,7 @@ def identity_key_set(*, user: User, public_key: Any, backup: Any) -> IdentityKey
     fingerprint = scheme.fingerprint(der)
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()  # one change at a time per person
-        current = IdentityKey.objects.filter(user=user, replaced_at__isnull=True).first()
+        current = current_identity_key(user.pk)
         if current is not None and current.fingerprint == fingerprint:
             current.backup = backup
             current.save(update_fields=["backup"])
@@ -130,16 +131,6 @@ def _lock_encrypted(actor: User, conversation_id: Any) -> Conversation:
     if not conversation.encrypted:
         raise InvalidInput("This conversation is not end-to-end encrypted.", code="not_encrypted")
     return conversation
-
-
-def current_key(conversation: Conversation) -> ConversationKey | None:
-    return ConversationKey.objects.filter(conversation=conversation).order_by("-key_id").first()
-
-
-def rotation_required(key: ConversationKey) -> bool:
-    """Someone holding the current key is no longer a member: it must not be used again."""
-    members = Membership.objects.filter(conversation_id=key.conversation_id).values("user_id")
-    return WrappedKey.objects.filter(conversation_key=key).exclude(user_id__in=members).exists()
 
 
 def _clean_wrapped(wrapped: Any, members: dict[int, IdentityKey], field: str = "wrapped"
@@ -191,12 +182,6 @@ def _clean_escrow(escrow: Any) -> tuple[str, str]:
     return organisation.e2ee_escrow_fingerprint, _clean_wrapped_key(escrow.get("wrapped_key"), "escrow")
 
 
-def _member_keys(conversation: Conversation) -> dict[int, IdentityKey]:
-    members = Membership.objects.filter(conversation=conversation).values("user_id")
-    return {key.user_id: key for key in IdentityKey.objects.filter(user_id__in=members,
-                                                                  replaced_at__isnull=True)}
-
-
 def conversation_key_create(*, actor: User, conversation_id: Any, key_id: Any, wrapped: Any,
                             escrow: Any = None) -> ConversationKey:
     """Start a new version of a conversation's key (the first, or a rotation), wrapped for
@@ -210,7 +195,7 @@ def conversation_key_create(*, actor: User, conversation_id: Any, key_id: Any, w
         if key_id != expected:
             raise Conflict(f"The next key is {expected}; fetch the keys again.", code="stale_key",
                            fields={"key_id": [f"Must be {expected}."]})
-        members = _member_keys(conversation)
+        members = member_identity_keys(conversation)
         entries = _clean_wrapped(wrapped, members)
         missing = set(members) - set(entries)
         if missing:
@@ -249,7 +234,7 @@ def conversation_key_share(*, actor: User, conversation_id: Any, key_id: Any, wr
         if rotation_required(key):
             raise Conflict("Someone who held this key left: start a new key instead.",
                            code="key_rotation_required")
-        members = _member_keys(conversation)
+        members = member_identity_keys(conversation)
         entries = _clean_wrapped(wrapped or [], members)
         held = dict(WrappedKey.objects.filter(conversation_key=key).values_list("user_id", "identity_key_id"))
         for user_id, (identity, _) in entries.items():
@@ -278,7 +263,7 @@ def conversation_key_request(*, actor: User, conversation_id: Any) -> None:
     """Ask the other members' clients to share the current key with me (I have none)."""
     with transaction.atomic():
         conversation = _lock_encrypted(actor, conversation_id)
-        if IdentityKey.objects.filter(user=actor, replaced_at__isnull=True).first() is None:
+        if current_identity_key(actor.pk) is None:
             raise InvalidInput("Publish your encryption key first (PUT me/keys/).", code="no_key")
         event_record(conversation=conversation, event_type="e2ee.key_requested",
                      payload={"user": actor.pk})

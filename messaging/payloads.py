@@ -12,7 +12,7 @@ from files.payloads import attachment_payload
 from messaging.models import Conversation, Membership, Message
 
 
-def _iso(value: Any) -> str | None:
+def iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -30,7 +30,7 @@ def message_payload(message: Message) -> dict[str, Any]:
     if message.thread_root_id is None and message.reply_count:
         thread = {
             "reply_count": message.reply_count,
-            "last_reply_at": _iso(message.last_reply_at),
+            "last_reply_at": iso(message.last_reply_at),
             "participants": message.thread_participants,
         }
     return {
@@ -43,8 +43,8 @@ def message_payload(message: Message) -> dict[str, Any]:
         "thread_root": message.thread_root_id,
         "also_in_channel": message.also_in_channel,
         "client_msg_id": message.client_msg_id or None,
-        "created_at": _iso(message.created_at),
-        "edited_at": _iso(message.edited_at),
+        "created_at": iso(message.created_at),
+        "edited_at": iso(message.edited_at),
         "deleted": deleted,
         "reactions": [] if deleted else reactions_summary(message),
         "files": [] if deleted else [attachment_payload(a) for a in _attachments(message)],
@@ -96,11 +96,11 @@ def conversation_payload(
         "topic": conversation.topic,
         "purpose": conversation.purpose,
         "created_by": conversation.created_by_id,
-        "created_at": _iso(conversation.created_at),
+        "created_at": iso(conversation.created_at),
         "archived": conversation.archived_at is not None,
-        "archived_at": _iso(conversation.archived_at),
+        "archived_at": iso(conversation.archived_at),
         "last_seq": conversation.last_seq,
-        "last_message_at": _iso(conversation.last_message_at),
+        "last_message_at": iso(conversation.last_message_at),
         "is_member": membership is not None,
         "encrypted": conversation.encrypted,
     }
