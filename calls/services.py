@@ -482,11 +482,15 @@ def _end(call: CallRecord, participants: list[CallParticipant], reason: str, det
 
 def call_record_post(*, call_id: int) -> None:
     """Announce an ended call in its conversation, as a message from the caller (once:
-    the message's client_msg_id is the call's)."""
+    the message's client_msg_id is the call's). Not where the server may write no text (end-
+    to-end encrypted conversations): there the call is in the conversation's call list only."""
+    from e2ee.selectors import accepts_plain_text
     from messaging.services import message_create
 
-    call = CallRecord.objects.select_related("started_by").filter(pk=call_id).first()
+    call = CallRecord.objects.select_related("started_by", "conversation").filter(pk=call_id).first()
     if call is None or call.state != CallState.ENDED or call.message_id or call.started_by is None:
+        return
+    if not accepts_plain_text(call.conversation):
         return
     participants = selectors.call_participants(call=call)
     if not Membership.objects.filter(user=call.started_by,

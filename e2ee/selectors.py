@@ -7,10 +7,19 @@ from typing import Any
 from accounts.models import Organisation, User
 from accounts.selectors import user_get_for_user
 from e2ee.models import ConversationKey, IdentityKey, WrappedKey
-from messaging.models import Conversation, Membership
+from messaging.models import Conversation, ConversationKind, Membership
 from messaging.payloads import iso
 from messaging.selectors import conversation_get_for_user
 from teamchat.errors import InvalidInput, NotFound
+
+
+def accepts_plain_text(conversation: Conversation) -> bool:
+    """Whether the server may store a message's text here: not in an end-to-end encrypted
+    conversation, nor in a plain direct one once the policy requires encryption."""
+    if conversation.encrypted:
+        return False
+    return not (conversation.kind == ConversationKind.DIRECT
+                and Organisation.get().e2ee_policy == "required")
 
 
 def current_identity_key(user_id: int) -> IdentityKey | None:

@@ -13,7 +13,13 @@ from accounts.models import Organisation, User
 from compliance.services import audit_record
 from e2ee import scheme
 from e2ee.models import ConversationKey, IdentityKey, WrappedKey
-from e2ee.selectors import current_identity_key, current_key, member_identity_keys, rotation_required
+from e2ee.selectors import (
+    accepts_plain_text,
+    current_identity_key,
+    current_key,
+    member_identity_keys,
+    rotation_required,
+)
 from messaging import permissions
 from messaging.events import event_record
 from messaging.models import Conversation, ConversationKind, Membership
@@ -277,14 +283,14 @@ def message_sealed_fields(*, conversation: Conversation, text: str, encrypted: A
     conversation, ciphertext elsewhere, or ciphertext under any key but the current one
     are refused; nothing is stored."""
     if encrypted is None:
+        if accepts_plain_text(conversation):
+            return {}
         if conversation.encrypted:
             raise InvalidInput.for_field(
                 "text", "This conversation is end-to-end encrypted: send ciphertext, nonce and "
                 "key_id, never text.", code="encrypted_conversation")
-        if conversation.kind == ConversationKind.DIRECT and Organisation.get().e2ee_policy == "required":
-            raise Forbidden("This organisation requires direct conversations to be end-to-end "
-                            "encrypted; open an encrypted one.", code="encryption_required")
-        return {}
+        raise Forbidden("This organisation requires direct conversations to be end-to-end "
+                        "encrypted; open an encrypted one.", code="encryption_required")
     if not conversation.encrypted:
         raise InvalidInput.for_field("ciphertext", "This conversation is not end-to-end encrypted; "
                                      "send text.", code="not_encrypted")

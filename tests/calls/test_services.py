@@ -71,6 +71,38 @@ def test_the_record_is_posted_once_and_names_are_plain_text(trio,
     assert "**Bold** &lt;@1&gt; _x_ [y](#z)" in record.html
 
 
+def test_no_record_is_written_in_text_where_the_server_may_store_none(
+        trio, caplog, django_capture_on_commit_callbacks):
+    """End-to-end encrypted conversations, and plain direct ones under the "required"
+    policy: the call ends as anywhere else and is listed, but no message is posted (nor a
+    warning logged for a refused one)."""
+    from messaging import services as messaging
+    from tests.e2ee.helpers import set_policy
+
+    ana, ben, _, _ = trio
+    set_policy("allowed")
+    encrypted, _ = messaging.conversation_direct_open(actor=ana, member_ids=[ben.pk], encrypted=True)
+    plain = make_direct(ana, ben)
+    for conversation, policy in ((encrypted, "allowed"), (plain, "required")):
+        set_policy(policy)
+        with django_capture_on_commit_callbacks(execute=True):
+            call = services.call_start(actor=ana, conversation_id=conversation.pk, media="audio",
+                                       connection="a1")
+            services.call_accept(actor=ben, call_id=call.pk, connection="b1")
+            services.call_leave(actor=ben, call_id=call.pk, connection="b1")
+        call.refresh_from_db()
+        assert (call.state, call.end_reason, call.message_id) == ("ended", "completed", None)
+        assert not Message.objects.filter(conversation=conversation).exists()
+        assert list(selectors.call_list(user=ana, conversation_id=conversation.pk)) == [call]
+    assert "could not post the record" not in caplog.text
+    set_policy("off")
+    with django_capture_on_commit_callbacks(execute=True):  # the same plain one, policy lifted
+        call = services.call_start(actor=ana, conversation_id=plain.pk, media="audio",
+                                   connection="a1")
+        services.call_cancel(actor=ana, call_id=call.pk)
+    assert Message.objects.get(conversation=plain).text == "📞 Audio call from Ana Lopez · cancelled"
+
+
 def test_ring_expiry_waits_for_the_deadline_then_marks_the_call_missed(
         trio, settings, django_capture_on_commit_callbacks):
     ana, ben, _, _ = trio
