@@ -192,11 +192,12 @@ def message_eml(message: Any, members: list[str], files: Iterator[tuple[Any, byt
         mail["X-Teamchat-Encrypted"] = f"end-to-end; key {message.key_id}; see teamchat-encrypted.json"
     body = message.text
     revisions = list(message.revisions.all())
-    if revisions:
+    if message.key_id is not None:
+        body = "(end-to-end encrypted)"  # it and its earlier versions: teamchat-encrypted.json
+    elif revisions:
         body += "\n\n-- Earlier versions --\n" + "\n".join(
             f"[{r.written_at.isoformat()}] {r.text}" for r in revisions)
-    mail.set_content(body or ("(end-to-end encrypted)" if message.key_id is not None else "(no text)"),
-                     subtype="plain", charset="utf-8")
+    mail.set_content(body or "(no text)", subtype="plain", charset="utf-8")
     if message.key_id is not None:
         sealed = {**_sealed(message), "revisions": [_sealed(r) for r in revisions]}
         mail.add_attachment(json.dumps(sealed).encode(), maintype="application", subtype="json",

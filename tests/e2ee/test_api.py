@@ -15,7 +15,7 @@ from e2ee.models import ConversationKey, IdentityKey, WrappedKey
 from messaging import services as messaging
 from messaging.models import Conversation, ConversationEvent, Mention, Message, MessageRevision
 from messaging.search import message_search
-from teamchat.errors import Forbidden
+from teamchat.errors import Forbidden, InvalidInput
 from tests.e2ee.helpers import fake_backup, publish, sealed, set_policy, start_key, wrapped_for
 from tests.factories import client_for, make_channel, make_direct, make_user, post
 
@@ -80,10 +80,10 @@ def test_required_policy_forces_direct_conversations_to_be_encrypted(ana, ben):
 
 
 def test_organisation_update_validates_policy_and_escrow_key(admin):
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(InvalidInput) as caught:
         account_services.organisation_update(actor=admin, e2ee_policy="sometimes")
     assert caught.value.fields == {"e2ee_policy": ["Must be off, allowed or required."]}
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(InvalidInput) as caught:
         account_services.organisation_update(actor=admin, e2ee_escrow_public_key="not a key")
     assert list(caught.value.fields) == ["e2ee_escrow_public_key"]
     assert Organisation.get().e2ee_policy == "off"

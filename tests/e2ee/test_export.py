@@ -150,6 +150,8 @@ def test_csv_and_eml_exports_mark_encrypted_messages_and_carry_their_ciphertext(
         else:
             mail = email.message_from_bytes(bundle.read(f"messages/{first.conversation_id}/{first.pk}.eml"))
             assert mail["X-Teamchat-Encrypted"].startswith("end-to-end; key 1")
+            body = next(p for p in mail.walk() if p.get_content_type() == "text/plain")
+            assert body.get_payload(decode=True).decode().strip() == "(end-to-end encrypted)"
             (part,) = [p for p in mail.walk() if p.get_filename() == "teamchat-encrypted.json"]
             attached = json.loads(part.get_payload(decode=True))
             assert attached["ciphertext"] == first.ciphertext and len(attached["revisions"]) == 1
