@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 MIN_RSA_BITS = 2048
 PBKDF2_ITERATIONS = 600_000
+MAX_PBKDF2_ITERATIONS = 10_000_000  # what a restore may be made to compute
 FILE_AAD = b"teamchat:v1:file"
 OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
@@ -207,8 +208,9 @@ def clean_backup(backup: Any) -> dict[str, Any]:
         raise SchemeError(f"Must be an object with exactly: {', '.join(sorted(BACKUP_FIELDS))}.")
     if backup["kdf"] != "PBKDF2" or backup["hash"] != "SHA-256" or backup["cipher"] != "AES-GCM":
         raise SchemeError("Only PBKDF2 with SHA-256 and AES-GCM are accepted.")
-    if not isinstance(backup["iterations"], int) or not 600_000 <= backup["iterations"] <= 10_000_000:
-        raise SchemeError("iterations must be 600000 to 10000000.")
+    iterations = backup["iterations"]
+    if not isinstance(iterations, int) or not PBKDF2_ITERATIONS <= iterations <= MAX_PBKDF2_ITERATIONS:
+        raise SchemeError(f"iterations must be {PBKDF2_ITERATIONS} to {MAX_PBKDF2_ITERATIONS}.")
     if len(unb64(backup["salt"], what="salt")) < 16:
         raise SchemeError("The salt must be at least 16 bytes.")
     if len(unb64(backup["iv"], what="iv")) != 12:
