@@ -148,7 +148,8 @@ def _allowed(request: HttpRequest) -> bool:
         if hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
             return True
     if "X-Forwarded-For" in request.headers:
-        # Through the reverse proxy every client looks like 127.0.0.1: only the token counts.
+        # Came through the reverse proxy (whose address daphne replaces with the client's
+        # from this header): only the token counts.
         return False
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
