@@ -118,7 +118,6 @@ def event_record(
     layer_message = {"type": CONV_EVENT, "conversation": conversation.pk, "seq": seq,
                      "event": event_type, "text": encode(frame)}
     if event_type == "message.created":
-        layer_message["sent_at"] = time.time()  # for the delivery latency metric
         # Counted once committed, by the door it came in by.
         transaction.on_commit(partial(metrics.message_sent, requestid.origin.get()))
     subscribe = list(subscribe_users)
@@ -135,6 +134,9 @@ def broadcast_conversation_event(layer_message: dict[str, Any], subscribe: list[
                                  unsubscribe: list[int]) -> None:
     """Send to the conversation's subscribers, and to the sockets of people who start or
     stop following it with this event (they may not be subscribed yet, or any more)."""
+    if layer_message["event"] == "message.created":
+        # The delivery latency metric runs from here: the commit, not the transaction's start.
+        layer_message = {**layer_message, "sent_at": time.time()}
     group_send(conversation_group(layer_message["conversation"]), layer_message)
     for user_id in subscribe or ():
         group_send(user_group(user_id), {**layer_message, "membership": "added"})
