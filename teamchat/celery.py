@@ -33,12 +33,16 @@ signals.task_postrun.connect(requestid.forget_request_id, weak=False)
 signals.task_failure.connect(metrics.task_failed, weak=False)
 
 
-@signals.worker_process_init.connect
+@signals.worker_init.connect
 def _settle(**_: Any) -> None:
-    """Each worker process, once forked and ready: see teamchat.memory."""
+    """In the worker's main process, before it forks its pool (whose processes inherit the
+    frozen objects, without each touching them again) or runs tasks itself (the solo pool
+    of `make run`): see teamchat.memory."""
+    import django
     from django.apps import apps
 
     from teamchat.memory import settle_after_startup
 
-    if apps.ready:
-        settle_after_startup()
+    if not apps.ready:
+        django.setup()
+    settle_after_startup()

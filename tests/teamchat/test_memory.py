@@ -31,10 +31,10 @@ def test_loading_the_asgi_application_freezes_what_start_up_made():
     assert views_loaded == "True"
 
 
-def test_a_celery_worker_process_freezes_once_ready():
+def test_a_celery_worker_freezes_before_it_forks_its_pool():
     out = _in_a_fresh_process(
-        "import django, gc; django.setup()\n"
+        "import gc\n"
         "from celery import signals; import teamchat.celery\n"
-        "signals.worker_process_init.send(sender=None)\n"
+        "signals.worker_init.send(sender=None)\n"
         "print(gc.get_freeze_count())")
     assert int(out) > 50_000
