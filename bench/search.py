@@ -135,12 +135,9 @@ def _row(kind: Kind, person: User, label: str, calls: int, warmup: int,
     hits = {}
     for query in kind.queries:
         hits[query] = len(_call(person, query)())
-        for index in range(warmup + calls):
-            took_ours = timing.timed(_call(person, query))
-            took_base = timing.timed(_baseline(query))
-            if index >= warmup:
-                ours.append(took_ours)
-                base.append(took_base)
+        mine, theirs = timing.paired_seconds([(_call(person, query), _baseline(query))], calls, warmup)
+        ours += mine
+        base += theirs
     figures = tuple(percentile(ours, f) * 1000 for f in (0.5, 0.95, 0.99))
     baseline = tuple(percentile(base, f) * 1000 for f in (0.5, 0.95, 0.99))
     print(f"  search {kind.name} as {label}: p50 {figures[0]:.1f} ms, p95 {figures[1]:.1f} ms",

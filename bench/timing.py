@@ -26,6 +26,16 @@ def timed(call: Call) -> float:
 def paired(cases: Sequence[tuple[Call, Call]], count: int, warmup: int) -> tuple[Spread, Spread]:
     """Time ours and the baseline alternately, cycling through the cases; the first
     `warmup` rounds are not counted."""
+    ours, base = paired_seconds(cases, count, warmup)
+    spread = Spread.of_seconds(ours)
+    print(f"  {count} calls: p50 {spread.p50:.2f} ms, p99 {spread.p99:.2f} ms", file=sys.stderr,
+          flush=True)
+    return spread, Spread.of_seconds(base)
+
+
+def paired_seconds(cases: Sequence[tuple[Call, Call]], count: int,
+                   warmup: int) -> tuple[list[float], list[float]]:
+    """paired()'s timings themselves, in seconds: ours and the baseline's."""
     ours: list[float] = []
     base: list[float] = []
     # Start from the same heap whatever ran before (seeding leaves garbage behind), and
@@ -42,10 +52,7 @@ def paired(cases: Sequence[tuple[Call, Call]], count: int, warmup: int) -> tuple
                 base.append(took_base)
     finally:
         gc.unfreeze()
-    spread = Spread.of_seconds(ours)
-    print(f"  {count} calls: p50 {spread.p50:.2f} ms, p99 {spread.p99:.2f} ms", file=sys.stderr,
-          flush=True)
-    return spread, Spread.of_seconds(base)
+    return ours, base
 
 
 def query_count(call: Call) -> int:
