@@ -82,3 +82,19 @@ def test_writes_and_migrations_never_go_to_the_replica(replica):
     assert router.db_for_read(Message) is None
     assert router.allow_migrate("replica", "messaging") is False
     assert router.allow_migrate("default", "messaging") is None
+
+
+def test_a_row_read_from_the_replica_is_saved_to_the_primary(replica, member):
+    channel = make_channel(member, "ops")
+    message = post(member, channel, "first")
+    read = Message.objects.using("replica").get(pk=message.pk)
+    assert read._state.db == "replica"
+
+    with CaptureQueriesContext(connections["default"]) as on_primary, \
+            CaptureQueriesContext(replica) as on_replica:
+        read.text = "changed"
+        read.save(update_fields=["text"])
+
+    assert any(q["sql"].startswith("UPDATE") for q in on_primary.captured_queries)
+    assert on_replica.captured_queries == []
+    assert Message.objects.get(pk=message.pk).text == "changed"
