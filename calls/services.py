@@ -125,13 +125,15 @@ def call_accept(*, actor: User, call_id: Any, connection: str) -> CallRecord:
         call = selectors.call_get_for_user(user=actor, call_id=call_id, lock=True, joinable=True)
         _require_live(call)
         participants = selectors.call_participants(call=call)
+        # Rung or not, one may still have to be able to take part (the conversation may
+        # have been archived, or one removed from posting, since it rang).
+        _require_can_call(actor, call.conversation_id)
+        # Not rung (me is None): joining a call going on, which the selector made sure of.
         me = next((p for p in participants if p.user_id == actor.pk), None)
-        if me is None:  # not rung: joining a call going on (the selector made sure it is)
-            _require_can_call(actor, call.conversation_id)
-        elif me.state == ParticipantState.JOINED:
+        if me is not None and me.state == ParticipantState.JOINED:
             raise Conflict("You are already in this call (in another window?).",
                            code="already_joined")
-        elif me.state != ParticipantState.RINGING and call.state != CallState.ACTIVE:
+        if me is not None and me.state != ParticipantState.RINGING and call.state != CallState.ACTIVE:
             raise Conflict("This call is no longer ringing for you.", code="not_ringing")
         if selectors.live_calls_of(user=actor).exclude(call=call).exists():
             raise Conflict("Hang up your other call first.", code="busy")

@@ -71,6 +71,19 @@ def test_the_record_is_posted_once_and_names_are_plain_text(trio,
     assert "**Bold** &lt;@1&gt; _x_ [y](#z)" in record.html
 
 
+def test_a_call_still_ringing_cannot_be_answered_once_its_channel_is_archived(trio):
+    from messaging import services as messaging
+
+    ana, ben, _, channel = trio
+    call = services.call_start(actor=ana, conversation_id=channel.pk, media="audio",
+                               connection="a1", invite=[ben.pk])
+    messaging.conversation_update(actor=ana, conversation_id=channel.pk, archived=True)
+    with pytest.raises(Forbidden) as archived:
+        services.call_accept(actor=ben, call_id=call.pk, connection="b1")
+    assert archived.value.code == "archived"
+    assert CallParticipant.objects.get(call=call, user=ben).state == "ringing"
+
+
 def test_no_record_is_written_in_text_where_the_server_may_store_none(
         trio, caplog, django_capture_on_commit_callbacks):
     """End-to-end encrypted conversations, and plain direct ones under the "required"
@@ -145,7 +158,9 @@ def test_who_may_do_what(trio):
         services.call_cancel(actor=ben, call_id=call.pk)
     with pytest.raises(Conflict) as again:
         services.call_start(actor=cat, conversation_id=channel.pk, media="video", connection="c1")
-    assert again.value.code in ("call_in_progress", "busy")
+    assert again.value.code == "call_in_progress"
+    assert list(CallRecord.objects.values_list("pk", "state")) == [(call.pk, "ringing")]
+    assert not CallParticipant.objects.filter(user=eve).exists()
     with pytest.raises(InvalidInput):
         services.call_start(actor=ana, conversation_id=channel.pk, media="video",
                             connection="a1", invite=[eve.pk])
