@@ -246,6 +246,7 @@ def subject_profile(user: User) -> dict[str, Any]:
     """Everything teamchat holds about a person besides their messages."""
     from accounts.models import ApiToken
     from compliance.models import AuditEvent
+    from e2ee.models import IdentityKey
     from messaging.models import Membership, Reaction, SavedMessage
 
     fields = ["email", "display_name", "full_name", "title", "timezone", "role", "is_bot",
@@ -270,6 +271,13 @@ def subject_profile(user: User) -> dict[str, Any]:
         "audit_events": [{"at": e.created_at.isoformat(), "action": e.action,
                           "ip_address": e.ip_address}
                          for e in AuditEvent.objects.filter(actor_id=user.pk).order_by("id")[:10000]],
+        # End-to-end encryption: every public key they published, and the backup of the
+        # current private key (still sealed by their passphrase).
+        "encryption_keys": [{"public_key": k.public_key, "fingerprint": k.fingerprint,
+                             "created_at": k.created_at.isoformat(),
+                             "replaced_at": k.replaced_at.isoformat() if k.replaced_at else None,
+                             "backup": k.backup if k.replaced_at is None else None}
+                            for k in IdentityKey.objects.filter(user=user).order_by("created_at", "pk")],
     }
 
 

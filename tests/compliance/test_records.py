@@ -21,6 +21,7 @@ from accounts import services as accounts
 from accounts.models import ApiToken
 from compliance import services
 from compliance.models import AuditEvent, ExportJob
+from e2ee.models import IdentityKey
 from files import services as files
 from files.models import Attachment
 from messaging import services as messaging
@@ -296,9 +297,13 @@ def test_erasure_can_remove_messages_except_held_ones(member, admin, compliance_
 
 
 def test_a_data_subject_export_holds_their_profile_and_messages(member, other_member, admin):
+    from tests.e2ee.helpers import publish
+
     channel = make_channel(other_member, members=[member])
     mine = post(member, channel, "about me")
     post(other_member, channel, "not mine")
+    publish(member)
+    publish(other_member)
     job = services.subject_export_start(actor=admin, subject=member)
     job = services.export_run(job_id=job.pk)
     with job.archive.open("rb") as stream:
@@ -307,4 +312,7 @@ def test_a_data_subject_export_holds_their_profile_and_messages(member, other_me
     profile = json.loads(bundle.read("profile.json"))
     assert profile["email"] == member.email
     assert [m["conversation"] for m in profile["memberships"]] == [channel.pk]
+    (key,) = profile["encryption_keys"]  # theirs only
+    stored = IdentityKey.objects.get(user=member)
+    assert (key["fingerprint"], key["backup"]) == (stored.fingerprint, stored.backup)
     assert [json.loads(x)["id"] for x in bundle.read("messages.jsonl").splitlines()] == [mine.pk]
