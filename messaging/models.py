@@ -150,11 +150,13 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["conversation", "id"]),
             models.Index(fields=["thread_root", "id"]),
-            # Unread counting: channel-visible, live messages past a read position.
+            # Unread counting: channel-visible, live messages past a read position. With
+            # the author in the index, a count reads no table pages (an index-only scan).
             models.Index(
                 fields=["conversation", "seq"],
                 condition=Q(deleted_at__isnull=True)
                 & (Q(thread_root__isnull=True) | Q(also_in_channel=True)),
+                include=["author"],
                 name="messaging_msg_unread_idx",
             ),
             # Search filters: from:@person and after:/before: walk these newest first;

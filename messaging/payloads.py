@@ -6,10 +6,13 @@ queries; see selectors.message_queryset.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from files.payloads import attachment_payload
 from messaging.models import Conversation, Membership, Message
+
+if TYPE_CHECKING:
+    from messaging.selectors import ListedConversation, ListedMembership
 
 
 def iso(value: Any) -> str | None:
@@ -84,8 +87,8 @@ def _is_pinned(message: Message) -> bool:
 
 
 def conversation_payload(
-    conversation: Conversation,
-    membership: Membership | None = None,
+    conversation: Conversation | ListedConversation,
+    membership: Membership | ListedMembership | None = None,
     *,
     member_ids: list[int] | None = None,
 ) -> dict[str, Any]:

@@ -446,6 +446,40 @@ def test_editing_a_message_updates_its_mentions(member, other_member, admin):
         admin.pk]
 
 
+def test_conversation_list_is_each_persons_own_with_model_values(member, other_member, admin):
+    """membership_list runs SQL compiled once, for whoever asks: each person gets their own
+    rows, with the same values (types included) as the models and the unread counts."""
+    channel = make_channel(member, members=[other_member])
+    services.membership_preferences_update(actor=other_member, conversation_id=channel.pk,
+                                           muted=True)
+    direct, _ = services.conversation_direct_open(actor=admin, member_ids=[member.pk])
+    post(member, channel, f"hello <@{other_member.pk}>")
+    post(admin, direct, "psst")
+
+    mine = selectors.membership_list(user=member)
+    theirs = selectors.membership_list(user=other_member)
+    admins = selectors.membership_list(user=admin)
+
+    assert selectors._membership_list_query.compiled["default"] is not None  # compiled once, reused
+    assert [m.conversation_id for m in mine] == [direct.pk, channel.pk]  # newest activity first
+    assert [m.conversation_id for m in theirs] == [channel.pk]
+    assert [m.conversation_id for m in admins] == [direct.pk]
+    assert [(m.unread_count, m.mention_count) for m in mine] == [(1, 0), (0, 0)]
+    assert (theirs[0].unread_count, theirs[0].mention_count, theirs[0].muted) == (1, 1, True)
+    listed_by_person = [(member, entry) for entry in mine] + [(other_member, entry) for entry in theirs]
+    for person, listed in listed_by_person + [(admin, entry) for entry in admins]:
+        membership = Membership.objects.select_related("conversation").get(
+            user=person, conversation_id=listed.conversation_id)
+        conversation = membership.conversation
+        for name in ("role", "last_read_message_id", "last_read_seq", "notification_level",
+                     "muted", "starred"):
+            assert getattr(listed, name) == getattr(membership, name), name
+            assert type(getattr(listed, name)) is type(getattr(membership, name)), name
+        for name in ("pk", "kind", "name", "topic", "purpose", "created_by_id", "created_at",
+                     "archived_at", "last_seq", "last_message_at", "encrypted"):
+            assert getattr(listed.conversation, name) == getattr(conversation, name), name
+
+
 def test_unread_and_mention_counts_and_read_moves_forward_only(member, other_member):
     channel = make_channel(member, members=[other_member])
     post(other_member, channel, "my own, read by me")
