@@ -10,7 +10,8 @@ people's names occur only in mentions):
 - common words: single words of WORDS;
 - rare words: surnames and first names, found only in the 2% of messages that mention
   someone, and a word no message holds;
-- exact phrases: two words of WORDS side by side, in quotes;
+- exact phrases: words of WORDS side by side, in quotes (one with a stop word between
+  two words, which must be a stop word in the message too);
 - filtered: a common word with in:#channel, from:@person, has:link or before:/after:.
 
 Each is run as the person in 500 conversations and as the person in the fewest. The
@@ -45,6 +46,12 @@ BASELINE_SQL = (
     "WHERE search_vector @@ websearch_to_tsquery(%s, %s) LIMIT %s"
 )
 COUNT_SQL = "SELECT count(*) FROM messaging_message WHERE search_vector @@ websearch_to_tsquery(%s, %s)"
+# A phrase's matches as search counts them: its words side by side, a stop word between
+# them standing for a stop word (messaging.search._holding_phrase_pairs).
+PHRASE_COUNT_SQL = (
+    "SELECT count(*) FROM messaging_message WHERE search_vector @@ websearch_to_tsquery(%s, %s) "
+    "AND messaging_message_pairs(search_vector) @> messaging_message_pairs(to_tsvector(%s, %s))"
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ def _kinds(hot: User) -> list[Kind]:
     return [
         Kind("common words", ["deploy", "review", "database", "customer"]),
         Kind("rare words", ["Mwangi", "Yusuf", "Okafor", "kubernetes"]),
-        Kind("exact phrases", ['"looks good"', '"rollback staging"', '"deploy to prod"']),
+        Kind("exact phrases", ['"looks good"', '"rollback staging"', '"quarter the migration"']),
         Kind("filtered", [f"deploy in:#{channel}", "review from:@person001", "has:link deploy",
                           f"database after:{after.isoformat()} before:{before.isoformat()}"]),
     ]
@@ -105,7 +112,13 @@ def _frequencies(kinds: list[Kind]) -> dict[str, int]:
     with connection.cursor() as cursor:
         for kind in kinds:
             for query in kind.queries:
-                cursor.execute(COUNT_SQL, [SEARCH_CONFIG, websearch_text(parse(query))])
+                spec = parse(query)
+                phrase = [t.text for group in spec.groups for t in group if t.phrase]
+                if phrase and len(spec.groups) == 1 and len(spec.groups[0]) == 1:
+                    cursor.execute(PHRASE_COUNT_SQL, [SEARCH_CONFIG, websearch_text(spec),
+                                                      SEARCH_CONFIG, phrase[0]])
+                else:
+                    cursor.execute(COUNT_SQL, [SEARCH_CONFIG, websearch_text(spec)])
                 counts[query] = cursor.fetchone()[0]
     return counts
 

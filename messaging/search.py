@@ -6,14 +6,17 @@ SQLite FTS5 in the embedded mode; the same syntax (search_syntax.py) for both.
 from __future__ import annotations
 
 import html
+import operator
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import reduce
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection, connections
-from django.db.models import BigAutoField, ForeignKey, Lookup, Q, QuerySet
+from django.db.models import BigAutoField, F, ForeignKey, Func, Lookup, Q, QuerySet, TextField
 from django.db.models.functions import Lower
 
 from accounts.models import User
@@ -211,15 +214,48 @@ def _newest_in_narrow_scope(messages: QuerySet[Message], spec: SearchSpec,
     return newest if len(newest) == RANKED_MATCHES or scanned < WALKED_MESSAGES else None
 
 
+def _holding_phrase_pairs(messages: QuerySet[Message], spec: SearchSpec) -> QuerySet[Message] | None:
+    """The messages narrowed to those holding the word pairs of each group of phrases that must
+    match (messaging_message_pairs_gin). Without it, PostgreSQL reads every message holding
+    a phrase's words, tens of thousands for two common words, to check where they stand.
+
+    A phrase's pairs are taken the way the index takes a message's: each word with the next
+    one that is not a stop word, and how many places on it stands. So a stop word inside a
+    phrase matches only a stop word ("deploy to prod" finds "deploy the prod" but not
+    "deploy review prod", which the tsquery's bare `deploy <2> prod` alone would also take)."""
+    groups = [group for group in spec.groups if all(term.phrase for term in group)]
+    if not groups:
+        return None
+    texts = sorted({term.text.replace('"', " ") for group in groups for term in group})
+    with connections[messages.db].cursor() as cursor:
+        cursor.execute("SELECT text, messaging_message_pairs(to_tsvector(%s, text)) "
+                       "FROM unnest(%s::text[]) AS text", [SEARCH_CONFIG, texts])
+        pairs = dict(cursor.fetchall())
+    conditions = []
+    for group in groups:
+        held = [pairs[term.text.replace('"', " ")] for term in group]
+        if all(held):  # a phrase of one word (stop words aside) has no pair to look up
+            conditions.append(reduce(operator.or_, (Q(pairs__contains=p) for p in held)))
+    if not conditions:
+        return None
+    return messages.alias(pairs=Func(F("search_vector"), function="messaging_message_pairs",
+                                     output_field=ArrayField(TextField()))).filter(*conditions)
+
+
 def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
               limit: int) -> tuple[list[int], dict[int, str]]:
     text = websearch_text(spec)
-    if spec.has_terms and not any(term.phrase for group in spec.groups for term in group):
+    narrowed = _holding_phrase_pairs(messages, spec)
+    if narrowed is not None:
+        # Rank the newest RANKED_MATCHES messages holding each phrase's word pairs (the
+        # pairs say where each word stands, so nearly all of them match).
+        messages = Message.objects.using(messages.db).filter(
+            pk__in=narrowed.order_by("-id").values("id")[:RANKED_MATCHES])
+    elif spec.has_terms and not any(term.phrase for group in spec.groups for term in group):
         # Rank the newest RANKED_MATCHES matches only. A word in a quarter of all messages
         # is then found by walking the newest messages until that many match (milliseconds)
         # instead of ranking hundreds of thousands; a rare word still comes from the GIN
-        # index. Phrases are left to the index: the planner takes them for far more common
-        # than they are, and walking for them would read the whole table.
+        # index.
         newest = _newest_in_narrow_scope(messages, spec, text)
         if newest is not None:
             messages = Message.objects.using(messages.db).filter(pk__any_of=newest)

@@ -69,6 +69,24 @@ def test_exact_phrases(world):
     assert texts(world["ana"], '"report quarterly"') == []
 
 
+def test_a_phrase_is_its_words_side_by_side(world):
+    """PostgreSQL's own phrase match reads a stop word inside a phrase as any word at all;
+    teamchat's word-pair index holds it to a stop word (SQLite's FTS5, to the word itself)."""
+    ana, general = world["ana"], world["general"]
+    for text in ("deploy to prod now", "deploy review prod", "prod to deploy"):
+        post(ana, general, text)
+
+    found = texts(ana, '"deploy to prod"')
+    either = texts(ana, '"deploy to prod" OR "quarterly report"')
+    with_word = texts(ana, '"deploy to prod" now')
+
+    assert "deploy to prod now" in found
+    assert not {"deploy review prod", "prod to deploy"} & set(found)
+    assert either == sorted([*found, "The quarterly report is ready"])
+    assert with_word == ["deploy to prod now"]
+    assert texts(ana, '"prod deploy"') == []
+
+
 def test_or_and_exclusion(world):
     assert texts(world["ana"], "pizza OR checklist") == [
         "Lunch options: pizza or sushi", "Release checklist: deploy, verify, announce"]
@@ -164,8 +182,8 @@ def test_relevance_and_recency_rank_the_results(world):
 
 
 def test_many_matches_rank_the_newest(world, monkeypatch):
-    """On PostgreSQL a word matching more than RANKED_MATCHES messages ranks the newest
-    that many (a quarter of all messages would otherwise be ranked on every search)."""
+    """On PostgreSQL a word or phrase matching more than RANKED_MATCHES messages ranks the
+    newest that many (a quarter of all messages would otherwise be ranked on every search)."""
     from messaging import search
 
     ana = world["ana"]
@@ -179,7 +197,7 @@ def test_many_matches_rank_the_newest(world, monkeypatch):
         # A filter narrows what is walked: the newest two in #general, not in the whole.
         found = [hit.message.pk for hit in message_search(user=ana, query="roadmap in:#general").hits]
         assert sorted(found) == [newer[1].pk, newer[2].pk]
-        # Phrases go through the index and rank every match.
+        # A phrase is found through its word pairs, the newest that many of them ranked.
         found = [hit.message.pk for hit in message_search(user=ana, query='"roadmap planning"').hits]
         assert found == [old.pk]
         # In a narrow scope the newest messages are read first; when they do not settle it
@@ -189,6 +207,10 @@ def test_many_matches_rank_the_newest(world, monkeypatch):
             assert [hit.message.pk for hit in message_search(user=ana, query=query).hits] == [old.pk]
         found = [hit.message.pk for hit in message_search(user=ana, query="roadmap from:@" + ana.email).hits]
         assert sorted(found) == [newer[2].pk, in_launch.pk]
+        # Of five messages holding the phrase "roadmap item", the newest two are ranked.
+        phrased = [post(ana, world["general"], f"the roadmap item {n}") for n in range(2)]
+        found = [hit.message.pk for hit in message_search(user=ana, query='"roadmap item"').hits]
+        assert sorted(found) == [p.pk for p in phrased]
     else:  # SQLite FTS5 ranks every match
         assert sorted(found) == sorted([old.pk, *(m.pk for m in newer), in_launch.pk])
 
