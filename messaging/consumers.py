@@ -49,6 +49,7 @@ FLOOD_STRIKES_BEFORE_CLOSE = 20
 CLOSE_FLOODING = 4029
 CLOSE_DEACTIVATED = 4003
 CLOSE_SIGNED_OUT = 4001
+CLOSE_INTERNAL_ERROR = 1011
 
 _grace_tasks: set[asyncio.Task] = set()
 
@@ -81,6 +82,8 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         self.tokens = FRAME_BURST
         self.tokens_at = time.monotonic()
         self.strikes = 0
+        self.sends: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue()
+        self.sender: asyncio.Task | None = None  # stores self.sends in order, when there are any
         await self.accept()
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         # Subscribe first, then read where each conversation stands: anything committed
@@ -105,6 +108,10 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         if not hasattr(self, "connection_id"):
             return
         metrics.websocket_closed()
+        if self.sender is not None:
+            # Sends still queued are stored all the same (their acks are dropped), as a
+            # client that sends and closes at once expects; then the sender ends.
+            self.sends.put_nowait(None)
         await self.call_connection_closed()
         for conversation_id in list(self.last_sent):
             await self.channel_layer.group_discard(conversation_group(conversation_id),
@@ -164,11 +171,14 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
             await self._send({"type": "error", "code": error.code, "detail": error.detail,
                               **error.extra, **self._reference(text_data)})
         except TeamchatError as error:
-            await self._send({"type": "error", "code": error.code, "detail": error.detail,
-                              **({"fields": error.fields} if error.fields else {}),
-                              **({"retry_after": error.retry_after}
-                                 if hasattr(error, "retry_after") else {}),
-                              **self._reference(text_data)})
+            await self._send(self._error_frame(error, self._reference(text_data)))
+
+    @staticmethod
+    def _error_frame(error: TeamchatError, reference: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "error", "code": error.code, "detail": error.detail,
+                **({"fields": error.fields} if error.fields else {}),
+                **({"retry_after": error.retry_after} if hasattr(error, "retry_after") else {}),
+                **reference}
 
     def _take_token(self) -> bool:
         now = time.monotonic()
@@ -221,11 +231,41 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         files = frame.get("files") or []
         if not isinstance(files, list) or not all(isinstance(f, int) for f in files):
             raise FrameError("invalid", "'files' must be a list of file ids.", field="files")
-        # Sends run side by side in the thread pool (each thread with its own database
-        # connection), not one at a time in the consumer's single sync thread.
-        payload = await database_sync_to_async(_send_message, thread_sensitive=False)(
-            self.user, conversation_id, text, client_msg_id, thread_root,
-            bool(frame.get("also_in_channel")), files)
+        # Stored off the consumer's loop, so events keep reaching this socket while its
+        # own send waits on the database (under load, the sender's deliveries waited
+        # behind each of its sends); by one task per socket, so one socket's messages are
+        # stored in the order sent. (One long-lived task, not one per send: Django's cache
+        # client lives in the task's context, and a new context per send opened a new
+        # Redis connection for every rate-limit check.)
+        if self.sender is None:
+            self.sender = asyncio.get_running_loop().create_task(self._store_sends())
+        self.sends.put_nowait((requestid.request_id.get(), conversation_id, text, client_msg_id,
+                               thread_root, bool(frame.get("also_in_channel")), files))
+
+    async def _store_sends(self) -> None:
+        while (send := await self.sends.get()) is not None:
+            request, *arguments = send
+            requestid.request_id.set(request)
+            await self._store_send(*arguments)
+
+    async def _store_send(self, conversation_id: int, text: str, client_msg_id: str,
+                          thread_root: int | None, also_in_channel: bool,
+                          files: list[int]) -> None:
+        try:
+            # In the thread pool (each thread with its own database connection), sends of
+            # different sockets run side by side.
+            payload = await database_sync_to_async(_send_message, thread_sensitive=False)(
+                self.user, conversation_id, text, client_msg_id, thread_root, also_in_channel,
+                files)
+        except TeamchatError as error:
+            await self._send(self._error_frame(error, {"client_msg_id": client_msg_id}))
+            return
+        except Exception:
+            # What would have ended the consumer before: close, and the client's outbox
+            # sends it again (the client_msg_id makes that safe).
+            logger.exception("storing a message sent by %s failed", self.user.pk)
+            await self.close(code=CLOSE_INTERNAL_ERROR)
+            return
         await self._send({"type": "message.ack", "client_msg_id": client_msg_id,
                           "message": payload})
 

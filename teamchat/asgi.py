@@ -13,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from accounts.websocket import WebSocketAuthMiddleware  # noqa: E402
 from teamchat.memory import settle_after_startup  # noqa: E402
 from teamchat.routing import websocket_urlpatterns  # noqa: E402
+from teamchat.transport import install as write_sockets_at_once  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -21,4 +22,5 @@ application = ProtocolTypeRouter(
     }
 )
 
+write_sockets_at_once()
 settle_after_startup()

@@ -143,6 +143,50 @@ def test_a_lost_ack_retried_gives_one_message(daphne_pair):
     assert ack["client_msg_id"] == client_msg_id
 
 
+def test_a_send_waiting_on_the_database_holds_back_neither_deliveries_nor_order(daphne_pair):
+    """While a socket's send waits (here on a lock another transaction holds on the
+    conversation), events of other conversations still reach that socket; and its next
+    send is stored after it, in the order sent."""
+    import threading
+
+    from django.db import connections, transaction
+
+    alice, bob = make_user(), make_user()
+    busy = make_channel(alice, members=[bob])
+    other = make_channel(bob, members=[alice])
+    locked, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with transaction.atomic():
+            list(type(busy).objects.select_for_update().filter(pk=busy.pk))
+            locked.set()
+            release.wait(20)
+        connections.close_all()
+        done.set()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    assert locked.wait(10)
+    try:
+        with Socket(daphne_pair[0].ws_url, token=token_for(alice)) as a:
+            a.send(type="message.send", conversation=busy.pk, text="first", client_msg_id="s-1")
+            a.send(type="message.send", conversation=busy.pk, text="second", client_msg_id="s-2")
+            post(bob, other, "meanwhile")
+            meanwhile = a.next("message.created", where=lambda f: f["conversation"] == other.pk)
+            assert not [f for f in a.backlog if f["type"] == "message.ack"]  # still waiting
+            release.set()
+            acks = [a.next("message.ack"), a.next("message.ack")]
+    finally:
+        release.set()
+        holder.join(10)
+
+    assert meanwhile["message"]["text"] == "meanwhile"
+    assert [ack["client_msg_id"] for ack in acks] == ["s-1", "s-2"]
+    stored = dict(Message.objects.filter(conversation=busy, client_msg_id__in=["s-1", "s-2"])
+                  .values_list("client_msg_id", "seq"))
+    assert stored["s-1"] < stored["s-2"]
+
+
 def test_events_of_every_kind_reach_members(daphne_pair):
     alice, bob, carol = make_user(), make_user(), make_user()
     channel = make_channel(alice, members=[bob])
