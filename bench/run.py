@@ -70,6 +70,10 @@ def _measure(quick: bool, only: set[str]) -> list[Row]:
     on_realtime_seed = (("writes", "write benchmark", writes), ("realtime", "realtime benchmarks", realtime),
                         ("load", "load test", load))
     environment.clear_redis()
+    removed = seed_realtime.clear_messages()
+    if removed:
+        print(f"removed {removed:,} messages earlier runs posted in the realtime channels",
+              file=sys.stderr, flush=True)
     rows: list[Row] = []
     try:
         for name, title, module in on_history_seed:

@@ -77,6 +77,9 @@ def _require(frame: dict[str, Any], field: str, kind: type | tuple[type, ...]) -
 class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope["user"]
+        # Made at the first message.send: most sockets only listen.
+        self.sends: asyncio.Queue[tuple[Any, ...] | None] | None = None
+        self.sender: asyncio.Task | None = None  # stores self.sends in order
         self.connection_id = uuid.uuid4().hex
         metrics.websocket_opened()  # balanced in disconnect, which runs once connection_id is set
         self.last_sent: dict[int, int] = {}
@@ -86,8 +89,6 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         self.tokens = FRAME_BURST
         self.tokens_at = time.monotonic()
         self.strikes = 0
-        self.sends: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue()
-        self.sender: asyncio.Task | None = None  # stores self.sends in order, when there are any
         await self.accept()
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         # Subscribe first, then read where each conversation stands: anything committed
@@ -112,7 +113,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         if not hasattr(self, "connection_id"):
             return
         metrics.websocket_closed()
-        if self.sender is not None:
+        if self.sends is not None:
             # Sends still queued are stored all the same (their acks are dropped), as a
             # client that sends and closes at once expects; then the sender ends.
             self.sends.put_nowait(None)
@@ -255,13 +256,14 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         # stored in the order sent. (One long-lived task, not one per send: Django's cache
         # client lives in the task's context, and a new context per send opened a new
         # Redis connection for every rate-limit check.)
-        if self.sender is None:
-            self.sender = asyncio.get_running_loop().create_task(self._store_sends())
+        if self.sends is None:
+            self.sends = asyncio.Queue()
+            self.sender = asyncio.get_running_loop().create_task(self._store_sends(self.sends))
         self.sends.put_nowait((requestid.request_id.get(), conversation_id, text, client_msg_id,
                                thread_root, bool(frame.get("also_in_channel")), files))
 
-    async def _store_sends(self) -> None:
-        while (send := await self.sends.get()) is not None:
+    async def _store_sends(self, sends: asyncio.Queue[tuple[Any, ...] | None]) -> None:
+        while (send := await sends.get()) is not None:
             request, *arguments = send
             requestid.request_id.set(request)
             await self._store_send(*arguments)
