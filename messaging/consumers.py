@@ -53,7 +53,7 @@ FLOOD_STRIKES_BEFORE_CLOSE = 20
 CLOSE_FLOODING = 4029
 CLOSE_DEACTIVATED = 4003
 CLOSE_SIGNED_OUT = 4001
-CLOSE_INTERNAL_ERROR = 1011
+CLOSE_SEND_FAILED = 4011  # autobahn lets an application close with 1000 or 3000-4999 only
 
 _grace_tasks: set[asyncio.Task] = set()
 
@@ -113,10 +113,6 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         if not hasattr(self, "connection_id"):
             return
         metrics.websocket_closed()
-        if self.sends is not None:
-            # Sends still queued are stored all the same (their acks are dropped), as a
-            # client that sends and closes at once expects; then the sender ends.
-            self.sends.put_nowait(None)
         await self.call_connection_closed()
         for conversation_id in list(self.last_sent):
             await self.channel_layer.group_discard(conversation_group(conversation_id),
@@ -142,8 +138,15 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         self.channel_name = await self.channel_layer.new_channel()
         self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         self.base_send = send
-        with contextlib.suppress(StopConsumer):  # the socket closed: end cleanly
-            await _dispatch_as_they_arrive([receive, self.channel_receive], self.dispatch)
+        try:
+            with contextlib.suppress(StopConsumer):  # the socket closed: end cleanly
+                await _dispatch_as_they_arrive([receive, self.channel_receive], self.dispatch)
+        finally:
+            if getattr(self, "sends", None) is not None:
+                # However the consumer ends: the sends still queued are stored all the
+                # same (their acks are dropped), as a client that sends and closes at
+                # once expects; then the sender ends.
+                self.sends.put_nowait(None)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels closes stale database connections before every handler, through a hop
@@ -266,7 +269,11 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         while (send := await sends.get()) is not None:
             request, *arguments = send
             requestid.request_id.set(request)
-            await self._store_send(*arguments)
+            try:
+                await self._store_send(*arguments)
+            except Exception:
+                # Never end while the socket is open: the sends after it would wait forever.
+                logger.exception("answering a message sent by %s failed", self.user.pk)
 
     async def _store_send(self, conversation_id: int, text: str, client_msg_id: str,
                           thread_root: int | None, also_in_channel: bool,
@@ -277,14 +284,15 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
             payload = await database_sync_to_async(_send_message, thread_sensitive=False)(
                 self.user, conversation_id, text, client_msg_id, thread_root, also_in_channel,
                 files)
-        except TeamchatError as error:
-            await self._send(self._error_frame(error, {"client_msg_id": client_msg_id}))
-            return
-        except Exception:
-            # What would have ended the consumer before: close, and the client's outbox
-            # sends it again (the client_msg_id makes that safe).
+        except Exception as error:
+            refusal = as_teamchat_error(error)  # e.g. a conversation id out of range
+            if refusal is not None:
+                await self._send(self._error_frame(refusal, {"client_msg_id": client_msg_id}))
+                return
+            # Unexpected: close, and the client's outbox sends it again (the
+            # client_msg_id makes that safe).
             logger.exception("storing a message sent by %s failed", self.user.pk)
-            await self.close(code=CLOSE_INTERNAL_ERROR)
+            await self.close(code=CLOSE_SEND_FAILED)
             return
         await self._send({"type": "message.ack", "client_msg_id": client_msg_id,
                           "message": payload})

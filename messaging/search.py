@@ -246,11 +246,16 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
               limit: int) -> tuple[list[int], dict[int, str]]:
     text = websearch_text(spec)
     narrowed = _holding_phrase_pairs(messages, spec)
-    if narrowed is not None:
+    only_phrases = not spec.excluded and all(term.phrase for group in spec.groups for term in group)
+    if narrowed is not None and only_phrases:
         # Rank the newest RANKED_MATCHES messages holding each phrase's word pairs (the
         # pairs say where each word stands, so nearly all of them match).
         messages = Message.objects.using(messages.db).filter(
             pk__in=narrowed.order_by("-id").values("id")[:RANKED_MATCHES])
+    elif narrowed is not None:
+        # With other words or exclusions too, the newest holders of the pairs need not
+        # match at all: rank every one that does.
+        messages = narrowed
     elif spec.has_terms and not any(term.phrase for group in spec.groups for term in group):
         # Rank the newest RANKED_MATCHES matches only. A word in a quarter of all messages
         # is then found by walking the newest messages until that many match (milliseconds)

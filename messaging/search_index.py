@@ -91,6 +91,13 @@ def create_pairs_index(connection: Any) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(POSTGRES_PAIRS_CREATE)
+            # A concurrent build cut short leaves an invalid index that IF NOT EXISTS would
+            # keep: drop it and build again.
+            cursor.execute("SELECT NOT indisvalid FROM pg_index "
+                           "WHERE indexrelid = to_regclass('messaging_message_pairs_gin')")
+            row = cursor.fetchone()
+            if row and row[0]:
+                cursor.execute(POSTGRES_PAIRS_DROP[0])
             cursor.execute(POSTGRES_PAIRS_INDEX)
 
 

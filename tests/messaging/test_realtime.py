@@ -146,7 +146,8 @@ def test_a_lost_ack_retried_gives_one_message(daphne_pair):
 def test_a_send_waiting_on_the_database_holds_back_neither_deliveries_nor_order(daphne_pair):
     """While a socket's send waits (here on a lock another transaction holds on the
     conversation), events of other conversations still reach that socket; and its next
-    send is stored after it, in the order sent."""
+    send, to a conversation nothing holds, is stored and answered after it, in the order
+    sent."""
     import threading
 
     from django.db import connections, transaction
@@ -170,7 +171,8 @@ def test_a_send_waiting_on_the_database_holds_back_neither_deliveries_nor_order(
     try:
         with Socket(daphne_pair[0].ws_url, token=token_for(alice)) as a:
             a.send(type="message.send", conversation=busy.pk, text="first", client_msg_id="s-1")
-            a.send(type="message.send", conversation=busy.pk, text="second", client_msg_id="s-2")
+            # Into a conversation nobody holds: stored at once, were it not for the order.
+            a.send(type="message.send", conversation=other.pk, text="second", client_msg_id="s-2")
             post(bob, other, "meanwhile")
             meanwhile = a.next("message.created", where=lambda f: f["conversation"] == other.pk)
             assert not [f for f in a.backlog if f["type"] == "message.ack"]  # still waiting
@@ -182,9 +184,9 @@ def test_a_send_waiting_on_the_database_holds_back_neither_deliveries_nor_order(
 
     assert meanwhile["message"]["text"] == "meanwhile"
     assert [ack["client_msg_id"] for ack in acks] == ["s-1", "s-2"]
-    stored = dict(Message.objects.filter(conversation=busy, client_msg_id__in=["s-1", "s-2"])
-                  .values_list("client_msg_id", "seq"))
-    assert stored["s-1"] < stored["s-2"]
+    stored = dict(Message.objects.filter(client_msg_id__in=["s-1", "s-2"])
+                  .values_list("client_msg_id", "id"))
+    assert stored["s-1"] < stored["s-2"]  # stored in the order sent
 
 
 def test_events_of_every_kind_reach_members(daphne_pair):
@@ -393,8 +395,16 @@ def test_a_failed_send_names_the_problem_and_its_client_msg_id(daphne_pair):
     with Socket(daphne_pair[0].ws_url, token=token_for(alice)) as socket:
         socket.send(type="message.send", conversation=channel.pk, text="   ", client_msg_id="e-1")
         error = socket.next("error")
+        # An id past PostgreSQL's bigint: no such conversation, and the socket stays up.
+        socket.send(type="message.send", conversation=2**70, text="hi", client_msg_id="e-2")
+        refused = socket.next("error")
+        socket.send(type="message.send", conversation=channel.pk, text="still here",
+                    client_msg_id="e-3")
+        ack = socket.next("message.ack")
     assert error == {"type": "error", "code": "invalid", "detail": "text: A message cannot be empty.",
                      "fields": {"text": ["A message cannot be empty."]}, "client_msg_id": "e-1"}
+    assert (refused["code"], refused["client_msg_id"]) == ("not_found", "e-2")
+    assert ack["message"]["text"] == "still here"
 
 
 def test_a_malformed_send_also_names_its_client_msg_id(daphne_pair):

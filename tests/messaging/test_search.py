@@ -207,10 +207,13 @@ def test_many_matches_rank_the_newest(world, monkeypatch):
             assert [hit.message.pk for hit in message_search(user=ana, query=query).hits] == [old.pk]
         found = [hit.message.pk for hit in message_search(user=ana, query="roadmap from:@" + ana.email).hits]
         assert sorted(found) == [newer[2].pk, in_launch.pk]
-        # Of five messages holding the phrase "roadmap item", the newest two are ranked.
+        # Of five messages holding the phrase "roadmap item", the newest two are ranked;
+        # with another word too, every message holding both is found, however old.
         phrased = [post(ana, world["general"], f"the roadmap item {n}") for n in range(2)]
         found = [hit.message.pk for hit in message_search(user=ana, query='"roadmap item"').hits]
         assert sorted(found) == [p.pk for p in phrased]
+        with_word = [hit.message.pk for hit in message_search(user=ana, query='"roadmap item" 0').hits]
+        assert sorted(with_word) == [newer[0].pk, phrased[0].pk]  # newer[0] is older than both
     else:  # SQLite FTS5 ranks every match
         assert sorted(found) == sorted([old.pk, *(m.pk for m in newer), in_launch.pk])
 

@@ -478,6 +478,7 @@ def test_conversation_list_is_each_persons_own_with_model_values(member, other_m
         for name in ("pk", "kind", "name", "topic", "purpose", "created_by_id", "created_at",
                      "archived_at", "last_seq", "last_message_at", "encrypted"):
             assert getattr(listed.conversation, name) == getattr(conversation, name), name
+            assert type(getattr(listed.conversation, name)) is type(getattr(conversation, name)), name
 
 
 def test_unread_and_mention_counts_and_read_moves_forward_only(member, other_member):
