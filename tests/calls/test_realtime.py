@@ -27,6 +27,18 @@ def start(socket: Socket, conversation_id: int, media: str = "video", **extra) -
     return socket.next("call.started")["call"]
 
 
+def join(socket: Socket, user, call: dict, *, already: list[tuple[Socket, object]]) -> None:
+    """`user` answers or joins `call` on `socket`: they are told everyone already in it is
+    there with them, and each of those is told that `user` joined."""
+    socket.send(type="call.accept", call=call["id"])
+    joined = {p["user"] for p in socket.next("call.accepted")["call"]["participants"]
+              if p["state"] == "joined"}
+    assert joined == {user.pk, *(person.pk for _, person in already)}
+    for other, _ in already:
+        assert other.next("call.participant", where=lambda f: f["participant"]["user"]
+                          == user.pk)["participant"]["state"] == "joined"
+
+
 def record_message(conversation_id: int) -> Message:
     return Message.objects.get(conversation_id=conversation_id, client_msg_id__startswith="call:")
 
@@ -294,14 +306,8 @@ def test_a_group_call_meshes_and_goes_on_until_one_person_is_left(call_daphne_pa
         c.next("call.ring")
         b.send(type="call.accept", call=call["id"])
         b.next("call.accepted")
-        c.send(type="call.accept", call=call["id"])
         # The newcomer sees who is in the call already, and offers to each of them.
-        joined = {p["user"] for p in c.next("call.accepted")["call"]["participants"]
-                  if p["state"] == "joined"}
-        assert joined == {ana.pk, ben.pk, cat.pk}
-        for socket in (a, b):
-            assert socket.next("call.participant", where=lambda f: f["participant"]["user"]
-                               == cat.pk)["participant"]["state"] == "joined"
+        join(c, cat, call, already=[(a, ana), (b, ben)])
         for socket, user in ((a, ana), (b, ben)):
             c.send(type="call.signal", call=call["id"], to=user.pk, description=OFFER)
             assert socket.next("call.signal")["from"] == cat.pk
@@ -341,13 +347,7 @@ def test_a_member_not_rung_joins_a_call_going_on_and_outsiders_cannot(call_daphn
 
         e.send(type="call.accept", call=call["id"])  # not a member of the channel
         assert e.next("error")["code"] == "not_found"
-        c.send(type="call.accept", call=call["id"])
-        joined = {p["user"] for p in c.next("call.accepted")["call"]["participants"]
-                  if p["state"] == "joined"}
-        assert joined == {ana.pk, ben.pk, cat.pk}
-        for socket in (a, b):
-            assert socket.next("call.participant", where=lambda f: f["participant"]["user"]
-                               == cat.pk)["participant"]["state"] == "joined"
+        join(c, cat, call, already=[(a, ana), (b, ben)])
         c.send(type="call.signal", call=call["id"], to=ana.pk, description=OFFER)
         assert a.next("call.signal")["from"] == cat.pk
         assert e.collect("call.participant", seconds=0.3) == []
