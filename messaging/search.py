@@ -226,14 +226,14 @@ def _holding_phrase_pairs(messages: QuerySet[Message], spec: SearchSpec) -> Quer
     groups = [group for group in spec.groups if all(term.phrase for term in group)]
     if not groups:
         return None
-    texts = sorted({term.text.replace('"', " ") for group in groups for term in group})
+    texts = sorted({term.words for group in groups for term in group})
     with connections[messages.db].cursor() as cursor:
         cursor.execute("SELECT text, messaging_message_pairs(to_tsvector(%s, text)) "
                        "FROM unnest(%s::text[]) AS text", [SEARCH_CONFIG, texts])
         pairs = dict(cursor.fetchall())
     conditions = []
     for group in groups:
-        held = [pairs[term.text.replace('"', " ")] for term in group]
+        held = [pairs[term.words] for term in group]
         if all(held):  # a phrase of one word (stop words aside) has no pair to look up
             conditions.append(reduce(operator.or_, (Q(pairs__contains=p) for p in held)))
     if not conditions:

@@ -27,6 +27,11 @@ class Term:
     text: str
     phrase: bool = False
 
+    @property
+    def words(self) -> str:
+        """The text with no double quote left in it, as PostgreSQL is given it."""
+        return self.text.replace('"', " ")
+
 
 @dataclass
 class SearchSpec:
@@ -165,8 +170,7 @@ def _has_filters(spec: SearchSpec) -> bool:
 def websearch_text(spec: SearchSpec) -> str:
     """The terms in PostgreSQL's websearch_to_tsquery syntax."""
     def quote(term: Term) -> str:
-        cleaned = term.text.replace('"', " ")
-        return f'"{cleaned}"' if term.phrase else cleaned
+        return f'"{term.words}"' if term.phrase else term.words
 
     parts = [" OR ".join(quote(t) for t in group) for group in spec.groups]
     parts += [f"-{quote(t)}" for t in spec.excluded]
