@@ -118,7 +118,9 @@ nearest-rank percentiles. The write row times `messaging.services.message_create
 
 **Realtime.** One daphne process (`python -m daphne teamchat.asgi:application`, started
 as in tests/servers.py with persistent database connections) on PostgreSQL and Redis,
-with {seed_realtime.PEOPLE} people who each hold a fresh API token. All clients are
+with {seed_realtime.PEOPLE} people who each hold a fresh API token; what earlier runs posted
+in their channels is removed before a run (`seed_realtime.clear_messages`), so every run
+searches the seeded history as seeded. All clients are
 `websockets` asyncio connections in the benchmark's own process, each stamping a frame
 with `time.perf_counter` when the library hands it over. Fan-out: {plan.fanout_repeats}
 messages (after {realtime.FANOUT_WARMUP} unmeasured) sent one at a time,
