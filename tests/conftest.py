@@ -119,6 +119,16 @@ CALL_RING_SECONDS = 6.0
 
 
 @pytest.fixture
+def servers_settled(transactional_db):
+    """For tests against the daphne servers: after the test, and before the database is
+    emptied, wait until the servers are done with it (tests.servers.wait_until_servers_idle)."""
+    from tests.servers import wait_until_servers_idle
+
+    yield
+    wait_until_servers_idle()
+
+
+@pytest.fixture
 def real_worker():
     """A real Celery worker (in a thread) on the test Redis, with its own queue. Tests that
     use it need django_db(transaction=True): the worker has its own connection."""

@@ -150,3 +150,25 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
                                            serialization.PrivateFormat.TraditionalOpenSSL,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def wait_until_servers_idle(seconds: float = 15.0) -> None:
+    """Until no other session on the test database runs a statement or holds a
+    transaction open. A server may still be at work when a test ends (a send's on-commit
+    jobs run after its message reached the browser); the flush that empties the database
+    for the next test would meet it and deadlock. Through its own connection, so that it
+    can run beside Playwright's event loop."""
+    import psycopg
+    from django.db import connection
+
+    database = connection.settings_dict
+    with psycopg.connect(host=database["HOST"] or None, port=database["PORT"] or None,
+                         user=database["USER"] or None, password=database["PASSWORD"] or None,
+                         dbname=database["NAME"], autocommit=True) as probe:
+        deadline = time.monotonic() + seconds
+        while probe.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline, "the servers were still busy with the database"
+            time.sleep(0.05)

@@ -11,7 +11,7 @@ from tests.conftest import CALL_RING_SECONDS
 from tests.factories import make_channel, make_direct, make_user, wait_for
 from tests.realtime import Socket, token_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("servers_settled")]
 
 OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
 CANDIDATE = {"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",

@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from accounts.models import User
 from tests.realtime import session_cookie_for
+from tests.servers import wait_until_servers_idle
 
 # Playwright's sync API keeps an event loop running in the test thread; Django's guard
 # against ORM calls from async code would then refuse the tests' own setup queries.
@@ -88,6 +89,7 @@ def people(browser, daphne_pair):
     yield open_for
     for person in opened:
         person.close()
+    wait_until_servers_idle()
     assert [e for p in opened for e in p.errors] == []
 
 

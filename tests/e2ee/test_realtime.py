@@ -11,7 +11,7 @@ from tests.e2ee.helpers import publish, sealed, set_policy, start_key
 from tests.factories import make_user
 from tests.realtime import Socket, token_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("servers_settled")]
 
 
 def test_plain_text_is_refused_live_and_members_receive_only_ciphertext_and_key_events(daphne_pair):

@@ -18,7 +18,7 @@ from messaging.models import Message
 from tests.factories import make_channel, make_direct, make_user, post
 from tests.realtime import Socket, session_cookie_for, token_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("servers_settled")]
 
 
 def cmid() -> str:

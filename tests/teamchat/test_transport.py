@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 from tests.factories import make_channel, make_user, post
 from tests.realtime import token_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("servers_settled")]
 
 MESSAGES = 80
 
