@@ -82,7 +82,7 @@ def _aims(rows: list[Row]) -> list[str]:
     return lines
 
 
-def _notes(rows: list[Row]) -> list[str]:
+def details(rows: list[Row]) -> list[str]:
     return [f"- {row.benchmark}: {'; '.join(row.notes)}." for row in rows if row.notes]
 
 
@@ -246,7 +246,7 @@ teamchat's figure by the baseline's, measured in the same run.
 
 ## Details
 
-{chr(10).join(_notes(rows))}
+{chr(10).join(details(rows))}
 
 {ANALYSIS.read_text().strip()}
 

@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
                           background=(background_before, machine.background_load()),
                           machine=machine.describe())
     print(report.table(rows))
+    if partial or args.profile:
+        # The page is not written: print its details instead.
+        print("\n".join(report.details(rows)))
     if not args.profile and not partial:
         report.write(DOCUMENT, rows, info)
         print(f"\nwritten to {DOCUMENT.relative_to(environment.ROOT)}", file=sys.stderr)
