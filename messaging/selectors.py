@@ -8,13 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connections, router
 from django.db.models import (
     Case,
     Count,
     F,
     IntegerField,
-    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -40,6 +38,7 @@ from messaging.models import (
     SavedMessage,
     UserGroup,
 )
+from teamchat.compiled import CompiledQuery
 from teamchat.errors import InvalidInput, NotFound
 
 MAX_PAGE = 100
@@ -169,68 +168,10 @@ def _membership_rows(user_id: int) -> QuerySet[Membership]:
     )
 
 
-class _CompiledPerPerson:
-    """A read whose SQL is compiled once per database and then run for anyone. Compiling
-    the conversation list's query (two correlated subqueries in CASEs) took 1.6 ms, a fifth
-    of the call, and building a Membership and a Conversation instance for each of 500
-    rows took more than the query itself (docs/performance.md). The person's id is found
-    among the parameters by compiling with a sentinel id; Django's converters for the
-    columns (SQLite's booleans and datetimes, the counts' int()) are applied as Django
-    applies them. Should the sentinel not appear exactly once, the queryset is evaluated as
-    usual."""
-
-    SENTINEL = -7_700_000_007
-
-    def __init__(self, model: type[Model], build: Any) -> None:
-        self.model = model
-        self.build = build
-        self.compiled: dict[str, _Compiled | None] = {}
-
-    def rows(self, user_id: int) -> list[Any]:
-        alias = router.db_for_read(self.model)
-        if alias not in self.compiled:
-            self.compiled[alias] = self._compile(alias)
-        compiled = self.compiled[alias]
-        if compiled is None:
-            return list(self.build(user_id).using(alias))
-        params = list(compiled.params)
-        params[compiled.slot] = user_id
-        connection = connections[alias]
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            rows = cursor.fetchall()
-        if not compiled.converters:
-            return rows
-        converted = []
-        for row in rows:
-            values = list(row)
-            for position, (converters, expression) in compiled.converters:
-                value = values[position]
-                for converter in converters:
-                    value = converter(value, expression, connection)
-                values[position] = value
-            converted.append(values)
-        return converted
-
-    def _compile(self, alias: str) -> _Compiled | None:
-        compiler = self.build(self.SENTINEL).using(alias).query.get_compiler(alias)
-        sql, params = compiler.as_sql()
-        slots = [i for i, param in enumerate(params) if param == self.SENTINEL]
-        if len(slots) != 1:
-            return None
-        converters = compiler.get_converters([column for column, _, _ in compiler.select])
-        return _Compiled(sql, tuple(params), slots[0], list(converters.items()))
-
-
-@dataclass(frozen=True)
-class _Compiled:
-    sql: str
-    params: tuple[Any, ...]
-    slot: int
-    converters: list[tuple[int, tuple[list[Any], Any]]]
-
-
-_membership_list_query = _CompiledPerPerson(Membership, _membership_rows)
+# Compiled once: compiling its two correlated subqueries took 1.6 ms, a fifth of the call,
+# and building a Membership and a Conversation for each of 500 rows took more than the
+# query itself (docs/performance.md).
+_membership_list_query = CompiledQuery(Membership, _membership_rows)
 
 
 def membership_list(*, user: User) -> list[ListedMembership]:

@@ -22,22 +22,34 @@ from messaging.models import (
     NotificationLevel,
 )
 from messaging.payloads import conversation_payload
+from teamchat.compiled import CompiledQuery
 from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 CHANNEL_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 DIRECT_MAX_PEOPLE = 9
 
 
+# Compiled once: every send, edit and reaction starts with these two (teamchat/compiled.py).
+_locked_conversation = CompiledQuery(
+    Conversation, lambda pk: Conversation.objects.select_for_update().filter(pk=pk)[:1],
+    write=True)
+_membership = CompiledQuery(
+    Membership,
+    lambda user_id, conversation_id: Membership.objects.filter(
+        user_id=user_id, conversation_id=conversation_id)[:1],
+    arity=2)
+
+
 def lock_conversation(conversation_id: int) -> Conversation:
     """The conversation row, locked until the transaction ends. Call inside atomic()."""
-    conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    conversation = _locked_conversation.first(conversation_id)
     if conversation is None:
         raise NotFound("No such conversation.")
     return conversation
 
 
 def membership_of(user: User, conversation: Conversation) -> Membership | None:
-    return Membership.objects.filter(user=user, conversation=conversation).first()
+    return _membership.first(user.pk, conversation.pk)
 
 
 def clean_channel_name(name: str) -> str:

@@ -16,7 +16,12 @@ from accounts.models import User
 from compliance.services import audit_record
 from files.services import attachments_attach
 from messaging import markdown, permissions
-from messaging.events import event_record, user_event_on_commit
+from messaging.events import (
+    event_announce,
+    event_record,
+    message_created_record,
+    user_event_on_commit,
+)
 from messaging.models import (
     Membership,
     Mention,
@@ -209,7 +214,7 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
             raise InvalidInput.for_field("thread_root", "That message was deleted.")
     rendered = markdown.render(text, mention_resolver(conversation.pk))
     now = timezone.now()
-    message = Message.objects.create(
+    message = Message(
         conversation=conversation,
         author=author,
         thread_root=root,
@@ -222,6 +227,9 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
         created_at=now,
         **sealed,
     )
+    # With the event, the new seq and (your own message is read by you) your read position.
+    seq = message_created_record(conversation=conversation, message=message, thread_root=root,
+                                 reader=membership)
     attachments = attachments_attach(author=author, message=message, file_ids=file_ids)
     mentions = _mentioned_members(conversation.pk, author.pk, rendered)
     Mention.objects.bulk_create(
@@ -240,16 +248,11 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
         root.reply_count += 1
         root.last_reply_at = now
         root.save(update_fields=["thread_participants", "reply_count", "last_reply_at"])
-    if message.in_channel and membership is not None:
-        # Your own message is read by you.
-        Membership.objects.filter(pk=membership.pk, last_read_seq__lt=message.seq).update(
-            last_read_seq=message.seq, last_read_message_id=message.pk
-        )
     message._prefetched_objects_cache = {"reactions": Reaction.objects.none(),
                                          "attachments": attachments, "link_previews": []}
     Message.pin.related.set_cached_value(message, None)  # a new message is not pinned
-    event_record(conversation=conversation, event_type="message.created", message=message,
-                 thread_root=root, touch_last_message=message.in_channel)
+    event_announce(conversation=conversation, event_type="message.created", seq=seq,
+                   message=message, thread_root=root)
     transaction.on_commit(lambda: _after_create(message.pk, message.has_link))
     return message
 

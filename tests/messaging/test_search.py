@@ -6,11 +6,7 @@ test_the_embedded_mode_searches_the_same_way, on SQLite FTS5.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,6 +18,7 @@ from messaging import services
 from messaging.models import Message
 from messaging.search import message_search
 from teamchat.errors import InvalidInput
+from tests.embedded import rerun_on_sqlite
 from tests.factories import client_for, make_channel, make_direct, post
 
 pytestmark = pytest.mark.django_db
@@ -273,17 +270,4 @@ def test_the_api_pages_and_names_conversations(world):
 
 
 def test_the_embedded_mode_searches_the_same_way():
-    if connection.vendor == "sqlite":
-        pytest.skip("this run is already the embedded mode")
-    root = Path(__file__).resolve().parents[2]
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("TEAMCHAT_REQUIRE_SERVICES", "DJANGO_SETTINGS_MODULE")
-           and not key.startswith("PYTEST")}
-    env.update({"DATABASE_URL": "", "REDIS_URL": ""})
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:playwright",
-         str(Path(__file__)), "-k", "not embedded_mode"],
-        env=env, cwd=root, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "teamchat test services: SQLite" in result.stdout
-    assert " passed" in result.stdout and "failed" not in result.stdout
+    rerun_on_sqlite(__file__, deselect="embedded_mode")

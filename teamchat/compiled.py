@@ -1,0 +1,141 @@
+"""Reads on hot paths whose SQL Django compiles once per database.
+
+Django builds a query anew on every call: cloning the queryset, resolving each lookup and
+compiling the SQL cost several times what the database spends on a one-row SELECT (a
+send's conversation lock and membership took about 1.7 ms each in Python, docs/
+performance.md). A `CompiledQuery` lets Django compile the query once, with sentinel
+values where the call's values go, then runs that SQL with each call's values. The rows
+get Django's converters (SQLite's booleans and datetimes, for instance), and model
+instances are made the way Django makes them (`Model.from_db`).
+
+Should a sentinel not appear exactly once among the compiled parameters (a lookup that
+transforms its value, say), the query is evaluated as usual on every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable
+from django.db.transaction import TransactionManagementError
+
+# Values no id takes, each findable among the compiled parameters.
+SENTINELS = (-7_700_000_007, -7_700_000_011, -7_700_000_013)
+# What PostgreSQL's bigint holds: a larger id matches nothing, as in Django's lookups.
+_BIGINT = range(-(2**63), 2**63)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[int, ...]
+    converters: list[tuple[int, tuple[list[Any], Any]]]
+    field_names: tuple[str, ...] | None  # set when the rows are whole model instances
+    locks: bool
+
+
+class CompiledQuery:
+    """`build(*ids)` returns the queryset for those ids (integers; up to three)."""
+
+    def __init__(self, model: type[Model], build: Callable[..., QuerySet[Any]], *,
+                 arity: int = 1, write: bool = False) -> None:
+        if not 1 <= arity <= len(SENTINELS):
+            raise ValueError(f"arity must be 1 to {len(SENTINELS)}")
+        self.model = model
+        self.build = build
+        self.arity = arity
+        self.write = write  # route as a write (a locking read must see the primary)
+        self.compiled: dict[str, _Compiled | None] = {}
+
+    def rows(self, *ids: int) -> list[Any]:
+        """The rows as tuples (lists, where converted), as `values_list()` gives them."""
+        alias, compiled = self._prepared(ids)
+        if compiled is None:
+            return list(self.build(*ids).using(alias))
+        return self._fetch(alias, compiled, ids)
+
+    def first(self, *ids: int) -> Any:
+        """The first row as a model instance (or as the queryset gives it), or None."""
+        alias, compiled = self._prepared(ids)
+        if compiled is None:
+            return next(iter(self.build(*ids).using(alias)), None)
+        rows = self._fetch(alias, compiled, ids)
+        if not rows:
+            return None
+        if compiled.field_names is None:
+            return rows[0]
+        return self.model.from_db(alias, compiled.field_names, rows[0])
+
+    def _prepared(self, ids: tuple[int, ...]) -> tuple[str, _Compiled | None]:
+        if len(ids) != self.arity:
+            raise TypeError(f"expected {self.arity} ids, got {len(ids)}")
+        alias = router.db_for_write(self.model) if self.write else router.db_for_read(self.model)
+        if alias not in self.compiled:
+            self.compiled[alias] = self._compile(alias)
+        compiled = self.compiled[alias]
+        if compiled is not None and any(not isinstance(value, int) or value not in _BIGINT
+                                        for value in ids):
+            return alias, None  # Django's own lookups decide (an id out of range matches nothing)
+        return alias, compiled
+
+    def _fetch(self, alias: str, compiled: _Compiled, ids: tuple[int, ...]) -> list[Any]:
+        connection = connections[alias]
+        if compiled.locks and connection.get_autocommit():
+            # As Django refuses it: a lock outside a transaction would be released at once.
+            raise TransactionManagementError("select_for_update cannot be used outside of a "
+                                             "transaction.")
+        params = list(compiled.params)
+        for slot, value in zip(compiled.slots, ids, strict=True):
+            params[slot] = value
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        if not compiled.converters:
+            return rows
+        converted = []
+        for row in rows:
+            values = list(row)
+            for position, (converters, expression) in compiled.converters:
+                value = values[position]
+                for converter in converters:
+                    value = converter(value, expression, connection)
+                values[position] = value
+            converted.append(values)
+        return converted
+
+    def _compile(self, alias: str) -> _Compiled | None:
+        queryset = self.build(*SENTINELS[:self.arity]).using(alias)
+        compiler = queryset.query.get_compiler(alias)
+        connection = connections[alias]
+        locks = bool(queryset.query.select_for_update) and connection.features.has_select_for_update
+        if locks and connection.get_autocommit():
+            return None  # Django refuses to compile it here; it will say so on evaluation
+        sql, params = compiler.as_sql()
+        slots = []
+        for sentinel in SENTINELS[:self.arity]:
+            found = [i for i, param in enumerate(params) if param == sentinel]
+            if len(found) != 1:
+                return None
+            slots.append(found[0])
+        columns = [column for column, _, _ in compiler.select]
+        converters = compiler.get_converters(columns)
+        return _Compiled(sql, tuple(params), tuple(slots), list(converters.items()),
+                         self._model_fields(queryset, compiler, columns), locks)
+
+    def _model_fields(self, queryset: QuerySet[Any], compiler: Any,
+                      columns: list[Any]) -> tuple[str, ...] | None:
+        """The attribute names, when each row is exactly one model instance's fields."""
+        if queryset._iterable_class is not ModelIterable:
+            return None
+        klass_info = compiler.klass_info or {}
+        if klass_info.get("related_klass_infos") or compiler.annotation_col_map:
+            raise ValueError("CompiledQuery makes plain model instances only")
+        targets = [getattr(column, "target", None) for column in columns]
+        if targets != list(self.model._meta.concrete_fields):
+            raise ValueError("CompiledQuery makes instances from all their fields only")
+        return tuple(field.attname for field in targets)
