@@ -62,7 +62,17 @@ def _prepare(quick: bool) -> int:
 
 
 def _measure(quick: bool, only: set[str]) -> list[Row]:
-    from bench import export, history, load, pageload, realtime, search, seed_realtime, writes
+    from bench import (
+        database,
+        export,
+        history,
+        load,
+        pageload,
+        realtime,
+        search,
+        seed_realtime,
+        writes,
+    )
 
     # In this order; the last three run on the realtime seed (people with API tokens).
     on_history_seed = (("history", "history benchmarks", history), ("search", "search benchmarks", search),
@@ -79,12 +89,14 @@ def _measure(quick: bool, only: set[str]) -> list[Row]:
         for name, title, module in on_history_seed:
             if name in only:
                 print(title, file=sys.stderr, flush=True)
+                database.checkpoint()
                 rows += module.run(quick=quick)
         if only & {name for name, _, _ in on_realtime_seed}:
             seeded = seed_realtime.seed()
             for name, title, module in on_realtime_seed:
                 if name in only:
                     print(title, file=sys.stderr, flush=True)
+                    database.checkpoint()
                     rows += module.run(quick=quick, seeded=seeded)
     finally:
         environment.clear_redis()
