@@ -131,8 +131,8 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         """AsyncConsumer.__call__ with a cheaper loop around dispatch. Channels waits on
         the socket and the channel layer with a fresh asyncio.wait per event, and a new
         task for the next receive after each; a fan-out to 500 sockets paid that 500
-        times. Here each source feeds one inbox, and events are dispatched in the order
-        they arrive."""
+        times. Here each source has one long-lived reader, and events are dispatched one
+        at a time in the order they arrive."""
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = await self.channel_layer.new_channel()
@@ -492,24 +492,33 @@ CLIENT_FRAMES = {"ping", "message.send", "resume", "subscribe", "unsubscribe", "
 
 
 async def _dispatch_as_they_arrive(sources: list[Any], dispatch: Any) -> None:
-    inbox: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
+    """Each source (the socket, the channel layer) is read by a task of its own, which
+    dispatches what it reads; one event at a time for the whole consumer, in the order
+    they arrived (an asyncio.Lock wakes its waiters first come, first served). Ends with
+    the first exception a source or a handler raises (StopConsumer when the socket
+    closes). An event costs one task wakeup: the reader's (a shared inbox read by one
+    more task cost two, and the fan-out to 500 sockets paid each)."""
+    turn = asyncio.Lock()
+    ended = False
 
     async def pump(source: Any) -> None:
-        try:
-            while True:
-                inbox.put_nowait((await source(), None))
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # noqa: BLE001  # raised by the loop below
-            inbox.put_nowait((None, error))
+        nonlocal ended
+        while True:
+            message = await source()
+            async with turn:
+                if ended:  # nothing after the event that ended it (the disconnect, say)
+                    return
+                try:
+                    await dispatch(message)
+                except BaseException:
+                    ended = True
+                    raise
 
     pumps = [asyncio.ensure_future(pump(source)) for source in sources]
     try:
-        while True:
-            message, error = await inbox.get()
-            if error is not None:
-                raise error
-            await dispatch(message)
+        done, _ = await asyncio.wait(pumps, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # raises what ended it
     finally:
         for task in pumps:
             task.cancel()
