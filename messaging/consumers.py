@@ -533,7 +533,7 @@ def _send_message(user: Any, conversation_id: int, text: str, client_msg_id: str
     result = services.message_create(author=user, conversation_id=conversation_id, text=text,
                                      client_msg_id=client_msg_id, thread_root_id=thread_root,
                                      also_in_channel=also_in_channel, file_ids=files)
-    return message_payload(result.message)
+    return result.payload or message_payload(result.message)
 
 
 def _visible_last_seq(user: Any, conversation_id: int) -> int:

@@ -45,6 +45,8 @@ THREAD_PARTICIPANTS_KEPT = 50
 class SendResult:
     message: Message
     created: bool
+    # A new message's payload, as its message.created event carries it (built once).
+    payload: dict[str, Any] | None = None
 
 
 def clean_text(text: Any) -> str:
@@ -183,20 +185,21 @@ def message_create(
         raise InvalidInput.for_field("thread_root", "Must be a message id.")
     try:
         with transaction.atomic():
-            message = _create_locked(author, int(conversation_id), text, client_msg_id,
-                                     thread_root_id and int(thread_root_id), bool(also_in_channel),
-                                     list(file_ids), encrypted)
+            message, payload = _create_locked(
+                author, int(conversation_id), text, client_msg_id,
+                thread_root_id and int(thread_root_id), bool(also_in_channel), list(file_ids),
+                encrypted)
     except IntegrityError:
         existing = _existing_send(author, client_msg_id, conversation_id)
         if existing is None:
             raise
         return SendResult(existing, False)
-    return SendResult(message, True)
+    return SendResult(message, True, payload)
 
 
 def _create_locked(author: User, conversation_id: int, text: str, client_msg_id: str,
                    thread_root_id: int | None, also_in_channel: bool,
-                   file_ids: list[Any], encrypted: Any = None) -> Message:
+                   file_ids: list[Any], encrypted: Any = None) -> tuple[Message, dict[str, Any]]:
     from e2ee.services import message_sealed_fields
 
     conversation = lock_conversation(conversation_id)
@@ -251,10 +254,10 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
     message._prefetched_objects_cache = {"reactions": Reaction.objects.none(),
                                          "attachments": attachments, "link_previews": []}
     Message.pin.related.set_cached_value(message, None)  # a new message is not pinned
-    event_announce(conversation=conversation, event_type="message.created", seq=seq,
-                   message=message, thread_root=root)
+    frame = event_announce(conversation=conversation, event_type="message.created", seq=seq,
+                           message=message, thread_root=root)
     transaction.on_commit(lambda: _after_create(message.pk, message.has_link))
-    return message
+    return message, frame["message"]
 
 
 def _after_create(message_id: int, has_link: bool) -> None:

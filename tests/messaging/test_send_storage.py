@@ -9,7 +9,10 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from messaging import services
 from messaging.models import Conversation, ConversationEvent, Membership, Message
+from messaging.payloads import message_payload
+from messaging.selectors import message_get_for_user
 from tests.embedded import rerun_on_sqlite
 from tests.factories import make_channel, make_user, post
 
@@ -88,5 +91,20 @@ def test_a_refused_store_changes_nothing():
         Message.objects.create(conversation=channel, author=ana, seq=first.seq, text="x")
 
 
+def test_a_new_messages_result_carries_the_payload_its_event_carried():
+    """The sender's ack reuses the payload built for the message.created event."""
+    ana = make_user()
+    channel = make_channel(ana)
+
+    first = services.message_create(author=ana, conversation_id=channel.pk, text="hi *you*",
+                                    client_msg_id="p-1")
+    retried = services.message_create(author=ana, conversation_id=channel.pk, text="hi *you*",
+                                      client_msg_id="p-1")
+
+    reread = message_get_for_user(user=ana, message_id=first.message.pk)
+    assert first.created and first.payload == message_payload(reread)
+    assert not retried.created and retried.payload is None
+
+
 def test_sqlite_stores_the_same():
-    rerun_on_sqlite(__file__, deselect="sqlite_stores", passed=3)
+    rerun_on_sqlite(__file__, deselect="sqlite_stores", passed=4)
