@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import smtplib
 from datetime import datetime, timedelta
 
@@ -10,19 +11,42 @@ from django.conf import settings
 from django.utils import timezone
 
 from messaging.services import notifications
+from teamchat import requestid
+
+logger = logging.getLogger(__name__)
 
 # SMTP servers fail transiently (greylisting, restarts); each retry waits longer.
 SMTP_ERRORS = (smtplib.SMTPException, OSError)
 
 
 @shared_task
+def messages_created(messages: list[tuple[int, bool, str | None]]) -> int:
+    """Side effects of new messages, after commit: email notifications to queue, outgoing
+    webhooks to call, link previews to fetch. Each item is [message id, has a link, the
+    request id of the send]; sends hand them over in batches (teamchat/batching.py), and
+    each message's lines are logged under its own send's request id."""
+    queued = 0
+    for message_id, has_link, request in messages:
+        token = requestid.request_id.set(request)
+        try:
+            queued += message_created(message_id, has_link)
+        except Exception:
+            # One message's failure is its own: the others of the batch go on.
+            logger.exception("side effects of message %s failed", message_id)
+        finally:
+            requestid.request_id.reset(token)
+    return queued
+
+
+@shared_task
 def message_created(message_id: int, has_link: bool = False) -> int:
-    """Side effects of a new message, after commit: email notifications to queue,
-    outgoing webhooks to call, link previews to fetch."""
+    """One new message's side effects (see messages_created; what servers queued before
+    sends were batched)."""
     from integrations.tasks import message_created as integrations_message_created
 
     queued = notifications.notifications_queue(message_id=message_id)
     integrations_message_created(message_id, has_link)
+    logger.info("message %s: %d notifications queued", message_id, queued)
     return queued
 
 
