@@ -115,6 +115,8 @@ without the counts. Timings are wall-clock `time.perf_counter` per call after wa
 with Python's garbage collector running as it does in a server; p50 and p99 are
 nearest-rank percentiles. The write row times `messaging.services.message_create` plus
 `message_payload` against the same rows stored by plain INSERTs in one transaction.
+Before each benchmark PostgreSQL is made to `CHECKPOINT`, so that none shares the disk
+with the checkpoint of what the seed or the benchmarks before it wrote.
 
 **Realtime.** One daphne process (`python -m daphne teamchat.asgi:application`, started
 as in tests/servers.py with persistent database connections) on PostgreSQL and Redis,
