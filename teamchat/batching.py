@@ -7,6 +7,11 @@ by a thread of the process instead: it waits `linger` seconds after the first it
 others to join it, then publishes them all as one job. Each job runs at most `linger`
 later; under load one publish carries many items.
 
+An item is either waiting in the batch or being published under a lock, never neither:
+`flush()` (at exit, and when a Celery worker's child process ends) publishes what waits,
+after any publish in progress. A forked child starts with an empty batch (its parent
+publishes what it had).
+
 In Celery's eager mode (the tests) the job runs at once, in the caller's thread.
 """
 
@@ -16,13 +21,14 @@ import atexit
 import importlib
 import logging
 import os
-import queue
 import threading
 import time
+import weakref
 from typing import Any
 
 logger = logging.getLogger(__name__)
 PUBLISH_ATTEMPTS = 4  # over 3.5 s: the broker restarting, say
+_everyone: weakref.WeakSet[Batched] = weakref.WeakSet()
 
 
 class Batched:
@@ -33,8 +39,13 @@ class Batched:
         self.task_name = task_name
         self.linger = linger
         self.most = most
-        self.items: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.lock = threading.Lock()
+        self._reset()
+        _everyone.add(self)
+
+    def _reset(self) -> None:
+        self.waiting: list[Any] = []
+        self.arrived = threading.Condition()  # guards `waiting`
+        self.publishing = threading.Lock()  # held while items are taken and published
         self.publisher_pid: int | None = None  # the process whose thread publishes
 
     @property
@@ -47,37 +58,34 @@ class Batched:
         if self.task.app.conf.task_always_eager:
             self.task.delay([item])
             return
-        self.items.put(item)
-        if self.publisher_pid != os.getpid():  # the first item here, or a forked child's
-            with self.lock:
-                if self.publisher_pid != os.getpid():
-                    self.publisher_pid = os.getpid()
-                    threading.Thread(target=self._publish_forever, daemon=True,
-                                     name=f"batched {self.task_name}").start()
-                    atexit.register(self.flush)
+        with self.arrived:
+            self.waiting.append(item)
+            if self.publisher_pid != os.getpid():  # the first item of this process
+                self.publisher_pid = os.getpid()
+                threading.Thread(target=self._publish_forever, daemon=True,
+                                 name=f"batched {self.task_name}").start()
+            self.arrived.notify()
 
     def flush(self) -> int:
-        """Publish what is queued now, in this thread; the number of items."""
+        """Publish what waits now, in this thread; the number of items."""
         published = 0
-        while items := self._take(self.most):
-            self._publish(items)
-            published += len(items)
-        return published
+        with self.publishing:
+            while True:
+                with self.arrived:
+                    items = self.waiting[:self.most]
+                    del self.waiting[:self.most]
+                if not items:
+                    return published
+                self._publish(items)
+                published += len(items)
 
     def _publish_forever(self) -> None:
         while True:
-            first = self.items.get()
+            with self.arrived:
+                while not self.waiting:
+                    self.arrived.wait()
             time.sleep(self.linger)
-            self._publish([first, *self._take(self.most - 1)])
-
-    def _take(self, most: int) -> list[Any]:
-        items: list[Any] = []
-        while len(items) < most:
-            try:
-                items.append(self.items.get_nowait())
-            except queue.Empty:
-                break
-        return items
+            self.flush()
 
     def _publish(self, items: list[Any]) -> None:
         for attempt in range(PUBLISH_ATTEMPTS):
@@ -91,3 +99,18 @@ class Batched:
                                      len(items), items[:20])
                 else:
                     time.sleep(0.5 * 2**attempt)
+
+
+def flush_all(**_: Any) -> int:
+    """Publish what every batch of this process holds (at exit; Celery's
+    worker_process_shutdown, since a worker's child process ends without atexit)."""
+    return sum(batch.flush() for batch in list(_everyone))
+
+
+def _forget_in_child() -> None:
+    for batch in list(_everyone):
+        batch._reset()
+
+
+atexit.register(flush_all)
+os.register_at_fork(after_in_child=_forget_in_child)

@@ -5,7 +5,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from teamchat import metrics, requestid
+from teamchat import batching, metrics, requestid
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "teamchat.settings")
 
@@ -31,6 +31,8 @@ signals.before_task_publish.connect(requestid.add_request_id_header, weak=False)
 signals.task_prerun.connect(requestid.restore_request_id, weak=False)
 signals.task_postrun.connect(requestid.forget_request_id, weak=False)
 signals.task_failure.connect(metrics.task_failed, weak=False)
+# A pool's child process ends without running atexit: publish its sends' batched jobs.
+signals.worker_process_shutdown.connect(batching.flush_all, weak=False)
 
 
 @signals.worker_init.connect

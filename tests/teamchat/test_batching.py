@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import pytest
 from celery import signals
@@ -82,8 +83,8 @@ def test_flush_publishes_what_is_queued_and_one_failing_message_spares_the_other
     wait_for(lambda: PendingNotification.objects.filter(user=ben).exists(), seconds=20)
     # Its thread never starts: only flush() publishes.
     jobs = Batched("messaging.tasks.messages_created", linger=60.0)
-    jobs.items.put(("no id", False, "bad"))
-    jobs.items.put((message.pk, False, "exit"))
+    jobs.waiting.append(("no id", False, "bad"))
+    jobs.waiting.append((message.pk, False, "exit"))
 
     assert jobs.flush() == 2
     assert jobs.flush() == 0
@@ -92,3 +93,26 @@ def test_flush_publishes_what_is_queued_and_one_failing_message_spares_the_other
                          for line, request in task_log), seconds=20)
     assert ("side effects of message no id failed", "bad") in task_log
     assert PendingNotification.objects.filter(user=ben).count() == 1  # not queued twice
+
+
+def test_items_the_publisher_is_lingering_over_are_published_by_flush(real_worker, published):
+    jobs = Batched("messaging.tasks.messages_created", linger=60.0)
+    jobs.add((10**12, False, "a"))  # no such messages: nothing to do but log
+    jobs.add((10**12 + 1, False, "b"))
+    wait_for(lambda: jobs.publisher_pid is not None, seconds=5)
+
+    assert jobs.flush() == 2  # the thread waits 60 s, and holds nothing meanwhile
+    assert published == [[[10**12, False, "a"], [10**12 + 1, False, "b"]]]
+    assert jobs.flush() == 0
+
+
+def test_a_forked_child_starts_with_an_empty_batch():
+    """Its parent publishes what it held; the child publishing it too would send it twice."""
+    jobs = Batched("messaging.tasks.messages_created", linger=60.0)
+    jobs.waiting.append((1, False, None))
+    child = os.fork()
+    if child == 0:  # the child: report, and leave without running anything else
+        os._exit(0 if jobs.waiting == [] and jobs.publisher_pid is None else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert jobs.waiting == [(1, False, None)]  # the parent keeps it
