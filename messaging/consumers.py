@@ -132,7 +132,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         the socket and the channel layer with a fresh asyncio.wait per event, and a new
         task for the next receive after each; a fan-out to 500 sockets paid that 500
         times. Here each source has one long-lived reader, and events are dispatched one
-        at a time in the order they arrive."""
+        at a time, each source's in the order they arrive."""
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.channel_name = await self.channel_layer.new_channel()
@@ -493,32 +493,37 @@ CLIENT_FRAMES = {"ping", "message.send", "resume", "subscribe", "unsubscribe", "
 
 async def _dispatch_as_they_arrive(sources: list[Any], dispatch: Any) -> None:
     """Each source (the socket, the channel layer) is read by a task of its own, which
-    dispatches what it reads; one event at a time for the whole consumer, in the order
-    they arrived (an asyncio.Lock wakes its waiters first come, first served). Ends with
+    dispatches what it reads: one event at a time for the whole consumer, each source's
+    in the order they arrived, the sources taking turns when both wait (an asyncio.Lock
+    wakes its waiters first come, first served). Ends with
     the first exception a source or a handler raises (StopConsumer when the socket
     closes). An event costs one task wakeup: the reader's (a shared inbox read by one
     more task cost two, and the fan-out to 500 sockets paid each)."""
     turn = asyncio.Lock()
-    ended = False
+    ended: list[BaseException] = []  # what ended it, first
 
     async def pump(source: Any) -> None:
-        nonlocal ended
         while True:
-            message = await source()
+            try:
+                message = await source()
+            except Exception as error:
+                async with turn:  # after the event being handled, not in its middle
+                    ended.append(error)
+                raise
             async with turn:
                 if ended:  # nothing after the event that ended it (the disconnect, say)
                     return
                 try:
                     await dispatch(message)
-                except BaseException:
-                    ended = True
+                except Exception as error:
+                    ended.append(error)
                     raise
 
     pumps = [asyncio.ensure_future(pump(source)) for source in sources]
     try:
-        done, _ = await asyncio.wait(pumps, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            task.result()  # raises what ended it
+        await asyncio.wait(pumps, return_when=asyncio.FIRST_EXCEPTION)
+        if ended:
+            raise ended[0]
     finally:
         for task in pumps:
             task.cancel()
