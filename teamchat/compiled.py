@@ -76,12 +76,21 @@ class CompiledQuery:
             raise TypeError(f"expected {self.arity} ids, got {len(ids)}")
         alias = router.db_for_write(self.model) if self.write else router.db_for_read(self.model)
         if alias not in self.compiled:
-            self.compiled[alias] = self._compile(alias)
+            compiled = self._compile(alias)
+            if compiled is None and self._refused_here(alias):
+                return alias, None  # compiled on a later call, inside a transaction
+            self.compiled[alias] = compiled
         compiled = self.compiled[alias]
-        if compiled is not None and any(not isinstance(value, int) or value not in _BIGINT
+        if compiled is not None and any(type(value) is not int or value not in _BIGINT
                                         for value in ids):
-            return alias, None  # Django's own lookups decide (an id out of range matches nothing)
+            # Django's own lookups decide: an id out of range matches nothing, "7" is 7.
+            return alias, None
         return alias, compiled
+
+    def _refused_here(self, alias: str) -> bool:
+        """A locking query met outside a transaction: Django will refuse it this time."""
+        return bool(self.build(*SENTINELS[:self.arity]).query.select_for_update) and \
+            connections[alias].get_autocommit()
 
     def _fetch(self, alias: str, compiled: _Compiled, ids: tuple[int, ...]) -> list[Any]:
         connection = connections[alias]

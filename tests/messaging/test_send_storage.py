@@ -8,11 +8,14 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from messaging import services
+from messaging.events import message_created_record
 from messaging.models import Conversation, ConversationEvent, Membership, Message
 from messaging.payloads import message_payload
 from messaging.selectors import message_get_for_user
+from messaging.services.conversations import lock_conversation
 from tests.embedded import rerun_on_sqlite
 from tests.factories import make_channel, make_user, post
 
@@ -106,5 +109,23 @@ def test_a_new_messages_result_carries_the_payload_its_event_carried():
     assert not retried.created and retried.payload is None
 
 
+def test_without_a_reader_no_read_position_moves():
+    """The statement's reader is optional (no membership given: `id = NULL` matches none)."""
+    ana, bo = make_user(name="Ana"), make_user(name="Bo")
+    channel = make_channel(ana, members=[bo])
+    before = {person.pk: _reader(person, channel) for person in (ana, bo)}
+
+    with transaction.atomic():
+        conversation = lock_conversation(channel.pk)
+        message = Message(conversation=conversation, author=ana, text="quiet", html="<p>quiet</p>",
+                          seq=conversation.last_seq + 1, created_at=timezone.now())
+        seq = message_created_record(conversation=conversation, message=message,
+                                     thread_root=None, reader=None)
+
+    assert {person.pk: _reader(person, channel) for person in (ana, bo)} == before
+    assert Conversation.objects.get(pk=channel.pk).last_seq == seq == message.seq
+    assert ConversationEvent.objects.get(conversation=channel, seq=seq).message_id == message.pk
+
+
 def test_sqlite_stores_the_same():
-    rerun_on_sqlite(__file__, deselect="sqlite_stores", passed=4)
+    rerun_on_sqlite(__file__, deselect="sqlite_stores", passed=5)

@@ -40,6 +40,9 @@ def test_instances_have_the_values_and_types_the_orm_gives():
         assert (compiled._state.adding, compiled._state.db) == (False, "default")
     assert query.compiled["default"] is not None  # the compiled SQL ran, not the fallback
     assert query.first(bo.pk, channel.pk + 1000) is None
+    # A bool is no id to the compiled SQL: Django's lookup takes it (as 1 or 0).
+    assert query.first(True, channel.pk) == Membership.objects.filter(
+        user_id=True, conversation_id=channel.pk).first()
 
 
 def test_the_conversation_lock_is_the_row_locked_and_missing_ids_are_not_found():
@@ -61,8 +64,13 @@ def test_a_locking_read_outside_a_transaction_is_refused_as_django_refuses_it():
     channel = make_channel(make_user())
     query = CompiledQuery(Conversation, lambda pk: Conversation.objects.select_for_update().filter(
         pk=pk)[:1], write=True)
+    if connection.features.has_select_for_update:
+        with pytest.raises(TransactionManagementError):
+            query.first(channel.pk)  # the first call: refused, and nothing compiled for good
+        assert "default" not in query.compiled
     with transaction.atomic():
         assert query.first(channel.pk).pk == channel.pk
+    assert query.compiled["default"] is not None
     if connection.features.has_select_for_update:
         with pytest.raises(TransactionManagementError):
             query.first(channel.pk)
