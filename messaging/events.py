@@ -104,12 +104,7 @@ def event_record(
     `unsubscribe_users` are people whose sockets start or stop following the
     conversation with this event.
     """
-    seq, updates = _advance(conversation, message, touch_last_message)
-    Conversation.objects.filter(pk=conversation.pk).update(**updates)
-    ConversationEvent.objects.create(
-        conversation=conversation, seq=seq, type=event_type, message=message,
-        payload=_event_payload(payload, thread_root),
-    )
+    seq = _event_store(conversation, event_type, message, thread_root, payload, touch_last_message)
     return event_announce(conversation=conversation, event_type=event_type, seq=seq,
                           message=message, thread_root=thread_root, payload=payload,
                           subscribe_users=subscribe_users, unsubscribe_users=unsubscribe_users)
@@ -128,20 +123,19 @@ def message_created_record(*, conversation: Conversation, message: Message,
     statements they cost about 1.5 ms of Python and three more round trips
     (docs/performance.md).
     """
-    seq, updates = _advance(conversation, message, message.in_channel)
     if reader is not None and not message.in_channel:
         reader = None
     alias = router.db_for_write(Message)
     connection = connections[alias]
     if connection.vendor != "postgresql":
         message.save(force_insert=True, using=alias)
-        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        seq = _event_store(conversation, "message.created", message, thread_root, None,
+                           message.in_channel)
         if reader is not None:
             Membership.objects.filter(pk=reader.pk, last_read_seq__lt=seq).update(
                 last_read_seq=seq, last_read_message_id=message.pk)
-        ConversationEvent.objects.create(conversation=conversation, seq=seq, type="message.created",
-                                         message=message, payload=_event_payload(None, thread_root))
         return seq
+    seq, updates = _advance(conversation, message, message.in_channel)
     event = ConversationEvent(conversation=conversation, seq=seq, type="message.created",
                               payload=_event_payload(None, thread_root))
     params = [*_prepared(message, _insert_fields(Message), connection),
@@ -153,6 +147,17 @@ def message_created_record(*, conversation: Conversation, message: Message,
         message.pk = cursor.fetchone()[0]
     message._state.adding = False
     message._state.db = alias
+    return seq
+
+
+def _event_store(conversation: Conversation, event_type: str, message: Message | None,
+                 thread_root: Message | None, payload: dict[str, Any] | None,
+                 touch_last_message: bool) -> int:
+    """The conversation's next seq and the event's row, by the ORM; returns the seq."""
+    seq, updates = _advance(conversation, message, touch_last_message)
+    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    ConversationEvent.objects.create(conversation=conversation, seq=seq, type=event_type,
+                                     message=message, payload=_event_payload(payload, thread_root))
     return seq
 
 
