@@ -29,14 +29,17 @@ from accounts import presence
 from calls.consumers import CALL_FRAMES, CallSignalling
 from messaging import selectors, services
 from messaging.events import (
+    CONV_EVENT,
     TYPING_EVENT,
     conversation_group,
     encode,
     presence_group,
     user_group,
 )
+from messaging.hub import hub_for
 from teamchat import metrics, requestid
 from teamchat.errors import NotFound, TeamchatError, as_teamchat_error
+from teamchat.transport import OutgoingText, frame_writer
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +95,11 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         await self.accept()
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         # Subscribe first, then read where each conversation stands: anything committed
-        # in between arrives from the layer and is dropped as already known.
+        # in between arrives from the hub and is dropped as already known.
         conversation_ids = await database_sync_to_async(selectors.conversation_ids_for_socket)(
             user=self.user)
         for conversation_id in conversation_ids:
-            await self.channel_layer.group_add(conversation_group(conversation_id),
-                                               self.channel_name)
+            await self.hub.follow(conversation_id, self)
         current = await database_sync_to_async(selectors.conversation_ids_for_socket)(
             user=self.user)
         self.member_of = set(current)
@@ -115,8 +117,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         metrics.websocket_closed()
         await self.call_connection_closed()
         for conversation_id in list(self.last_sent):
-            await self.channel_layer.group_discard(conversation_group(conversation_id),
-                                                   self.channel_name)
+            await self.hub.unfollow(conversation_id, self)
         for user_id in self.watching:
             await self.channel_layer.group_discard(presence_group(user_id), self.channel_name)
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
@@ -138,10 +139,18 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         self.channel_name = await self.channel_layer.new_channel()
         self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         self.base_send = send
+        # Conversation events come from the process's hub (messaging/hub.py): written
+        # at once by hub_event, or queued in the inbox for dispatch like any event.
+        self.hub = hub_for(self.channel_layer)
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.turn = asyncio.Lock()  # held while an event is handled
+        self.write_frame = frame_writer(send)
         try:
             with contextlib.suppress(StopConsumer):  # the socket closed: end cleanly
-                await _dispatch_as_they_arrive([receive, self.channel_receive], self.dispatch)
+                await _dispatch_as_they_arrive([receive, self.channel_receive, self.inbox.get],
+                                               self.dispatch, self.turn)
         finally:
+            self.hub.forget(self)
             if getattr(self, "sends", None) is not None:
                 # However the consumer ends: the sends still queued are stored all the
                 # same (their acks are dropped), as a client that sends and closes at
@@ -374,12 +383,41 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
 
     # --- Events from the channel layer ------------------------------------------------
 
+    def hub_event(self, event: dict[str, Any], frame: OutgoingText) -> bool:
+        """An event of a conversation this socket follows, from the hub: in the event
+        loop, so between two steps of whatever this consumer is doing. It is written to
+        the socket here, without a dispatch, when this consumer is handling nothing and
+        has nothing queued before it, and it is the conversation's next event (or one
+        the socket already has, dropped). Anything else (a gap to fill from the log, a
+        membership change, a call's status) is queued for dispatch in order."""
+        if (self.write_frame is not None and not self.turn.locked() and self.inbox.empty()
+                and self._handled_now(event, frame)):
+            return True
+        self.inbox.put_nowait(event)
+        return False
+
+    def _handled_now(self, event: dict[str, Any], frame: OutgoingText) -> bool:
+        kind = event["type"]
+        if kind == TYPING_EVENT:
+            return event["user"] == self.user.pk or self.write_frame(frame)
+        if kind != CONV_EVENT or "leaving" in event:
+            return False
+        conversation_id, seq = event["conversation"], event["seq"]
+        last = self.last_sent.get(conversation_id)
+        if last is None or seq <= last:
+            return True  # no longer followed, or already sent: dropped, as conv_event does
+        if seq != last + 1 or not self.write_frame(frame):
+            return False
+        self.last_sent[conversation_id] = seq
+        if event.get("event") == "message.created":
+            metrics.message_delivered(event.get("sent_at"))
+        return True
+
     async def conv_event(self, event: dict[str, Any]) -> None:
         conversation_id = event["conversation"]
         if event.get("membership") == "added":
             if conversation_id not in self.last_sent:
-                await self.channel_layer.group_add(conversation_group(conversation_id),
-                                                   self.channel_name)
+                await self.hub.follow(conversation_id, self)
                 self.last_sent[conversation_id] = event["seq"] - 1
             self.member_of.add(conversation_id)
         if conversation_id not in self.last_sent:
@@ -465,7 +503,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
             await self._send({"type": "error", "code": error.code, "detail": error.detail,
                               "conversation": conversation_id})
             return False
-        await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+        await self.hub.follow(conversation_id, self)
         self.last_sent[conversation_id] = last_seq
         if notify:
             await self._send({"type": "subscribed", "conversation": conversation_id,
@@ -474,8 +512,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
 
     async def _drop(self, conversation_id: int) -> None:
         self.last_sent.pop(conversation_id, None)
-        await self.channel_layer.group_discard(conversation_group(conversation_id),
-                                               self.channel_name)
+        await self.hub.unfollow(conversation_id, self)
 
     async def _watch(self, user_ids: list[int]) -> None:
         for user_id in user_ids:
@@ -491,15 +528,17 @@ CLIENT_FRAMES = {"ping", "message.send", "resume", "subscribe", "unsubscribe", "
                  "presence.set", "presence.subscribe"} | CALL_FRAMES
 
 
-async def _dispatch_as_they_arrive(sources: list[Any], dispatch: Any) -> None:
+async def _dispatch_as_they_arrive(sources: list[Any], dispatch: Any,
+                                   turn: asyncio.Lock | None = None) -> None:
     """Each source (the socket, the channel layer) is read by a task of its own, which
     dispatches what it reads: one event at a time for the whole consumer, each source's
     in the order they arrived, the sources taking turns when both wait (an asyncio.Lock
     wakes its waiters first come, first served). Ends with
     the first exception a source or a handler raises (StopConsumer when the socket
     closes). An event costs one task wakeup: the reader's (a shared inbox read by one
-    more task cost two, and the fan-out to 500 sockets paid each)."""
-    turn = asyncio.Lock()
+    more task cost two, and the fan-out to 500 sockets paid each). `turn` is held while
+    an event is handled."""
+    turn = turn or asyncio.Lock()
     ended: list[BaseException] = []  # what ended it, first
 
     async def pump(source: Any) -> None:

@@ -44,6 +44,12 @@ DELIVERY_LATENCY = Histogram(
     "teamchat_delivery_latency_seconds",
     "From a message's commit to its frame being handed to a recipient's socket.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+HUB_EVENTS = Counter(
+    "teamchat_hub_events",
+    "Conversation events passed to a socket by its process's hub: written at once, or "
+    "queued for the socket's consumer (busy, or a gap to fill first).", ["path"])
+HUB_AT_ONCE = HUB_EVENTS.labels("at_once")
+HUB_QUEUED = HUB_EVENTS.labels("queued")
 HTTP_REQUESTS = Counter(
     "teamchat_http_requests", "HTTP requests answered, by status class.", ["status"])
 TASK_FAILURES = Counter(
@@ -72,6 +78,13 @@ def message_delivered(sent_at: float | None) -> None:
     MESSAGES_DELIVERED.inc()
     if sent_at is not None:
         DELIVERY_LATENCY.observe(max(0.0, time.time() - sent_at))
+
+
+def hub_events_passed(at_once: int, queued: int) -> None:
+    if at_once:
+        HUB_AT_ONCE.inc(at_once)
+    if queued:
+        HUB_QUEUED.inc(queued)
 
 
 def task_failed(sender: Any = None, **_: Any) -> None:

@@ -177,9 +177,12 @@ if REDIS_URL:
     }
 else:
     # A socket's layer events wait in the layer while it handles one thing (a resume, say);
-    # the default capacity, 100, drops a burst past that without a word.
+    # the default capacity, 100, drops a burst past that without a word. The process's
+    # conversation hub (messaging/hub.py) stays in a group for as long as any socket
+    # follows it: the default group expiry, a day, would end its subscription silently.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer",
-                                  "CONFIG": {"capacity": 2000}}}
+                                  "CONFIG": {"capacity": 2000,
+                                             "group_expiry": 10 * 365 * 86400}}}
     # A file cache, shared by the web process and the background worker.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(DATA_DIR / "cache")}}

@@ -255,6 +255,11 @@ def test_metrics_of_all_processes_are_scraped_from_either_one(cluster):
     # Delivered to Bob on B and to Alice's own socket on A.
     assert moved("teamchat_messages_delivered_total") == 6
     assert moved("teamchat_delivery_latency_seconds_count") == 6
+    # Each process's hub passed each message to its own followers; Bob's socket, busy
+    # with nothing, had every one written at once, without a dispatch.
+    passed = moved("teamchat_hub_events_total", path="at_once") + moved(
+        "teamchat_hub_events_total", path="queued")
+    assert passed == 6 and moved("teamchat_hub_events_total", path="at_once") >= 3
     assert sample(during, "teamchat_websocket_connections") == 2
     assert sample(during, "teamchat_http_requests_total", status="2xx") >= 1
     assert f'teamchat_celery_queue_depth{{queue="{cluster.queue}"}}' in during
