@@ -172,7 +172,11 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         """Drop a frame for a socket that closed a moment ago. Daphne raises on such a
         send, which would end this consumer before the disconnect that is already on its
         way, and with it leaving the groups, closing presence and dropping the person from
-        their call."""
+        their call. Under daphne, a text frame is written straight to the connection
+        (teamchat/transport.frame_writer), in the same order as any other."""
+        if (text_data is not None and not close and self.write_frame is not None
+                and self.write_frame(OutgoingText(text_data))):
+            return
         try:
             await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
         except Disconnected:

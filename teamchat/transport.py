@@ -17,6 +17,7 @@ Twisted's own path, which reports the connection lost as it always has.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -48,30 +49,39 @@ def install() -> None:
 
 
 class OutgoingText:
-    """A text frame for many sockets: encoded and framed once, at its first direct write."""
+    """A text frame for one or many sockets: encoded and framed once, at its first write."""
 
     __slots__ = ("_framed", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._framed: Any = None
+        self._framed: bytes | None = None
 
-    def framed(self) -> Any:
+    def framed(self) -> bytes:
         if self._framed is None:
-            from autobahn.websocket.protocol import PreparedMessage
-
-            # A server's frames are not masked. Compression is not offered by daphne; a
-            # connection that had it would compress the kept payload.
-            self._framed = PreparedMessage(self.text.encode(), isBinary=False, applyMask=False,
-                                           doNotCompress=False)
+            self._framed = text_frame(self.text)
         return self._framed
 
 
+def text_frame(text: str) -> bytes:
+    """One unfragmented, unmasked WebSocket text frame (RFC 6455, 5.2), as a server sends."""
+    payload = text.encode()
+    length = len(payload)
+    if length <= 125:
+        header = bytes((0x81, length))
+    elif length <= 0xFFFF:
+        header = struct.pack("!BBH", 0x81, 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, length)
+    return header + payload
+
+
 def frame_writer(send: Any) -> Callable[[OutgoingText], bool] | None:
-    """A function writing a frame straight to the daphne WebSocket connection behind an
-    ASGI `send` (daphne's `partial(server.handle_reply, protocol)`), skipping the
-    ASGI message and the framing per socket; it returns False, writing nothing, once the
-    connection is closing. None under any other server: use `send` there."""
+    """A function writing a text frame straight to the daphne WebSocket connection behind
+    an ASGI `send` (daphne's `partial(server.handle_reply, protocol)`). It skips what a
+    send costs on the way (the ASGI message, daphne's checks, autobahn's framing and its
+    debug log's arguments, built for every frame; docs/performance.md). It returns False, writing nothing,
+    once the connection is closing. None under any other server: use `send` there."""
     from autobahn.websocket.protocol import WebSocketProtocol
 
     if not isinstance(send, partial) or len(send.args) != 1:
@@ -86,7 +96,12 @@ def frame_writer(send: Any) -> Callable[[OutgoingText], bool] | None:
         details = connections.get(protocol)
         if details is None or details.get("disconnected") or protocol.state != protocol.STATE_OPEN:
             return False
-        protocol.sendPreparedMessage(frame.framed())
+        if protocol.send_queue or getattr(protocol, "_perMessageCompress", None) is not None:
+            # Frames autobahn is still sending in pieces, or compression (which daphne
+            # does not offer): its own path.
+            protocol.sendMessage(frame.text.encode(), False)
+        else:
+            protocol.transport.write(frame.framed())
         return True
 
     return write

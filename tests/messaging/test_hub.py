@@ -72,7 +72,7 @@ def test_one_subscription_per_conversation_and_each_event_reaches_every_follower
         assert elsewhere.events == []
         # One frame for both, framed once: text frame, unmasked, the UTF-8 text.
         assert first.frames[0] is second.frames[0]
-        framed = first.frames[0].framed().payloadHybi
+        framed = first.frames[0].framed()
         assert framed[0] == 0x81 and framed[2:] == event(1001, 7)["text"].encode()
         if hasattr(layer, "groups"):  # the process's own bookkeeping: one channel, the hub's
             members = [group for name, group in layer.groups.items()

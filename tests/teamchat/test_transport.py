@@ -44,3 +44,16 @@ def test_large_frames_to_a_client_that_stops_reading_arrive_whole_and_in_order(d
     created = [json.loads(frame) for frame in frames]
     assert [f["seq"] for f in created] == list(range(2, 2 + MESSAGES))
     assert [f["message"]["text"] for f in created] == texts
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 65_535, 65_536, 200_000])
+def test_a_frame_written_directly_is_the_frame_autobahn_would_send(length):
+    from autobahn.websocket.protocol import PreparedMessage
+
+    from teamchat.transport import OutgoingText, text_frame
+
+    text = ("é" + "x" * length)[-length:] if length else ""  # multi-byte UTF-8 at the start
+    expected = PreparedMessage(text.encode(), isBinary=False, applyMask=False,
+                               doNotCompress=True).payloadHybi
+    assert text_frame(text) == expected
+    assert OutgoingText(text).framed() == expected
