@@ -64,7 +64,8 @@ class Batched:
                 self.publisher_pid = os.getpid()
                 threading.Thread(target=self._publish_forever, daemon=True,
                                  name=f"batched {self.task_name}").start()
-            self.arrived.notify()
+            if len(self.waiting) == 1:  # else the publisher is awake already
+                self.arrived.notify()
 
     def flush(self) -> int:
         """Publish what waits now, in this thread; the number of items."""
