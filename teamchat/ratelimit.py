@@ -56,14 +56,19 @@ def _count(name: str, timeout: int) -> int:
 
 
 def _count_script(redis: Any, key: str) -> Any:
-    """The script, on a client kept with the cache's own (one per thread). Django's
-    get_client builds a new redis client on every call, and a pipeline copies its
-    command table: together a third of the check's time (docs/performance.md)."""
-    script = getattr(redis, "_teamchat_count_script", None)
+    """The script, on one redis client per process and server (its connection pool is
+    thread-safe). Django's cache keeps a client per thread and per async context, so
+    each socket that sent had a Redis connection of its own; and its get_client built a
+    new client, with its command table, on every call (docs/performance.md)."""
+    servers = tuple(getattr(redis, "_servers", ()))
+    script = _count_scripts.get(servers)
     if script is None:
-        script = redis.get_client(key, write=True).register_script(_COUNT_SCRIPT)
-        redis._teamchat_count_script = script
+        script = _count_scripts[servers] = redis.get_client(key, write=True).register_script(
+            _COUNT_SCRIPT)
     return script
+
+
+_count_scripts: dict[tuple[str, ...], Any] = {}
 
 
 def enforce(scope: str, key: Any, limit: str, what: str) -> None:
