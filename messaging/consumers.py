@@ -36,7 +36,7 @@ from messaging.events import (
     presence_group,
     user_group,
 )
-from messaging.hub import hub_for
+from messaging.hub import Inbox, hub_for
 from teamchat import metrics, requestid
 from teamchat.errors import NotFound, TeamchatError, as_teamchat_error
 from teamchat.transport import OutgoingText, frame_writer
@@ -142,7 +142,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         # Conversation events come from the process's hub (messaging/hub.py): written
         # at once by hub_event, or queued in the inbox for dispatch like any event.
         self.hub = hub_for(self.channel_layer)
-        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.inbox = Inbox()
         self.turn = asyncio.Lock()  # held while an event is handled
         self.write_frame = frame_writer(send)
         try:
@@ -394,7 +394,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         has nothing queued before it, and it is the conversation's next event (or one
         the socket already has, dropped). Anything else (a gap to fill from the log, a
         membership change, a call's status) is queued for dispatch in order."""
-        if (self.write_frame is not None and not self.turn.locked() and self.inbox.empty()
+        if (self.write_frame is not None and not self.turn.locked() and not self.inbox
                 and self._handled_now(event, frame)):
             return True
         self.inbox.put_nowait(event)

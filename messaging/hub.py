@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections import deque
 from typing import Any, Protocol
 
 from messaging.events import conversation_group
@@ -28,6 +29,36 @@ logger = logging.getLogger(__name__)
 class Follower(Protocol):
     def hub_event(self, event: dict[str, Any], frame: OutgoingText) -> bool:
         """True when handled at once, False when queued for the consumer's dispatch."""
+
+
+class Inbox:
+    """A socket's queue of hub events awaiting dispatch, read by one task. asyncio.Queue
+    does the same with four deques and an Event, a few KiB for every idle socket."""
+
+    __slots__ = ("items", "waiter")
+
+    def __init__(self) -> None:
+        self.items: deque[dict[str, Any]] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def put_nowait(self, item: dict[str, Any]) -> None:
+        self.items.append(item)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def get(self) -> dict[str, Any]:
+        """The oldest item, once there is one; it stays queued (so `len` counts it) until
+        the reader takes it."""
+        while not self.items:
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.items.popleft()
 
 
 class ConversationHub:

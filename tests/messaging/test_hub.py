@@ -14,7 +14,7 @@ from channels.layers import get_channel_layer
 
 from messaging.consumers import RealtimeConsumer
 from messaging.events import CONV_EVENT, TYPING_EVENT, conversation_group
-from messaging.hub import ConversationHub, hub_for
+from messaging.hub import ConversationHub, Inbox, hub_for
 from teamchat.transport import OutgoingText
 
 
@@ -215,7 +215,7 @@ def consumer(*, last_sent: dict[int, int], writer: Written | None) -> RealtimeCo
     socket = RealtimeConsumer()
     socket.user = SimpleNamespace(pk=7)
     socket.last_sent = dict(last_sent)
-    socket.inbox = asyncio.Queue()
+    socket.inbox = Inbox()
     socket.turn = asyncio.Lock()
     socket.write_frame = writer
     return socket
@@ -248,7 +248,7 @@ def test_an_idle_consumer_writes_the_next_event_at_once_and_queues_the_rest(case
         assert socket.hub_event(hub_event, frame) is at_once
         assert writer.frames == ([frame] if written else [])
         assert socket.last_sent == after
-        assert socket.inbox.qsize() == (0 if at_once else 1)
+        assert len(socket.inbox) == (0 if at_once else 1)
 
     run(scenario())
 
@@ -266,7 +266,28 @@ def test_a_consumer_that_cannot_write_at_once_queues_even_the_next_event(state):
             socket.inbox.put_nowait(event(1, 5))
         assert socket.hub_event(event(1, 5), OutgoingText("x")) is False
         assert socket.last_sent == {1: 4}  # the dispatch decides, in order
-        assert socket.inbox.qsize() == (2 if state == "events queued before it" else 1)
+        assert len(socket.inbox) == (2 if state == "events queued before it" else 1)
         assert writer is None or writer.frames == []
+
+    run(scenario())
+
+
+def test_an_inbox_gives_its_events_in_order_to_the_reader_waiting_on_it():
+    async def scenario():
+        inbox = Inbox()
+        reader = asyncio.ensure_future(inbox.get())
+        await asyncio.sleep(0)
+        assert not reader.done() and len(inbox) == 0
+        inbox.put_nowait(event(1, 2))
+        inbox.put_nowait(event(1, 3))
+        assert len(inbox) == 2  # the first counts until the reader has taken it
+        assert (await reader)["seq"] == 2 and len(inbox) == 1
+        assert (await inbox.get())["seq"] == 3 and not inbox
+        cancelled = asyncio.ensure_future(inbox.get())
+        await asyncio.sleep(0)
+        cancelled.cancel()  # a consumer ending while it waits
+        await asyncio.gather(cancelled, return_exceptions=True)
+        inbox.put_nowait(event(1, 4))
+        assert (await inbox.get())["seq"] == 4
 
     run(scenario())
