@@ -143,7 +143,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         # at once by hub_event, or queued in the inbox for dispatch like any event.
         self.hub = hub_for(self.channel_layer)
         self.inbox = Inbox()
-        self.turn = asyncio.Lock()  # held while an event is handled
+        self.turn = Turn()
         self.write_frame = frame_writer(send)
         try:
             with contextlib.suppress(StopConsumer):  # the socket closed: end cleanly
@@ -394,7 +394,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         has nothing queued before it, and it is the conversation's next event (or one
         the socket already has, dropped). Anything else (a gap to fill from the log, a
         membership change, a call's status) is queued for dispatch in order."""
-        if (self.write_frame is not None and not self.turn.locked() and not self.inbox
+        if (self.write_frame is not None and not self.turn.busy and not self.inbox
                 and self._handled_now(event, frame)):
             return True
         self.inbox.put_nowait(event)
@@ -532,17 +532,30 @@ CLIENT_FRAMES = {"ping", "message.send", "resume", "subscribe", "unsubscribe", "
                  "presence.set", "presence.subscribe"} | CALL_FRAMES
 
 
+class Turn:
+    """Whose turn it is to be handled. `lock` is held while an event is handled; `busy`
+    counts the events read and not yet handled (the one being handled included), so it is
+    never 0 while one waits for the lock, not even between a release and the next
+    holder's wakeup, when the lock alone looks free."""
+
+    __slots__ = ("busy", "lock")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.busy = 0
+
+
 async def _dispatch_as_they_arrive(sources: list[Any], dispatch: Any,
-                                   turn: asyncio.Lock | None = None) -> None:
+                                   turn: Turn | None = None) -> None:
     """Each source (the socket, the channel layer) is read by a task of its own, which
     dispatches what it reads: one event at a time for the whole consumer, each source's
     in the order they arrived, the sources taking turns when both wait (an asyncio.Lock
     wakes its waiters first come, first served). Ends with
     the first exception a source or a handler raises (StopConsumer when the socket
     closes). An event costs one task wakeup: the reader's (a shared inbox read by one
-    more task cost two, and the fan-out to 500 sockets paid each). `turn` is held while
-    an event is handled."""
-    turn = turn or asyncio.Lock()
+    more task cost two, and the fan-out to 500 sockets paid each). `turn` tells whether
+    anything is being handled or waits to be."""
+    turn = turn or Turn()
     ended: list[BaseException] = []  # what ended it, first
 
     async def pump(source: Any) -> None:
@@ -550,17 +563,21 @@ async def _dispatch_as_they_arrive(sources: list[Any], dispatch: Any,
             try:
                 message = await source()
             except Exception as error:
-                async with turn:  # after the event being handled, not in its middle
+                async with turn.lock:  # after the event being handled, not in its middle
                     ended.append(error)
                 raise
-            async with turn:
-                if ended:  # nothing after the event that ended it (the disconnect, say)
-                    return
-                try:
-                    await dispatch(message)
-                except Exception as error:
-                    ended.append(error)
-                    raise
+            turn.busy += 1
+            try:
+                async with turn.lock:
+                    if ended:  # nothing after the event that ended it (the disconnect, say)
+                        return
+                    try:
+                        await dispatch(message)
+                    except Exception as error:
+                        ended.append(error)
+                        raise
+            finally:
+                turn.busy -= 1
 
     pumps = [asyncio.ensure_future(pump(source)) for source in sources]
     try:

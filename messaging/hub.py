@@ -103,7 +103,13 @@ class ConversationHub:
                     del self.followers[conversation_id]
                     task = asyncio.get_running_loop().create_task(self._settle(conversation_id))
                     self.background.add(task)
-                    task.add_done_callback(self.background.discard)
+                    task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("unsubscribing a conversation nobody follows failed",
+                         exc_info=task.exception())
 
     def deliver(self, event: dict[str, Any]) -> None:
         """Hand one event of the layer to the conversation's followers, in the loop and
@@ -114,7 +120,12 @@ class ConversationHub:
         frame = OutgoingText(event.get("text") or "")
         at_once = 0
         for socket in tuple(sockets):
-            at_once += socket.hub_event(event, frame)
+            try:
+                at_once += socket.hub_event(event, frame)
+            except Exception:
+                # The others must still have it; this socket fills the gap from the log
+                # at its next event, if it can.
+                logger.exception("passing a %s event to a socket failed", event.get("type"))
         metrics.hub_events_passed(at_once, len(sockets) - at_once)
 
     async def _settle(self, conversation_id: int) -> None:
@@ -127,11 +138,13 @@ class ConversationHub:
                 if wanted == (conversation_id in self.subscribed):
                     return
                 channel = await self._channel()
+                # Read from the moment the channel exists: stopping the reader is also
+                # what removes the channel from Redis's layer, should this subscription fail.
+                self._start_reading()
                 group = conversation_group(conversation_id)
                 if wanted:
                     await self.layer.group_add(group, channel)
                     self.subscribed.add(conversation_id)
-                    self._start_reading()
                 else:
                     self.subscribed.discard(conversation_id)
                     await self.layer.group_discard(group, channel)
@@ -164,12 +177,17 @@ class ConversationHub:
         self.channel = None
 
     async def _read(self, channel: str | None) -> None:
+        # Nothing but cancellation ends it: every socket of the process depends on it.
         while True:
-            event = await self.layer.receive(channel)
+            try:
+                event = await self.layer.receive(channel)
+            except Exception:
+                logger.exception("reading conversation events from the channel layer failed")
+                await asyncio.sleep(0.5)
+                continue
             try:
                 self.deliver(event)
             except Exception:
-                # One bad event must not stop delivery to every socket of the process.
                 logger.exception("passing on a %s event failed", event.get("type"))
 
 

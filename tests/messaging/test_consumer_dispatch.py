@@ -10,7 +10,7 @@ import asyncio
 import pytest
 from channels.exceptions import StopConsumer
 
-from messaging.consumers import _dispatch_as_they_arrive
+from messaging.consumers import Turn, _dispatch_as_they_arrive
 
 
 class Source:
@@ -101,3 +101,35 @@ def test_a_failing_source_waits_for_the_event_being_handled_and_its_error_ends_i
         return finished
 
     assert run(scenario()) == ["resume"]
+
+
+def test_the_turn_counts_every_event_read_until_it_is_handled():
+    async def scenario():
+        socket, layer, turn = Source(), Source(), Turn()
+        release = asyncio.Event()
+        busy_when_handled = {}
+
+        async def dispatch(message):
+            busy_when_handled[message] = turn.busy
+            if message == "resume":
+                await release.wait()
+            if message == "disconnect":
+                raise StopConsumer
+
+        loop_task = asyncio.ensure_future(_dispatch_as_they_arrive([socket, layer], dispatch, turn))
+        await asyncio.sleep(0.01)
+        assert turn.busy == 0
+        socket.put("resume")
+        await asyncio.sleep(0.01)
+        layer.put("event")  # read, and waiting for the resume to be done
+        await asyncio.sleep(0.01)
+        assert turn.busy == 2 and turn.lock.locked()
+        release.set()
+        await asyncio.sleep(0.01)
+        assert turn.busy == 0 and busy_when_handled == {"resume": 1, "event": 1}
+        socket.put("disconnect")
+        with pytest.raises(StopConsumer):
+            await loop_task
+        assert turn.busy == 0
+
+    run(scenario())

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from channels.layers import get_channel_layer
 
-from messaging.consumers import RealtimeConsumer
+from messaging.consumers import RealtimeConsumer, Turn
 from messaging.events import CONV_EVENT, TYPING_EVENT, conversation_group
 from messaging.hub import ConversationHub, Inbox, hub_for
 from teamchat.transport import OutgoingText
@@ -165,20 +165,53 @@ def test_forget_drops_a_socket_from_every_conversation():
     run(scenario())
 
 
-def test_a_follower_that_fails_is_logged_and_delivery_goes_on(caplog):
+def test_a_follower_that_fails_is_logged_and_the_others_still_have_the_event(caplog):
     async def scenario():
         layer = get_channel_layer()
         hub = ConversationHub(layer)
-        broken, fine = Follower(fails=True), Follower()
-        await hub.follow(1007, broken)
+        broken, fine = Follower(fails=True), [Follower() for _ in range(5)]
+        for follower in [broken, *fine]:
+            await hub.follow(1007, follower)
         await layer.group_send(conversation_group(1007), event(1007, 2))
-        await until(lambda: "passing on a conv.event event failed" in caplog.text)
-        await hub.unfollow(1007, broken)
-        await hub.follow(1007, fine)
+        await until(lambda: all(f.events for f in fine))
+        assert "passing a conv.event event to a socket failed" in caplog.text
         await layer.group_send(conversation_group(1007), event(1007, 3))
-        await until(lambda: fine.events)
-        assert [e["seq"] for e in fine.events] == [3]
-        await hub.unfollow(1007, fine)
+        await until(lambda: all(len(f.events) == 2 for f in fine))
+        assert all([e["seq"] for e in f.events] == [2, 3] for f in fine)
+        for follower in [broken, *fine]:
+            await hub.unfollow(1007, follower)
+
+    with caplog.at_level(logging.ERROR, logger="messaging.hub"):
+        run(scenario())
+
+
+class BrokenOnce:
+    """The layer, whose receive fails once (a message it cannot decode, say)."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        self.failed = False
+
+    def __getattr__(self, name):
+        return getattr(self.layer, name)
+
+    async def receive(self, channel):
+        if not self.failed:
+            self.failed = True
+            raise ValueError("undecodable")
+        return await self.layer.receive(channel)
+
+
+def test_the_reader_outlives_a_failed_receive(caplog):
+    async def scenario():
+        layer = BrokenOnce(get_channel_layer())
+        hub = ConversationHub(layer)
+        follower = Follower()
+        await hub.follow(1008, follower)
+        await layer.group_send(conversation_group(1008), event(1008, 2))
+        await until(lambda: follower.events, seconds=5)
+        assert layer.failed and "reading conversation events" in caplog.text
+        await hub.unfollow(1008, follower)
 
     with caplog.at_level(logging.ERROR, logger="messaging.hub"):
         run(scenario())
@@ -216,7 +249,7 @@ def consumer(*, last_sent: dict[int, int], writer: Written | None) -> RealtimeCo
     socket.user = SimpleNamespace(pk=7)
     socket.last_sent = dict(last_sent)
     socket.inbox = Inbox()
-    socket.turn = asyncio.Lock()
+    socket.turn = Turn()
     socket.write_frame = writer
     return socket
 
@@ -253,7 +286,8 @@ def test_an_idle_consumer_writes_the_next_event_at_once_and_queues_the_rest(case
     run(scenario())
 
 
-@pytest.mark.parametrize("state", ["handling an event", "events queued before it",
+@pytest.mark.parametrize("state", ["handling an event", "an event read, waiting for its turn",
+                                   "events queued before it",
                                    "a closing connection", "no direct writer"])
 def test_a_consumer_that_cannot_write_at_once_queues_even_the_next_event(state):
     async def scenario():
@@ -261,7 +295,10 @@ def test_a_consumer_that_cannot_write_at_once_queues_even_the_next_event(state):
             open=state != "a closing connection")
         socket = consumer(last_sent={1: 4}, writer=writer)
         if state == "handling an event":
-            await socket.turn.acquire()
+            await socket.turn.lock.acquire()
+            socket.turn.busy = 1
+        if state == "an event read, waiting for its turn":
+            socket.turn.busy = 1  # the lock looks free: the last holder just let go
         if state == "events queued before it":
             socket.inbox.put_nowait(event(1, 5))
         assert socket.hub_event(event(1, 5), OutgoingText("x")) is False
