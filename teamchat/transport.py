@@ -83,7 +83,12 @@ def frame_writer(send: Any) -> Callable[[OutgoingText], bool] | None:
     debug log's arguments, built for every frame; docs/performance.md). It returns False, writing nothing,
     once the connection is closing. None under any other server: use `send` there."""
     from autobahn.websocket.protocol import WebSocketProtocol
+    from channels.sessions import InstanceSessionWrapper
 
+    # A browser's socket comes through Channels' session middleware, whose send only
+    # saves the session on an HTTP response start: a WebSocket frame passes it untouched.
+    while isinstance(getattr(send, "__self__", None), InstanceSessionWrapper):
+        send = send.__self__.real_send
     if not isinstance(send, partial) or len(send.args) != 1:
         return None
     protocol, server = send.args[0], getattr(send.func, "__self__", None)
