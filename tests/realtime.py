@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -93,3 +94,14 @@ class Socket:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus' text format (0 when it is absent)."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    pattern = re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "") + r" (\S+)$"
+    for line in text.splitlines():
+        match = re.match(pattern, line)
+        if match:
+            return float(match.group(1))
+    return 0.0

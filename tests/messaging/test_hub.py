@@ -106,15 +106,22 @@ def test_the_last_follower_leaving_ends_the_subscription_and_the_reader():
     run(scenario())
 
 
-class SlowToLeave:
-    """The layer, with each group_discard held until `release` is set."""
+class AlteredLayer:
+    """The real layer, but for what a subclass changes."""
 
     def __init__(self, layer) -> None:
         self.layer = layer
-        self.release = asyncio.Event()
 
     def __getattr__(self, name):
         return getattr(self.layer, name)
+
+
+class SlowToLeave(AlteredLayer):
+    """The layer, with each group_discard held until `release` is set."""
+
+    def __init__(self, layer) -> None:
+        super().__init__(layer)
+        self.release = asyncio.Event()
 
     async def group_discard(self, group, channel):
         await self.release.wait()
@@ -185,15 +192,10 @@ def test_a_follower_that_fails_is_logged_and_the_others_still_have_the_event(cap
         run(scenario())
 
 
-class BrokenOnce:
+class BrokenOnce(AlteredLayer):
     """The layer, whose receive fails once (a message it cannot decode, say)."""
 
-    def __init__(self, layer) -> None:
-        self.layer = layer
-        self.failed = False
-
-    def __getattr__(self, name):
-        return getattr(self.layer, name)
+    failed = False
 
     async def receive(self, channel):
         if not self.failed:

@@ -16,7 +16,7 @@ from accounts import services as accounts
 from messaging import services
 from messaging.models import Message
 from tests.factories import make_channel, make_direct, make_user, post
-from tests.realtime import Socket, session_cookie_for, token_for
+from tests.realtime import Socket, sample, session_cookie_for, token_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("servers_settled")]
 
@@ -436,7 +436,6 @@ def test_browser_and_program_sockets_alike_have_events_written_at_once(daphne_pa
     """The process's hub writes an event straight to every idle socket that follows the
     conversation, a browser's (through the session middleware) as well as a program's;
     /metrics of that process counts them."""
-    import re
     import urllib.request
 
     server = daphne_pair[0]
@@ -446,8 +445,8 @@ def test_browser_and_program_sockets_alike_have_events_written_at_once(daphne_pa
     def passed() -> dict[str, float]:
         with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
             text = response.read().decode()
-        return {path: float(value) for path, value in
-                re.findall(r'^teamchat_hub_events_total\{path="(\w+)"\} (\S+)$', text, re.M)}
+        return {path: sample(text, "teamchat_hub_events_total", path=path)
+                for path in ("at_once", "queued")}
 
     with Socket(server.ws_url, cookie=session_cookie_for(reader), origin=server.url) as browser, \
             Socket(server.ws_url, token=token_for(reader)) as program:
@@ -457,7 +456,7 @@ def test_browser_and_program_sockets_alike_have_events_written_at_once(daphne_pa
         seen = [[s.next("message.created")["seq"] for _ in range(3)] for s in (browser, program)]
         after = passed()
     assert seen == [[2, 3, 4], [2, 3, 4]]
-    moved = {path: after.get(path, 0) - before.get(path, 0) for path in ("at_once", "queued")}
+    moved = {path: after[path] - before[path] for path in ("at_once", "queued")}
     # Six events passed on; a socket busy at that moment (with a presence change, say)
     # takes its event through dispatch, but neither kind of socket always does.
     assert moved["at_once"] + moved["queued"] == 6 and moved["at_once"] >= 4

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from messaging.models import Message
 from teamchat.celery import app
 from tests.factories import make_channel, make_direct, make_user, wait_for
 from tests.messaging.test_notifications import Mailbox, text_of
-from tests.realtime import Socket, token_for
+from tests.realtime import Socket, sample, token_for
 from tests.servers import ROOT, DaphneServer, free_port, server_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow,
@@ -110,17 +109,6 @@ class Cluster:
 
     def daphne_log(self, server: DaphneServer) -> Path:
         return server.data_dir / f"daphne-{server.port}.log"
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus' text format (0 when it is absent)."""
-    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
-    pattern = re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "") + r" (\S+)$"
-    for line in text.splitlines():
-        match = re.match(pattern, line)
-        if match:
-            return float(match.group(1))
-    return 0.0
 
 
 @pytest.fixture(scope="module")
