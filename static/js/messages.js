@@ -194,11 +194,15 @@ export class TimelineView {
   }
 
   async open(conversationId, { focusMessageId = null } = {}) {
-    this.conversationId = conversationId;
     const conversation = state.conversations.get(conversationId);
-    this.newLineAfterSeq = conversation && conversation.membership ? conversation.membership.last_read_seq : null;
-    // Only what was unread when the conversation opened gets the line, not what arrives live.
-    this.newLineUntilSeq = conversation ? conversation.last_seq : null;
+    // Opening the conversation already shown (a link to it, a resync) keeps its line where
+    // it was, though the messages under it have been marked read since.
+    if (conversationId !== this.conversationId) {
+      this.newLineAfterSeq = conversation && conversation.membership ? conversation.membership.last_read_seq : null;
+      // Only what was unread when the conversation opened gets the line, not what arrives live.
+      this.newLineUntilSeq = conversation ? conversation.last_seq : null;
+    }
+    this.conversationId = conversationId;
     const entry = timeline(conversationId);
     this.list.replaceChildren(el("li", { class: "empty-state" }, "Loading messages…"));
     if (focusMessageId && !entry.byId.has(focusMessageId)) {

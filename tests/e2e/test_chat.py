@@ -72,6 +72,7 @@ def test_two_people_chat_live(people, artifacts, off_loop):
 def test_messages_sent_while_away_arrive_with_the_new_line(people, artifacts, off_loop):
     ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
     channel = off_loop(make_channel, ana, "updates", members=[ben])
+    off_loop(make_channel, ana, "announcements", members=[ben])  # first: Ben's app opens it
     off_loop(post, ben, channel, "an old message")
     a = people(ana)
     a.go(channel.pk)
@@ -89,6 +90,22 @@ def test_messages_sent_while_away_arrive_with_the_new_line(people, artifacts, of
     expect(following).to_contain_text("while you were away 0")
     b.page.screenshot(path=str(artifacts / "chat-new-messages.png"))
     expect(badge).not_to_have_class(re.compile("unread"))
+
+
+def test_the_new_line_stays_when_the_open_conversation_is_opened_again(people, off_loop):
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    channel = off_loop(make_channel, ana, "updates", members=[ben])
+    off_loop(post, ben, channel, "an old message")
+    off_loop(post, ana, channel, "while you were away")
+
+    b = people(ben)  # the app opens Ben's only conversation by itself and marks it read
+    badge = b.page.locator(f'a[data-conversation="{channel.pk}"]')
+    line = b.page.locator("#message-list .new-line")
+    expect(line).to_be_visible()
+    expect(badge).not_to_have_class(re.compile("unread"))
+    b.go(channel.pk)  # a link to the conversation already on screen
+    expect(b.page.locator("#message-list .new-line + li")).to_contain_text("while you were away")
+    expect(line).to_have_count(1)
 
 
 def test_nothing_typed_offline_is_lost(people, off_loop):
