@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import router
 from django.db.models import (
     Case,
     Count,
@@ -58,6 +59,17 @@ def _int_param(name: str, value: Any, *, minimum: int = 1) -> int:
 # --- Conversations -----------------------------------------------------------------
 
 
+# Compiled once (teamchat/compiled.py): opening any conversation starts with these.
+_MEMBERSHIP_FIELDS = tuple(field.attname for field in Membership._meta.concrete_fields)
+_CONVERSATION_FIELDS = tuple(field.attname for field in Conversation._meta.concrete_fields)
+_membership_with_conversation = CompiledQuery(
+    Membership, lambda user_id, conversation_id: Membership.objects.filter(
+        user_id=user_id, conversation_id=conversation_id).values_list(
+        *_MEMBERSHIP_FIELDS, *(f"conversation__{name}" for name in _CONVERSATION_FIELDS))[:1],
+    arity=2)
+_conversation_by_id = CompiledQuery(Conversation, lambda pk: Conversation.objects.filter(pk=pk)[:1])
+
+
 def conversation_get_for_user(*, user: User, conversation_id: Any) -> tuple[Conversation,
                                                                            Membership | None]:
     """The conversation and the person's membership (None if they are not a member)."""
@@ -65,11 +77,17 @@ def conversation_get_for_user(*, user: User, conversation_id: Any) -> tuple[Conv
         conversation_id = int(conversation_id)
     except (TypeError, ValueError):
         raise NotFound("No such conversation.") from None
+    if not -(2**63) <= conversation_id < 2**63:
+        raise NotFound("No such conversation.")  # past any id the database holds
     # A member (the usual case) costs one query: the membership with its conversation.
-    membership = Membership.objects.select_related("conversation").filter(
-        user=user, conversation_id=conversation_id).first()
-    conversation = membership.conversation if membership else Conversation.objects.filter(
-        pk=conversation_id).first()
+    membership = None
+    for row in _membership_with_conversation.rows(user.pk, conversation_id):
+        alias = router.db_for_read(Membership)
+        membership = Membership.from_db(alias, _MEMBERSHIP_FIELDS, row[:len(_MEMBERSHIP_FIELDS)])
+        membership.conversation = Conversation.from_db(alias, _CONVERSATION_FIELDS,
+                                                       row[len(_MEMBERSHIP_FIELDS):])
+    conversation = membership.conversation if membership else _conversation_by_id.first(
+        conversation_id)
     if conversation is None:
         raise NotFound("No such conversation.")
     permissions.require_view(user, conversation, membership)
@@ -249,7 +267,6 @@ class _PayloadQuerySet(QuerySet):
 
 
 def attach_payload_related(messages: list[Message]) -> None:
-    from files.models import Attachment
     from integrations.models import MessageLinkPreview
 
     if not messages:
@@ -258,10 +275,15 @@ def attach_payload_related(messages: list[Message]) -> None:
     reactions: dict[int, list] = {pk: [] for pk in ids}
     attachments: dict[int, list] = {pk: [] for pk in ids}
     previews: dict[int, list] = {pk: [] for pk in ids}
-    for reaction in Reaction.objects.filter(message_id__in=ids).order_by("created_at", "id"):
+    for reaction in _reactions_of.all(ids):
         reactions[reaction.message_id].append(reaction)
-    for attachment in Attachment.objects.filter(message_id__in=ids).order_by("id"):
+    for attachment in _attachments_of().all(ids):
         attachments[attachment.message_id].append(attachment)
+    unknown_pins = [message for message in messages if not _PIN.is_cached(message)]
+    if unknown_pins:  # a page read without select_related("pin")
+        pins = {pin.message_id: pin for pin in _pins_of.all([m.pk for m in unknown_pins])}
+        for message in unknown_pins:
+            _PIN.set_cached_value(message, pins.get(message.pk))
     with_links = [message.pk for message in messages if message.has_link]
     if with_links:  # only a message with a link can have a preview
         for link in MessageLinkPreview.objects.filter(message_id__in=with_links
@@ -271,6 +293,54 @@ def attach_payload_related(messages: list[Message]) -> None:
         message._prefetched_objects_cache = {"reactions": reactions[message.pk],
                                              "attachments": attachments[message.pk],
                                              "link_previews": previews[message.pk]}
+
+
+# Compiled once for each length of list (teamchat/compiled.py): Django built each of these
+# anew for every page, in more time than the database took to answer.
+_PIN = Message.pin.related
+_reactions_of = CompiledQuery(Reaction, lambda ids: Reaction.objects.filter(
+    message_id__in=ids).order_by("created_at", "id"), listed=True)
+_pins_of = CompiledQuery(Pin, lambda ids: Pin.objects.filter(message_id__in=ids), listed=True)
+_attachment_queries: list[CompiledQuery] = []
+
+
+def _attachments_of() -> CompiledQuery:
+    # files imports messaging: its model is imported once both are loaded.
+    from files.models import Attachment
+
+    if not _attachment_queries:
+        _attachment_queries.append(CompiledQuery(Attachment, lambda ids: Attachment.objects.filter(
+            message_id__in=ids).order_by("id"), listed=True))
+    return _attachment_queries[0]
+
+
+def _channel_visible(conversation_id: int) -> QuerySet[Message]:
+    """A conversation's messages shown in the channel: not thread replies kept to their
+    thread."""
+    return Message.objects.filter(conversation_id=conversation_id).filter(
+        Q(thread_root__isnull=True) | Q(also_in_channel=True))
+
+
+# A page's query by (direction, rows): each compiled once. The rows (a page and one more,
+# to know whether there is more) are part of the SQL, so each size is a query of its own.
+_PAGE_BUILDERS = {
+    "newest": lambda rows: lambda c: _channel_visible(c).order_by("-id")[:rows],
+    "before": lambda rows: lambda c, anchor: _channel_visible(c).filter(
+        id__lt=anchor).order_by("-id")[:rows],
+    "from": lambda rows: lambda c, anchor: _channel_visible(c).filter(
+        id__gte=anchor).order_by("id")[:rows],
+    "after": lambda rows: lambda c, anchor: _channel_visible(c).filter(
+        id__gt=anchor).order_by("id")[:rows],
+}
+_page_queries: dict[tuple[str, int], CompiledQuery] = {}
+
+
+def _page_rows(direction: str, rows: int, *ids: int) -> list[Message]:
+    query = _page_queries.get((direction, rows))
+    if query is None:
+        query = _page_queries[direction, rows] = CompiledQuery(
+            Message, _PAGE_BUILDERS[direction](rows), arity=len(ids))
+    return query.all(*ids)
 
 
 def message_queryset() -> QuerySet[Message]:
@@ -299,26 +369,26 @@ def message_history(*, user: User, conversation_id: Any, before: Any = None, aft
         raise InvalidInput(f"Use only one of before, after and around (got {', '.join(given)}).",
                            fields={name: ["Use only one of before, after, around."]
                                    for name in given})
-    visible = message_queryset().filter(conversation=conversation).filter(
-        Q(thread_root__isnull=True) | Q(also_in_channel=True))
     if around not in (None, ""):
         anchor = _int_param("around", around)
         older_count = size // 2
-        older = list(visible.filter(id__lt=anchor).order_by("-id")[: older_count + 1])
-        newer = list(visible.filter(id__gte=anchor).order_by("id")[: size - older_count + 1])
+        older = _page_rows("before", older_count + 1, conversation.pk, anchor)
+        newer = _page_rows("from", size - older_count + 1, conversation.pk, anchor)
         has_older = len(older) > older_count
         has_newer = len(newer) > size - older_count
-        messages = list(reversed(older[:older_count])) + newer[: size - older_count]
-        return HistoryPage(messages, has_older, has_newer)
-    if after not in (None, ""):
-        rows = list(visible.filter(id__gt=_int_param("after", after, minimum=0))
-                    .order_by("id")[: size + 1])
-        return HistoryPage(rows[:size], True, len(rows) > size)
-    if before not in (None, ""):
-        rows = list(visible.filter(id__lt=_int_param("before", before)).order_by("-id")[: size + 1])
-        return HistoryPage(list(reversed(rows[:size])), len(rows) > size, True)
-    rows = list(visible.order_by("-id")[: size + 1])
-    return HistoryPage(list(reversed(rows[:size])), len(rows) > size, False)
+        page = HistoryPage(list(reversed(older[:older_count])) + newer[: size - older_count],
+                           has_older, has_newer)
+    elif after not in (None, ""):
+        rows = _page_rows("after", size + 1, conversation.pk, _int_param("after", after, minimum=0))
+        page = HistoryPage(rows[:size], True, len(rows) > size)
+    elif before not in (None, ""):
+        rows = _page_rows("before", size + 1, conversation.pk, _int_param("before", before))
+        page = HistoryPage(list(reversed(rows[:size])), len(rows) > size, True)
+    else:
+        rows = _page_rows("newest", size + 1, conversation.pk)
+        page = HistoryPage(list(reversed(rows[:size])), len(rows) > size, False)
+    attach_payload_related(page.messages)
+    return page
 
 
 def message_get_for_user(*, user: User, message_id: Any) -> Message:

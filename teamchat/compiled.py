@@ -8,6 +8,9 @@ values where the call's values go, then runs that SQL with each call's values. T
 get Django's converters (SQLite's booleans and datetimes, for instance), and model
 instances are made the way Django makes them (`Model.from_db`).
 
+A query may also take one list of ids (`listed=True`: `message_id__in=ids`, say): its SQL
+is compiled once for each length of list met, up to `MAX_LISTED` ids.
+
 Should a sentinel not appear exactly once among the compiled parameters (a lookup that
 transforms its value, say), the query is evaluated as usual on every call.
 """
@@ -27,6 +30,12 @@ from django.db.transaction import TransactionManagementError
 SENTINELS = (-7_700_000_007, -7_700_000_011, -7_700_000_013)
 # What PostgreSQL's bigint holds: a larger id matches nothing, as in Django's lookups.
 _BIGINT = range(-(2**63), 2**63)
+# The longest list of ids a listed query compiles SQL for (one SQL per length).
+MAX_LISTED = 128
+
+
+def _listed_sentinels(count: int) -> tuple[int, ...]:
+    return tuple(-7_700_001_000 - n for n in range(count))
 
 
 @dataclass(frozen=True)
@@ -40,56 +49,84 @@ class _Compiled:
 
 
 class CompiledQuery:
-    """`build(*ids)` returns the queryset for those ids (integers; up to three)."""
+    """`build(*ids)` returns the queryset for those ids (integers; up to three), or, with
+    `listed=True`, `build(ids)` for one list of them."""
 
     def __init__(self, model: type[Model], build: Callable[..., QuerySet[Any]], *,
-                 arity: int = 1, write: bool = False) -> None:
+                 arity: int = 1, write: bool = False, listed: bool = False) -> None:
         if not 1 <= arity <= len(SENTINELS):
             raise ValueError(f"arity must be 1 to {len(SENTINELS)}")
         self.model = model
         self.build = build
         self.arity = arity
         self.write = write  # route as a write (a locking read must see the primary)
-        self.compiled: dict[str, _Compiled | None] = {}
+        self.listed = listed
+        # By database alias; by (alias, length of the list) for a listed query.
+        self.compiled: dict[Any, _Compiled | None] = {}
 
     def rows(self, *ids: int) -> list[Any]:
         """The rows as tuples (lists, where converted), as `values_list()` gives them."""
         alias, compiled = self._prepared(ids)
         if compiled is None:
-            return list(self.build(*ids).using(alias))
-        return self._fetch(alias, compiled, ids)
+            return list(self._built(ids).using(alias))
+        return self._fetch(alias, compiled, self._values(ids))
+
+    def all(self, *ids: Any) -> list[Any]:
+        """Every row as a model instance (or as the queryset gives it)."""
+        alias, compiled = self._prepared(ids)
+        if compiled is None:
+            return list(self._built(ids).using(alias))
+        rows = self._fetch(alias, compiled, self._values(ids))
+        if compiled.field_names is None:
+            return rows
+        return [self.model.from_db(alias, compiled.field_names, row) for row in rows]
 
     def first(self, *ids: int) -> Any:
         """The first row as a model instance (or as the queryset gives it), or None."""
         alias, compiled = self._prepared(ids)
         if compiled is None:
-            return next(iter(self.build(*ids).using(alias)), None)
-        rows = self._fetch(alias, compiled, ids)
+            return next(iter(self._built(ids).using(alias)), None)
+        rows = self._fetch(alias, compiled, self._values(ids))
         if not rows:
             return None
         if compiled.field_names is None:
             return rows[0]
         return self.model.from_db(alias, compiled.field_names, rows[0])
 
-    def _prepared(self, ids: tuple[int, ...]) -> tuple[str, _Compiled | None]:
-        if len(ids) != self.arity:
-            raise TypeError(f"expected {self.arity} ids, got {len(ids)}")
+    def _built(self, ids: tuple[Any, ...]) -> QuerySet[Any]:
+        return self.build(list(ids[0])) if self.listed else self.build(*ids)
+
+    def _values(self, ids: tuple[Any, ...]) -> tuple[int, ...]:
+        return tuple(ids[0]) if self.listed else ids
+
+    def _sentinels(self, ids: tuple[Any, ...]) -> tuple[Any, ...]:
+        """What the SQL is compiled with: the sentinels in place of these ids."""
+        if self.listed:
+            return (list(_listed_sentinels(len(ids[0]))),)
+        return SENTINELS[:self.arity]
+
+    def _prepared(self, ids: tuple[Any, ...]) -> tuple[str, _Compiled | None]:
+        if len(ids) != (1 if self.listed else self.arity):
+            raise TypeError(f"expected {1 if self.listed else self.arity} ids, got {len(ids)}")
         alias = router.db_for_write(self.model) if self.write else router.db_for_read(self.model)
-        if alias not in self.compiled:
-            compiled = self._compile(alias)
-            if compiled is None and self._refused_here(alias):
+        if self.listed and not 0 < len(ids[0]) <= MAX_LISTED:
+            return alias, None  # nothing to look up, or too many: Django's own query
+        key = (alias, len(ids[0])) if self.listed else alias
+        if key not in self.compiled:
+            compiled = self._compile(alias, self._sentinels(ids))
+            if compiled is None and self._refused_here(alias, ids):
                 return alias, None  # compiled on a later call, inside a transaction
-            self.compiled[alias] = compiled
-        compiled = self.compiled[alias]
+            self.compiled[key] = compiled
+        compiled = self.compiled[key]
         if compiled is not None and any(type(value) is not int or value not in _BIGINT
-                                        for value in ids):
+                                        for value in self._values(ids)):
             # Django's own lookups decide: an id out of range matches nothing, "7" is 7.
             return alias, None
         return alias, compiled
 
-    def _refused_here(self, alias: str) -> bool:
+    def _refused_here(self, alias: str, ids: tuple[Any, ...]) -> bool:
         """A locking query met outside a transaction: Django will refuse it this time."""
-        return bool(self.build(*SENTINELS[:self.arity]).query.select_for_update) and \
+        return bool(self.build(*self._sentinels(ids)).query.select_for_update) and \
             connections[alias].get_autocommit()
 
     def _fetch(self, alias: str, compiled: _Compiled, ids: tuple[int, ...]) -> list[Any]:
@@ -117,8 +154,8 @@ class CompiledQuery:
             converted.append(values)
         return converted
 
-    def _compile(self, alias: str) -> _Compiled | None:
-        queryset = self.build(*SENTINELS[:self.arity]).using(alias)
+    def _compile(self, alias: str, sentinels: tuple[Any, ...]) -> _Compiled | None:
+        queryset = self.build(*sentinels).using(alias)
         compiler = queryset.query.get_compiler(alias)
         connection = connections[alias]
         locks = bool(queryset.query.select_for_update) and connection.features.has_select_for_update
@@ -126,7 +163,7 @@ class CompiledQuery:
             return None  # Django refuses to compile it here; it will say so on evaluation
         sql, params = compiler.as_sql()
         slots = []
-        for sentinel in SENTINELS[:self.arity]:
+        for sentinel in (sentinels[0] if self.listed else sentinels):
             found = [i for i, param in enumerate(params) if param == sentinel]
             if len(found) != 1:
                 return None

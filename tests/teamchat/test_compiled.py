@@ -9,7 +9,9 @@ from django.db import connection, transaction
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
-from messaging.models import Conversation, Membership, Message
+from messaging.models import Conversation, Membership, Message, Pin, Reaction
+from messaging.payloads import message_payload
+from messaging.selectors import conversation_get_for_user, message_history, message_queryset
 from messaging.services import conversations
 from teamchat.compiled import CompiledQuery
 from teamchat.errors import NotFound
@@ -96,5 +98,73 @@ def test_rows_and_the_fallback_when_a_value_is_used_twice():
         rows.rows(channel.pk, 1)
 
 
+def test_a_listed_query_is_compiled_once_for_each_length_and_gives_what_django_gives():
+    ana, bo = make_user(), make_user()
+    channel = make_channel(ana, members=[bo])
+    messages = [post(ana, channel, f"m{n}") for n in range(4)]
+    for person in (ana, bo):
+        for message in messages[1:]:
+            Reaction.objects.create(message=message, user=person, emoji="👍")
+    query = CompiledQuery(Reaction, lambda ids: Reaction.objects.filter(
+        message_id__in=ids).order_by("message_id", "id"), listed=True)
+    ids = [message.pk for message in messages]
+
+    for chosen in (ids, ids[2:], ids[::-1], [ids[3], ids[3]], [ids[0]], [ids[1] + 1000] * 2):
+        expected = list(Reaction.objects.filter(message_id__in=chosen).order_by("message_id", "id"))
+        assert [_fields(r) for r in query.all(chosen)] == [_fields(r) for r in expected]
+    assert set(query.compiled) == {("default", 4), ("default", 2), ("default", 1)}
+    assert all(query.compiled.values())  # each length ran its compiled SQL
+    with CaptureQueriesContext(connection) as queries:
+        assert query.all([]) == []  # as Django: nothing to look up, no query
+    assert queries.captured_queries == []
+    many = ids * 40  # more than MAX_LISTED: Django's own query, nothing compiled
+    assert len(query.all(many)) == 6 and ("default", len(many)) not in query.compiled
+
+
+def test_history_pages_and_the_conversation_read_compiled_are_what_the_orm_reads():
+    ana, bo, cy = make_user(), make_user(), make_user()
+    channel = make_channel(ana, members=[bo])
+    messages = [post(ana, channel, f"m{n}") for n in range(7)]
+    post(bo, channel, "a reply kept to its thread", thread_root_id=messages[2].pk)
+    shown_reply = post(bo, channel, "a reply also sent to the channel",
+                       thread_root_id=messages[2].pk, also_in_channel=True)
+    Reaction.objects.create(message=messages[5], user=bo, emoji="🎉")
+    Pin.objects.create(message=messages[4], conversation=channel, pinned_by=ana)
+    ids = [m.pk for m in messages] + [shown_reply.pk]
+
+    def expected(pks):
+        by_id = {m.pk: m for m in message_queryset().filter(pk__in=pks)}
+        return [message_payload(by_id[pk]) for pk in pks]
+
+    pages = {
+        "newest": ({}, ids[-3:], True, False),
+        "before": ({"before": ids[5]}, ids[2:5], True, True),
+        "after": ({"after": ids[1]}, ids[2:5], True, True),
+        "around": ({"around": ids[4]}, ids[3:6], True, True),
+        "all": ({"limit": 50}, ids, False, False),
+    }
+    for name, (kwargs, pks, has_older, has_newer) in pages.items():
+        page = message_history(user=bo, conversation_id=channel.pk, **{"limit": 3, **kwargs})
+        assert [message_payload(m) for m in page.messages] == expected(pks), name
+        assert (page.has_older, page.has_newer) == (has_older, has_newer), name
+    with CaptureQueriesContext(connection) as queries:
+        page = message_history(user=bo, conversation_id=channel.pk)
+        [message_payload(m) for m in page.messages]
+    # The membership with its conversation, the page, then its reactions, files and pins.
+    assert len(queries.captured_queries) == 5
+    shown = {p["id"]: p for p in expected(ids)}
+    assert shown[ids[4]]["pinned"] and not shown[ids[5]]["pinned"]
+    assert shown[ids[5]]["reactions"][0]["emoji"] == "🎉"
+
+    conversation, membership = conversation_get_for_user(user=bo, conversation_id=channel.pk)
+    assert _fields(membership) == _fields(Membership.objects.get(user=bo, conversation=channel))
+    assert _fields(conversation) == _fields(Conversation.objects.get(pk=channel.pk))
+    assert membership.conversation is conversation
+    assert conversation_get_for_user(user=cy, conversation_id=channel.pk)[1] is None  # public
+    for missing in (channel.pk + 1000, 2**70, "nope"):
+        with pytest.raises(NotFound):
+            conversation_get_for_user(user=bo, conversation_id=missing)
+
+
 def test_sqlite_gives_the_same():
-    rerun_on_sqlite(__file__, deselect="sqlite_gives", passed=4)
+    rerun_on_sqlite(__file__, deselect="sqlite_gives", passed=6)
