@@ -245,13 +245,17 @@ def _holding_phrase_pairs(messages: QuerySet[Message], spec: SearchSpec) -> Quer
 def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
               limit: int) -> tuple[list[int], dict[int, str]]:
     text = websearch_text(spec)
+    # The newest first. Within after: / before: dates, by time: PostgreSQL then walks the
+    # created_at index back from the end of the range and stops at RANKED_MATCHES matches,
+    # where by id it read the whole range (a month: 40,000 messages, 64 ms) to sort it.
+    newest_first = ("-created_at", "-id") if spec.after or spec.before else ("-id",)
     narrowed = _holding_phrase_pairs(messages, spec)
     only_phrases = not spec.excluded and all(term.phrase for group in spec.groups for term in group)
     if narrowed is not None and only_phrases:
         # Rank the newest RANKED_MATCHES messages holding each phrase's word pairs (the
         # pairs say where each word stands, so nearly all of them match).
         messages = Message.objects.using(messages.db).filter(
-            pk__in=narrowed.order_by("-id").values("id")[:RANKED_MATCHES])
+            pk__in=narrowed.order_by(*newest_first).values("id")[:RANKED_MATCHES])
     elif narrowed is not None:
         # With other words or exclusions too, the newest holders of the pairs need not
         # match at all: rank every one that does.
@@ -268,7 +272,7 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
             matches = messages.filter(
                 search_vector=SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG))
             messages = Message.objects.using(messages.db).filter(
-                pk__in=matches.order_by("-id").values("id")[:RANKED_MATCHES])
+                pk__in=matches.order_by(*newest_first).values("id")[:RANKED_MATCHES])
     # Compiled for the connection it runs on (sql_with_params() would compile for the
     # primary, and Django refuses a replica subquery inside it).
     base_sql, base_params = messages.values("id").query.get_compiler(messages.db).as_sql()

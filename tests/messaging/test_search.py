@@ -211,6 +211,14 @@ def test_many_matches_rank_the_newest(world, monkeypatch):
         assert sorted(found) == [p.pk for p in phrased]
         with_word = [hit.message.pk for hit in message_search(user=ana, query='"roadmap item" 0').hits]
         assert sorted(with_word) == [newer[0].pk, phrased[0].pk]  # newer[0] is older than both
+        # Within dates the newest are the newest in time: a message posted with an older
+        # date (imported, say) after one in the range has the larger id but is not newer.
+        at(newer[0], "2025-06-20T00:00:00")
+        at(newer[1], "2025-06-10T00:00:00")
+        at(in_launch, "2025-06-15T00:00:00")
+        found = [hit.message.pk for hit in message_search(
+            user=ana, query="roadmap after:2025-06-01 before:2025-07-01").hits]
+        assert sorted(found) == [newer[0].pk, in_launch.pk]
     else:  # SQLite FTS5 ranks every match
         assert sorted(found) == sorted([old.pk, *(m.pk for m in newer), in_launch.pk])
 
