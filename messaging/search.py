@@ -254,12 +254,11 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
     if narrowed is not None and only_phrases:
         # Rank the newest RANKED_MATCHES messages holding each phrase's word pairs (the
         # pairs say where each word stands, so nearly all of them match).
-        messages = Message.objects.using(messages.db).filter(
-            pk__in=narrowed.order_by(*newest_first).values("id")[:RANKED_MATCHES])
+        candidates = narrowed.order_by(*newest_first).values("id")[:RANKED_MATCHES]
     elif narrowed is not None:
         # With other words or exclusions too, the newest holders of the pairs need not
         # match at all: rank every one that does.
-        messages = narrowed
+        candidates = narrowed.values("id")
     elif spec.has_terms and not any(term.phrase for group in spec.groups for term in group):
         # Rank the newest RANKED_MATCHES matches only. A word in a quarter of all messages
         # is then found by walking the newest messages until that many match (milliseconds)
@@ -267,15 +266,16 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
         # index.
         newest = _newest_in_narrow_scope(messages, spec, text)
         if newest is not None:
-            messages = Message.objects.using(messages.db).filter(pk__any_of=newest)
+            candidates = Message.objects.using(messages.db).filter(pk__any_of=newest).values("id")
         else:
             matches = messages.filter(
                 search_vector=SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG))
-            messages = Message.objects.using(messages.db).filter(
-                pk__in=matches.order_by(*newest_first).values("id")[:RANKED_MATCHES])
+            candidates = matches.order_by(*newest_first).values("id")[:RANKED_MATCHES]
+    else:
+        candidates = messages.values("id")
     # Compiled for the connection it runs on (sql_with_params() would compile for the
     # primary, and Django refuses a replica subquery inside it).
-    base_sql, base_params = messages.values("id").query.get_compiler(messages.db).as_sql()
+    base_sql, base_params = candidates.query.get_compiler(messages.db).as_sql()
     # base_sql is Django's own SQL for the permission filters; every value is a parameter.
     sql = f"""
         SELECT m.id FROM messaging_message m,
