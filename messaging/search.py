@@ -182,9 +182,9 @@ def message_search(*, user: User, query: str, page: Any = 1, limit: Any = 20) ->
         rows, snippets = _sqlite(messages, spec, offset, limit)
     has_more = len(rows) > limit
     ids = rows[:limit]
-    from messaging.selectors import message_queryset
+    from messaging.selectors import messages_by_id
 
-    found = message_queryset().in_bulk(ids)
+    found = messages_by_id(ids)
     hits = [SearchHit(found[pk], snippets.get(pk) or _plain_snippet(found[pk].text))
             for pk in ids if pk in found]
     return SearchPage(hits, page, has_more)

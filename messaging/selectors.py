@@ -391,6 +391,16 @@ def message_history(*, user: User, conversation_id: Any, before: Any = None, aft
     return page
 
 
+_messages_of = CompiledQuery(Message, lambda ids: Message.objects.filter(pk__in=ids), listed=True)
+
+
+def messages_by_id(ids: list[int]) -> dict[int, Message]:
+    """The messages of these ids (those that exist), with what their payload needs."""
+    messages = _messages_of.all(ids)
+    attach_payload_related(messages)
+    return {message.pk: message for message in messages}
+
+
 def message_get_for_user(*, user: User, message_id: Any) -> Message:
     try:
         message_id = int(message_id)
@@ -502,7 +512,7 @@ def events_since(*, user: User, conversation_id: int, since_seq: int,
         return Replay([], conversation.last_seq, True)  # pruned from the log (retention)
     message_ids = {e.message_id for e in events if e.message_id}
     root_ids = {e.payload.get("thread_root") for e in events if e.payload.get("thread_root")}
-    messages = message_queryset().in_bulk(message_ids | root_ids)
+    messages = messages_by_id(sorted(message_ids | root_ids))
     frames = []
     for event in events:
         payload = {k: v for k, v in event.payload.items() if k != "thread_root"}

@@ -11,7 +11,12 @@ from django.test.utils import CaptureQueriesContext
 
 from messaging.models import Conversation, Membership, Message, Pin, Reaction
 from messaging.payloads import message_payload
-from messaging.selectors import conversation_get_for_user, message_history, message_queryset
+from messaging.selectors import (
+    conversation_get_for_user,
+    message_history,
+    message_queryset,
+    messages_by_id,
+)
 from messaging.services import conversations
 from teamchat.compiled import CompiledQuery
 from teamchat.errors import NotFound
@@ -166,5 +171,20 @@ def test_history_pages_and_the_conversation_read_compiled_are_what_the_orm_reads
             conversation_get_for_user(user=bo, conversation_id=missing)
 
 
+def test_messages_by_id_are_what_the_orm_reads_for_any_number_of_ids():
+    ana = make_user()
+    channel = make_channel(ana)
+    messages = [post(ana, channel, f"m{n}") for n in range(3)]
+    Reaction.objects.create(message=messages[0], user=ana, emoji="👀")
+    Pin.objects.create(message=messages[1], conversation=channel, pinned_by=ana)
+    ids = [m.pk for m in messages]
+    expected = {m.pk: message_payload(m) for m in message_queryset().filter(pk__in=ids)}
+
+    for asked in ([*ids, ids[-1] + 1000], ids + list(range(ids[-1] + 1, ids[-1] + 200))):
+        found = messages_by_id(asked)  # the second: more ids than a compiled list takes
+        assert {pk: message_payload(m) for pk, m in found.items()} == expected
+    assert expected[ids[1]]["pinned"] and expected[ids[0]]["reactions"][0]["emoji"] == "👀"
+
+
 def test_sqlite_gives_the_same():
-    rerun_on_sqlite(__file__, deselect="sqlite_gives", passed=6)
+    rerun_on_sqlite(__file__, deselect="sqlite_gives", passed=7)
