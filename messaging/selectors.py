@@ -199,13 +199,21 @@ def membership_list(*, user: User) -> list[ListedMembership]:
             for row in _membership_list_query.rows(user.pk)]
 
 
-def unread_counts(*, user: User, conversation_ids: list[int]) -> dict[int, tuple[int, int]]:
-    rows = (
-        Membership.objects.filter(user=user, conversation_id__in=conversation_ids)
-        .annotate(unread_count=_unread_subquery(), mention_count=_mention_subquery())
-        .values_list("conversation_id", "unread_count", "mention_count")
-    )
-    return {cid: (unread, mentions) for cid, unread, mentions in rows}
+# Compiled once (teamchat/compiled.py): every read-position POST asks it, and building
+# its two correlated subqueries cost more than running them.
+_unread_count_query = CompiledQuery(
+    Membership, lambda user_id, conversation_id: Membership.objects.filter(
+        user_id=user_id, conversation_id=conversation_id)
+    .annotate(unread_count=_unread_subquery(), mention_count=_mention_subquery())
+    .values_list("unread_count", "mention_count")[:1], arity=2)
+
+
+def unread_count(*, user: User, conversation_id: int) -> tuple[int, int]:
+    """The person's unread messages and unread mentions in a conversation ((0, 0) where
+    they are not a member)."""
+    for unread, mentions in _unread_count_query.rows(user.pk, conversation_id):
+        return unread, mentions
+    return 0, 0
 
 
 def direct_member_ids(*, conversation_ids: list[int]) -> dict[int, list[int]]:

@@ -237,13 +237,10 @@ class ReadView(APIView):
         serializer = ReadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         selectors.conversation_get_for_user(user=request.user, conversation_id=conversation_id)
-        membership = services.read_mark(actor=request.user, conversation_id=conversation_id,
-                                        message_id=serializer.validated_data["message"])
-        counts = selectors.unread_counts(user=request.user,
-                                         conversation_ids=[membership.conversation_id])
-        unread, mentions = counts.get(membership.conversation_id, (0, 0))
-        data = _conversation_out(membership.conversation, membership)
-        data.update(unread_count=unread, mention_count=mentions)
+        read = services.read_mark(actor=request.user, conversation_id=conversation_id,
+                                  message_id=serializer.validated_data["message"])
+        data = _conversation_out(read.membership.conversation, read.membership)
+        data.update(unread_count=read.unread_count, mention_count=read.mention_count)
         return Response(data)
 
 

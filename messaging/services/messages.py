@@ -23,6 +23,7 @@ from messaging.events import (
     user_event_on_commit,
 )
 from messaging.models import (
+    Conversation,
     Membership,
     Mention,
     MentionKind,
@@ -36,6 +37,7 @@ from messaging.models import (
 from messaging.services.conversations import lock_conversation, membership_of
 from teamchat import ratelimit, requestid
 from teamchat.batching import Batched
+from teamchat.compiled import CompiledQuery
 from teamchat.errors import Conflict, InvalidInput, NotFound
 
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -445,42 +447,61 @@ def message_unsave(*, actor: User, message_id: Any) -> None:
         raise NotFound("That message is not in your saved items.")
 
 
-def read_mark(*, actor: User, conversation_id: Any, message_id: Any) -> Membership:
-    """Move a person's read position forward to `message_id` (never backward), and tell
-    their other tabs and devices."""
-    from messaging.selectors import unread_counts
+@dataclass(frozen=True)
+class ReadPosition:
+    """A read position, with what is still unread after it."""
 
+    membership: Membership  # with its conversation
+    unread_count: int
+    mention_count: int
+
+
+# Compiled once (teamchat/compiled.py): a client marks read whenever new messages are seen.
+_locked_membership = CompiledQuery(
+    Membership, lambda user_id, conversation_id: Membership.objects.select_for_update().filter(
+        user_id=user_id, conversation_id=conversation_id)[:1], arity=2, write=True)
+_message_seq = CompiledQuery(
+    Message, lambda pk, conversation_id: Message.objects.filter(
+        pk=pk, conversation_id=conversation_id).values_list("seq")[:1], arity=2, write=True)
+_conversation = CompiledQuery(Conversation, lambda pk: Conversation.objects.filter(pk=pk)[:1],
+                              write=True)
+
+
+def read_mark(*, actor: User, conversation_id: Any, message_id: Any) -> ReadPosition:
+    """Move a person's read position forward to `message_id` (never backward), and tell
+    their other tabs and devices. The position, with what is still unread after it."""
+    from messaging.selectors import unread_count
+
+    try:
+        conversation_id = int(conversation_id)
+    except (TypeError, ValueError):
+        raise NotFound("You are not a member of this conversation.") from None
     try:
         message_id = int(message_id)
     except (TypeError, ValueError):
         raise InvalidInput.for_field("message", "Must be a message id.") from None
     with transaction.atomic():
-        membership = (
-            Membership.objects.select_for_update()
-            .select_related("conversation")
-            .filter(user=actor, conversation_id=conversation_id)
-            .first()
-        )
+        membership = _locked_membership.first(actor.pk, conversation_id)
         if membership is None:
             raise NotFound("You are not a member of this conversation.")
-        message = Message.objects.filter(pk=message_id, conversation_id=conversation_id).only(
-            "pk", "seq").first()
-        if message is None:
+        membership.conversation = _conversation.first(conversation_id)
+        found = _message_seq.first(message_id, conversation_id)
+        if found is None:
             raise InvalidInput.for_field("message", "No such message in this conversation.")
-        if message.seq <= membership.last_read_seq:
-            return membership
-        membership.last_read_seq = message.seq
-        membership.last_read_message_id = message.pk
+        seq = found[0]
+        if seq <= membership.last_read_seq:
+            return ReadPosition(membership, *unread_count(user=actor, conversation_id=conversation_id))
+        membership.last_read_seq = seq
+        membership.last_read_message_id = message_id
         membership.save(update_fields=["last_read_seq", "last_read_message_id"])
-        counts = unread_counts(user=actor, conversation_ids=[membership.conversation_id])
-        unread, mentions = counts.get(membership.conversation_id, (0, 0))
+        unread, mentions = unread_count(user=actor, conversation_id=conversation_id)
         user_event_on_commit(actor.pk, {
             "type": "read.updated",
             "conversation": membership.conversation_id,
             "seq": membership.conversation.last_seq,
-            "last_read_message": message.pk,
-            "last_read_seq": message.seq,
+            "last_read_message": message_id,
+            "last_read_seq": seq,
             "unread_count": unread,
             "mention_count": mentions,
         })
-    return membership
+    return ReadPosition(membership, unread, mentions)

@@ -22,7 +22,7 @@ from messaging.models import (
     Reaction,
 )
 from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound
-from tests.factories import make_channel, make_direct, post
+from tests.factories import make_channel, make_direct, make_user, post
 
 pytestmark = pytest.mark.django_db
 
@@ -491,14 +491,19 @@ def test_unread_and_mention_counts_and_read_moves_forward_only(member, other_mem
     deleted = post(member, channel, "gone")
     services.message_delete(actor=member, message_id=deleted.pk)
 
-    counts = selectors.unread_counts(user=other_member, conversation_ids=[channel.pk])
-    assert counts[channel.pk] == (3, 1)
-    assert selectors.unread_counts(user=member, conversation_ids=[channel.pk])[channel.pk] == (0, 0)
+    assert selectors.unread_count(user=other_member, conversation_id=channel.pk) == (3, 1)
+    assert selectors.unread_count(user=member, conversation_id=channel.pk) == (0, 0)
+    assert selectors.unread_count(user=make_user(), conversation_id=channel.pk) == (0, 0)
 
-    services.read_mark(actor=other_member, conversation_id=channel.pk, message_id=root.pk)
-    assert selectors.unread_counts(user=other_member, conversation_ids=[channel.pk])[
-        channel.pk] == (0, 0)
-    services.read_mark(actor=other_member, conversation_id=channel.pk, message_id=first.pk)
+    read = services.read_mark(actor=other_member, conversation_id=channel.pk, message_id=first.pk)
+    assert (read.unread_count, read.mention_count) == (2, 1)
+    assert read.membership.conversation.last_seq == Conversation.objects.get(pk=channel.pk).last_seq
+    read = services.read_mark(actor=other_member, conversation_id=channel.pk, message_id=root.pk)
+    assert (read.unread_count, read.mention_count) == (0, 0)
+    assert selectors.unread_count(user=other_member, conversation_id=channel.pk) == (0, 0)
+    # Backward: the position stays, and says what is unread after it.
+    read = services.read_mark(actor=other_member, conversation_id=channel.pk, message_id=first.pk)
+    assert (read.membership.last_read_message_id, read.unread_count) == (root.pk, 0)
     membership = Membership.objects.get(user=other_member, conversation=channel)
     assert membership.last_read_message_id == root.pk
 
