@@ -23,12 +23,14 @@ def test_loading_the_asgi_application_freezes_what_start_up_made():
     out = _in_a_fresh_process(
         "import gc; before = gc.get_freeze_count()\n"
         "import teamchat.asgi, sys\n"
-        "print(before, gc.get_freeze_count(), 'messaging.views' in sys.modules)")
-    before, after, views_loaded = out.split()
+        "print(before, gc.get_freeze_count(), 'messaging.views' in sys.modules, gc.get_threshold()[0])")
+    before, after, views_loaded, young = out.split()
     assert before == "0"
     # Django, Channels and every view module (loaded ahead of the first request).
     assert int(after) > 50_000
     assert views_loaded == "True"
+    # Young collections far apart: each one sends fewer survivors up to the costly passes.
+    assert int(young) == 10_000
 
 
 def test_a_celery_worker_freezes_before_it_forks_its_pool():
@@ -36,5 +38,6 @@ def test_a_celery_worker_freezes_before_it_forks_its_pool():
         "import gc\n"
         "from celery import signals; import teamchat.celery\n"
         "signals.worker_init.send(sender=None)\n"
-        "print(gc.get_freeze_count())")
-    assert int(out) > 50_000
+        "print(gc.get_freeze_count(), gc.get_threshold()[0])")
+    frozen, young = out.split()
+    assert int(frozen) > 50_000 and int(young) == 10_000
