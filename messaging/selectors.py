@@ -4,6 +4,7 @@ what they may see; `*_get_for_user` is the only way to load an object from a cli
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -309,17 +310,15 @@ _PIN = Message.pin.related
 _reactions_of = CompiledQuery(Reaction, lambda ids: Reaction.objects.filter(
     message_id__in=ids).order_by("created_at", "id"), listed=True)
 _pins_of = CompiledQuery(Pin, lambda ids: Pin.objects.filter(message_id__in=ids), listed=True)
-_attachment_queries: list[CompiledQuery] = []
 
 
+@functools.cache
 def _attachments_of() -> CompiledQuery:
     # files imports messaging: its model is imported once both are loaded.
     from files.models import Attachment
 
-    if not _attachment_queries:
-        _attachment_queries.append(CompiledQuery(Attachment, lambda ids: Attachment.objects.filter(
-            message_id__in=ids).order_by("id"), listed=True))
-    return _attachment_queries[0]
+    return CompiledQuery(Attachment, lambda ids: Attachment.objects.filter(
+        message_id__in=ids).order_by("id"), listed=True)
 
 
 def _channel_visible(conversation_id: int) -> QuerySet[Message]:
@@ -340,15 +339,16 @@ _PAGE_BUILDERS = {
     "after": lambda rows: lambda c, anchor: _channel_visible(c).filter(
         id__gt=anchor).order_by("id")[:rows],
 }
-_page_queries: dict[tuple[str, int], CompiledQuery] = {}
+
+
+@functools.cache
+def _page_query(direction: str, rows: int) -> CompiledQuery:
+    return CompiledQuery(Message, _PAGE_BUILDERS[direction](rows),
+                         arity=1 if direction == "newest" else 2)
 
 
 def _page_rows(direction: str, rows: int, *ids: int) -> list[Message]:
-    query = _page_queries.get((direction, rows))
-    if query is None:
-        query = _page_queries[direction, rows] = CompiledQuery(
-            Message, _PAGE_BUILDERS[direction](rows), arity=len(ids))
-    return query.all(*ids)
+    return _page_query(direction, rows).all(*ids)
 
 
 def message_queryset() -> QuerySet[Message]:

@@ -236,7 +236,6 @@ class ReadView(APIView):
     def post(self, request: Request, conversation_id: int) -> Response:
         serializer = ReadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        selectors.conversation_get_for_user(user=request.user, conversation_id=conversation_id)
         read = services.read_mark(actor=request.user, conversation_id=conversation_id,
                                   message_id=serializer.validated_data["message"])
         data = _conversation_out(read.membership.conversation, read.membership)

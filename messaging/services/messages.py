@@ -23,7 +23,6 @@ from messaging.events import (
     user_event_on_commit,
 )
 from messaging.models import (
-    Conversation,
     Membership,
     Mention,
     MentionKind,
@@ -463,19 +462,15 @@ _locked_membership = CompiledQuery(
 _message_seq = CompiledQuery(
     Message, lambda pk, conversation_id: Message.objects.filter(
         pk=pk, conversation_id=conversation_id).values_list("seq")[:1], arity=2, write=True)
-_conversation = CompiledQuery(Conversation, lambda pk: Conversation.objects.filter(pk=pk)[:1],
-                              write=True)
 
 
 def read_mark(*, actor: User, conversation_id: Any, message_id: Any) -> ReadPosition:
     """Move a person's read position forward to `message_id` (never backward), and tell
     their other tabs and devices. The position, with what is still unread after it."""
-    from messaging.selectors import unread_count
+    from messaging.selectors import conversation_get_for_user, unread_count
 
-    try:
-        conversation_id = int(conversation_id)
-    except (TypeError, ValueError):
-        raise NotFound("You are not a member of this conversation.") from None
+    conversation, _ = conversation_get_for_user(user=actor, conversation_id=conversation_id)
+    conversation_id = conversation.pk
     try:
         message_id = int(message_id)
     except (TypeError, ValueError):
@@ -484,7 +479,7 @@ def read_mark(*, actor: User, conversation_id: Any, message_id: Any) -> ReadPosi
         membership = _locked_membership.first(actor.pk, conversation_id)
         if membership is None:
             raise NotFound("You are not a member of this conversation.")
-        membership.conversation = _conversation.first(conversation_id)
+        membership.conversation = conversation
         found = _message_seq.first(message_id, conversation_id)
         if found is None:
             raise InvalidInput.for_field("message", "No such message in this conversation.")
