@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import time
 import uuid
@@ -37,13 +36,15 @@ from messaging.events import (
     user_group,
 )
 from messaging.hub import Inbox, hub_for
+from realtime import frames
+from realtime.delivery import Delivery, Live, Resume
+from realtime.frames import invalid, require
 from teamchat import metrics, requestid
-from teamchat.errors import NotFound, TeamchatError, as_teamchat_error
+from teamchat.errors import InvalidInput, NotFound, TeamchatError, as_teamchat_error
 from teamchat.transport import OutgoingText, frame_writer
 
 logger = logging.getLogger(__name__)
 
-MAX_FRAME_BYTES = 64 * 1024
 MAX_RESUME_CONVERSATIONS = 2000
 MAX_PRESENCE_WATCH = 500
 TYPING_EVERY_SECONDS = 2.0
@@ -61,22 +62,6 @@ CLOSE_SEND_FAILED = 4011  # autobahn lets an application close with 1000 or 3000
 _grace_tasks: set[asyncio.Task] = set()
 
 
-class FrameError(Exception):
-    def __init__(self, code: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.code, self.detail, self.extra = code, detail, extra
-
-
-def _require(frame: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:
-    value = frame.get(field)
-    if value is None:
-        raise FrameError("invalid", f"'{field}' is required for {frame['type']}.", field=field)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise FrameError("invalid", f"'{field}' has the wrong type for {frame['type']}.",
-                         field=field)
-    return value
-
-
 class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope["user"]
@@ -85,7 +70,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         self.sender: asyncio.Task | None = None  # stores self.sends in order
         self.connection_id = uuid.uuid4().hex
         metrics.websocket_opened()  # balanced in disconnect, which runs once connection_id is set
-        self.last_sent: dict[int, int] = {}
+        self.delivery = Delivery()
         self.member_of: set[int] = set()
         self.watching: set[int] = set()
         self.typing_sent: dict[int, float] = {}
@@ -103,12 +88,13 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         current = await database_sync_to_async(selectors.conversation_ids_for_socket)(
             user=self.user)
         self.member_of = set(current)
-        self.last_sent = dict(current)
+        for conversation_id, seq in current.items():
+            self.delivery.follow(conversation_id, seq)
         partners = await database_sync_to_async(selectors.direct_partner_ids)(user=self.user)
         await self._watch(partners)
         await database_sync_to_async(presence.connection_open)(self.user.pk, self.connection_id)
         await self._send({"type": "ready", "user": self.user.pk,
-                          "conversations": {str(k): v for k, v in self.last_sent.items()},
+                          "conversations": {str(k): v for k, v in self.delivery.positions().items()},
                           "connection": self.connection_id})
 
     async def disconnect(self, code: int) -> None:
@@ -116,7 +102,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
             return
         metrics.websocket_closed()
         await self.call_connection_closed()
-        for conversation_id in list(self.last_sent):
+        for conversation_id in self.delivery:
             await self.hub.unfollow(conversation_id, self)
         for user_id in self.watching:
             await self.channel_layer.group_discard(presence_group(user_id), self.channel_name)
@@ -189,31 +175,34 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         if not self._take_token():
             self.strikes += 1
             if self.strikes >= FLOOD_STRIKES_BEFORE_CLOSE:
-                await self._send({"type": "error", "code": "flooding",
-                                  "detail": "Too many frames; closing the connection."})
+                await self._refuse(TeamchatError("Too many frames; closing the connection.",
+                                                 code="flooding"))
                 await self.close(code=CLOSE_FLOODING)
                 return
-            await self._send({"type": "error", "code": "rate_limited",
-                              "detail": f"Slow down: at most {FRAME_RATE:g} frames a second."})
+            await self._refuse(TeamchatError(
+                f"Slow down: at most {FRAME_RATE:g} frames a second.", code="rate_limited"))
             return
+        frame = None
         try:
-            frame = self._parse(text_data, bytes_data)
+            frame = frames.parse(text_data, bytes_data)
             handler = getattr(self, "frame_" + frame["type"].replace(".", "_"), None)
             if handler is None or frame["type"] not in CLIENT_FRAMES:
-                raise FrameError("unknown_type", f"Unknown frame type {frame['type']!r}.")
+                raise InvalidInput(f"Unknown frame type {frame['type']!r}.", code="unknown_type")
             await handler(frame)
-        except FrameError as error:
-            await self._send({"type": "error", "code": error.code, "detail": error.detail,
-                              **error.extra, **self._reference(text_data)})
-        except TeamchatError as error:
-            await self._send(self._error_frame(error, self._reference(text_data)))
+        except StopConsumer:
+            raise
+        except Exception as error:
+            refusal = as_teamchat_error(error)
+            if refusal is None:
+                # A bug or a service that is down: this frame is answered, the socket stays.
+                logger.exception("handling a %s frame from %s failed",
+                                 frame and frame["type"], self.user.pk)
+                refusal = TeamchatError("The server could not handle this frame; try again.",
+                                        code="server_error")
+            await self._refuse(refusal, **frames.reference(frame, text_data))
 
-    @staticmethod
-    def _error_frame(error: TeamchatError, reference: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "error", "code": error.code, "detail": error.detail,
-                **({"fields": error.fields} if error.fields else {}),
-                **({"retry_after": error.retry_after} if hasattr(error, "retry_after") else {}),
-                **reference}
+    async def _refuse(self, error: TeamchatError, **reference: Any) -> None:
+        await self._send(frames.error_frame(error, **reference))
 
     def _take_token(self) -> bool:
         now = time.monotonic()
@@ -224,48 +213,21 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         self.tokens -= 1
         return True
 
-    @staticmethod
-    def _parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
-        if text_data is None:
-            raise FrameError("invalid_frame", "Send JSON text frames, not binary.")
-        if len(text_data.encode()) > MAX_FRAME_BYTES:
-            raise FrameError("too_large", f"A frame may be at most {MAX_FRAME_BYTES} bytes.")
-        try:
-            frame = json.loads(text_data)
-        except ValueError:
-            raise FrameError("invalid_json", "The frame is not valid JSON.") from None
-        if not isinstance(frame, dict):
-            raise FrameError("invalid_frame", "A frame must be a JSON object.")
-        if not isinstance(frame.get("type"), str):
-            raise FrameError("invalid_frame", "A frame needs a 'type' string.")
-        return frame
-
-    @staticmethod
-    def _reference(text_data: str | None) -> dict[str, Any]:
-        """Echo a send's client_msg_id in its error so the client can match them."""
-        try:
-            frame = json.loads(text_data or "")
-        except ValueError:
-            return {}
-        if isinstance(frame, dict) and isinstance(frame.get("client_msg_id"), str):
-            return {"client_msg_id": frame["client_msg_id"]}
-        return {}
-
     async def frame_ping(self, frame: dict[str, Any]) -> None:
         await database_sync_to_async(presence.connection_heartbeat)(
             self.user.pk, self.connection_id, frame.get("state") or "active")
         await self._send({"type": "pong"})
 
     async def frame_message_send(self, frame: dict[str, Any]) -> None:
-        conversation_id = _require(frame, "conversation", int)
-        text = _require(frame, "text", str)
-        client_msg_id = _require(frame, "client_msg_id", str)
+        conversation_id = require(frame, "conversation", int)
+        text = require(frame, "text", str)
+        client_msg_id = require(frame, "client_msg_id", str)
         thread_root = frame.get("thread_root")
         if thread_root is not None and not isinstance(thread_root, int):
-            raise FrameError("invalid", "'thread_root' must be a message id.", field="thread_root")
+            raise invalid("thread_root", "'thread_root' must be a message id.")
         files = frame.get("files") or []
         if not isinstance(files, list) or not all(isinstance(f, int) for f in files):
-            raise FrameError("invalid", "'files' must be a list of file ids.", field="files")
+            raise invalid("files", "'files' must be a list of file ids.")
         # Stored off the consumer's loop, so events keep reaching this socket while its
         # own send waits on the database (under load, the sender's deliveries waited
         # behind each of its sends); by one task per socket, so one socket's messages are
@@ -300,7 +262,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         except Exception as error:
             refusal = as_teamchat_error(error)  # e.g. a conversation id out of range
             if refusal is not None:
-                await self._send(self._error_frame(refusal, {"client_msg_id": client_msg_id}))
+                await self._refuse(refusal, client_msg_id=client_msg_id)
                 return
             # Unexpected: close, and the client's outbox sends it again (the
             # client_msg_id makes that safe).
@@ -311,47 +273,50 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
                           "message": payload})
 
     async def frame_resume(self, frame: dict[str, Any]) -> None:
-        since = _require(frame, "since", dict)
+        since = require(frame, "since", dict)
         if len(since) > MAX_RESUME_CONVERSATIONS:
-            raise FrameError("too_large", f"Resume at most {MAX_RESUME_CONVERSATIONS} "
-                                          "conversations at once.")
+            raise invalid("since", f"Resume at most {MAX_RESUME_CONVERSATIONS} conversations "
+                                   "at once.", code="too_large")
         wanted: dict[int, int] = {}
         for key, value in since.items():
             try:
                 conversation_id = int(key)
             except ValueError:
-                raise FrameError("invalid", f"{key!r} is not a conversation id.",
-                                 field="since") from None
+                raise invalid("since", f"{key!r} is not a conversation id.") from None
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise FrameError("invalid", f"since[{key}] must be a seq (0 or more).",
-                                 field="since")
+                raise invalid("since", f"since[{key}] must be a seq (0 or more).")
             wanted[conversation_id] = value
         for conversation_id, seq in wanted.items():
-            if conversation_id not in self.last_sent and not await self._subscribe_public(
+            if conversation_id not in self.delivery and not await self._subscribe_public(
                     conversation_id, notify=False):
                 continue
-            if seq >= self.last_sent[conversation_id]:
-                continue  # the client has everything this socket knows of: no lookup
-            self.last_sent[conversation_id] = seq
-            await self._catch_up(conversation_id)
+            verdict = self.delivery.resume(conversation_id, seq)
+            if verdict is Resume.REPLAY:
+                await self._catch_up(conversation_id)
+            elif verdict is Resume.RESYNC:
+                await self._resync(conversation_id, self.delivery.position(conversation_id),
+                                   "Events after your seq were sent on this connection before "
+                                   "your resume, so what came between can no longer be sent in "
+                                   "order; reload this conversation over REST.")
+        positions = self.delivery.positions()
         await self._send({"type": "resumed",
-                          "conversations": {str(c): self.last_sent.get(c) for c in wanted
-                                            if c in self.last_sent}})
+                          "conversations": {str(c): positions[c] for c in wanted
+                                            if c in positions}})
 
     async def frame_subscribe(self, frame: dict[str, Any]) -> None:
-        conversation_id = _require(frame, "conversation", int)
-        if conversation_id not in self.last_sent:
+        conversation_id = require(frame, "conversation", int)
+        if conversation_id not in self.delivery:
             await self._subscribe_public(conversation_id, notify=True)
 
     async def frame_unsubscribe(self, frame: dict[str, Any]) -> None:
-        conversation_id = _require(frame, "conversation", int)
-        if conversation_id in self.last_sent and conversation_id not in self.member_of:
+        conversation_id = require(frame, "conversation", int)
+        if conversation_id in self.delivery and conversation_id not in self.member_of:
             await self._drop(conversation_id)
 
     async def frame_typing(self, frame: dict[str, Any]) -> None:
-        conversation_id = _require(frame, "conversation", int)
+        conversation_id = require(frame, "conversation", int)
         if conversation_id not in self.member_of:
-            raise FrameError("not_found", "No such conversation.")
+            raise NotFound("No such conversation.")
         now = time.monotonic()
         if now - self.typing_sent.get(conversation_id, 0.0) < TYPING_EVERY_SECONDS:
             return  # throttled: the last signal is still fresh at the other end
@@ -365,20 +330,20 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
             "text": encode(typing)})
 
     async def frame_presence_set(self, frame: dict[str, Any]) -> None:
-        state = _require(frame, "status", str)
+        state = require(frame, "status", str)
         if state not in presence.CONNECTION_STATES:
-            raise FrameError("invalid", "'status' is 'active' or 'idle' (set away and "
-                                        "do-not-disturb with PUT /api/v1/me/presence/).",
-                             field="status")
+            raise invalid("status", "'status' is 'active' or 'idle' (set away and "
+                                    "do-not-disturb with PUT /api/v1/me/presence/).")
         await database_sync_to_async(presence.connection_state)(self.user.pk,
                                                                 self.connection_id, state)
 
     async def frame_presence_subscribe(self, frame: dict[str, Any]) -> None:
-        users = _require(frame, "users", list)
+        users = require(frame, "users", list)
         if not all(isinstance(u, int) and not isinstance(u, bool) for u in users):
-            raise FrameError("invalid", "'users' must be a list of ids.", field="users")
+            raise invalid("users", "'users' must be a list of ids.")
         if len(self.watching | set(users)) > MAX_PRESENCE_WATCH:
-            raise FrameError("too_large", f"Watch at most {MAX_PRESENCE_WATCH} people.")
+            raise invalid("users", f"Watch at most {MAX_PRESENCE_WATCH} people.",
+                          code="too_large")
         visible = await database_sync_to_async(selectors.visible_user_ids)(user=self.user,
                                                                            user_ids=users)
         await self._watch(visible)
@@ -407,12 +372,12 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         if kind != CONV_EVENT or "leaving" in event:
             return False
         conversation_id, seq = event["conversation"], event["seq"]
-        last = self.last_sent.get(conversation_id)
-        if last is None or seq <= last:
+        verdict = self.delivery.live(conversation_id, seq)
+        if verdict is Live.DROP:
             return True  # no longer followed, or already sent: dropped, as conv_event does
-        if seq != last + 1 or not self.write_frame(frame):
+        if verdict is Live.FILL or not self.write_frame(frame):
             return False
-        self.last_sent[conversation_id] = seq
+        self.delivery.wrote(conversation_id, seq)
         if event.get("event") == "message.created":
             metrics.message_delivered(event.get("sent_at"))
         return True
@@ -420,11 +385,11 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
     async def conv_event(self, event: dict[str, Any]) -> None:
         conversation_id = event["conversation"]
         if event.get("membership") == "added":
-            if conversation_id not in self.last_sent:
+            if conversation_id not in self.delivery:
                 await self.hub.follow(conversation_id, self)
-                self.last_sent[conversation_id] = event["seq"] - 1
+                self.delivery.follow(conversation_id, event["seq"] - 1)
             self.member_of.add(conversation_id)
-        if conversation_id not in self.last_sent:
+        if conversation_id not in self.delivery:
             return
         await self._deliver(conversation_id, event["seq"], event["text"],
                             event.get("sent_at") if event.get("event") == "message.created" else None)
@@ -446,13 +411,11 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         """The browser session this socket was opened with was signed out."""
         session = self.scope.get("session")
         if session is not None and session.session_key in event["sessions"]:
-            await self._send({"type": "error", "code": "signed_out",
-                              "detail": "This session was signed out."})
+            await self._refuse(TeamchatError("This session was signed out.", code="signed_out"))
             await self.close(code=CLOSE_SIGNED_OUT)
 
     async def user_deactivated(self, event: dict[str, Any]) -> None:
-        await self._send({"type": "error", "code": "deactivated",
-                          "detail": "This account was deactivated."})
+        await self._refuse(TeamchatError("This account was deactivated.", code="deactivated"))
         await self.close(code=CLOSE_DEACTIVATED)
 
     # --- Delivery ------------------------------------------------------------------------
@@ -461,42 +424,44 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
                        sent_at: float | None = None) -> None:
         """`sent_at` (time.time() at the broadcast) is given for new messages only: they
         are what the delivery metrics count."""
-        last = self.last_sent.get(conversation_id, 0)
-        if seq <= last:
-            return  # already sent (a replay covered it, or a second copy)
-        if seq > last + 1:
+        verdict = self.delivery.live(conversation_id, seq)
+        if verdict is Live.FILL:
             await self._catch_up(conversation_id)
-            if seq <= self.last_sent.get(conversation_id, 0):
-                return
-            if conversation_id not in self.last_sent:
-                return
-        self.last_sent[conversation_id] = seq
+            verdict = self.delivery.live(conversation_id, seq)
+        if verdict is not Live.WRITE:
+            return  # already sent (a replay covered it, or a second copy), or no longer followed
+        self.delivery.wrote(conversation_id, seq)
         await self.send(text_data=text)
         if sent_at is not None:
             metrics.message_delivered(sent_at)
 
     async def _catch_up(self, conversation_id: int) -> None:
-        """Send what the client misses after last_sent, from the event log."""
-        since = self.last_sent.get(conversation_id, 0)
+        """Send what the client misses after its position, from the event log."""
+        since = self.delivery.position(conversation_id)
+        if since is None:
+            return
         try:
             replay = await database_sync_to_async(selectors.events_since)(
                 user=self.user, conversation_id=conversation_id, since_seq=since)
         except NotFound:
             self.member_of.discard(conversation_id)
             await self._drop(conversation_id)
-            await self._send({"type": "error", "code": "not_found", "conversation": conversation_id,
-                              "detail": "No such conversation."})
+            await self._refuse(NotFound("No such conversation."), conversation=conversation_id)
             return
         if replay.resync:
-            self.last_sent[conversation_id] = replay.last_seq
-            await self._send({"type": "resync", "conversation": conversation_id,
-                              "seq": replay.last_seq,
-                              "detail": "Too much was missed; reload this conversation over REST."})
+            await self._resync(conversation_id, replay.last_seq,
+                               "Too much was missed; reload this conversation over REST.")
             return
         for frame in replay.frames:
-            await self.send(text_data=encode(frame))
-        if replay.frames:
-            self.last_sent[conversation_id] = replay.last_seq
+            if self.delivery.live(conversation_id, frame["seq"]) is Live.WRITE:
+                self.delivery.wrote(conversation_id, frame["seq"])
+                await self.send(text_data=encode(frame))
+
+    async def _resync(self, conversation_id: int, seq: int, detail: str) -> None:
+        """The client reloads the conversation over REST, up to `seq` at least."""
+        self.delivery.skipped_to(conversation_id, seq)
+        await self._send({"type": "resync", "conversation": conversation_id, "seq": seq,
+                          "detail": detail})
 
     async def _subscribe_public(self, conversation_id: int, *, notify: bool) -> bool:
         """Follow a conversation the person may see without being a member (a public
@@ -504,18 +469,17 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         try:
             last_seq = await database_sync_to_async(_visible_last_seq)(self.user, conversation_id)
         except TeamchatError as error:
-            await self._send({"type": "error", "code": error.code, "detail": error.detail,
-                              "conversation": conversation_id})
+            await self._refuse(error, conversation=conversation_id)
             return False
         await self.hub.follow(conversation_id, self)
-        self.last_sent[conversation_id] = last_seq
+        self.delivery.follow(conversation_id, last_seq)
         if notify:
             await self._send({"type": "subscribed", "conversation": conversation_id,
                               "seq": last_seq})
         return True
 
     async def _drop(self, conversation_id: int) -> None:
-        self.last_sent.pop(conversation_id, None)
+        self.delivery.drop(conversation_id)
         await self.hub.unfollow(conversation_id, self)
 
     async def _watch(self, user_ids: list[int]) -> None:

@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from messaging.consumers import RealtimeConsumer, Turn
 from messaging.events import CONV_EVENT, TYPING_EVENT, conversation_group
 from messaging.hub import ConversationHub, Inbox, hub_for
+from realtime.delivery import Delivery
 from teamchat.transport import OutgoingText
 
 
@@ -249,7 +250,9 @@ class Written:
 def consumer(*, last_sent: dict[int, int], writer: Written | None) -> RealtimeConsumer:
     socket = RealtimeConsumer()
     socket.user = SimpleNamespace(pk=7)
-    socket.last_sent = dict(last_sent)
+    socket.delivery = Delivery()
+    for conversation_id, seq in last_sent.items():
+        socket.delivery.follow(conversation_id, seq)
     socket.inbox = Inbox()
     socket.turn = Turn()
     socket.write_frame = writer
@@ -282,7 +285,7 @@ def test_an_idle_consumer_writes_the_next_event_at_once_and_queues_the_rest(case
         frame = OutgoingText(hub_event["text"])
         assert socket.hub_event(hub_event, frame) is at_once
         assert writer.frames == ([frame] if written else [])
-        assert socket.last_sent == after
+        assert socket.delivery.positions() == after
         assert len(socket.inbox) == (0 if at_once else 1)
 
     run(scenario())
@@ -304,7 +307,7 @@ def test_a_consumer_that_cannot_write_at_once_queues_even_the_next_event(state):
         if state == "events queued before it":
             socket.inbox.put_nowait(event(1, 5))
         assert socket.hub_event(event(1, 5), OutgoingText("x")) is False
-        assert socket.last_sent == {1: 4}  # the dispatch decides, in order
+        assert socket.delivery.positions() == {1: 4}  # the dispatch decides, in order
         assert len(socket.inbox) == (2 if state == "events queued before it" else 1)
         assert writer is None or writer.frames == []
 

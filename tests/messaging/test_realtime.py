@@ -395,15 +395,17 @@ def test_a_failed_send_names_the_problem_and_its_client_msg_id(daphne_pair):
     with Socket(daphne_pair[0].ws_url, token=token_for(alice)) as socket:
         socket.send(type="message.send", conversation=channel.pk, text="   ", client_msg_id="e-1")
         error = socket.next("error")
-        # An id past PostgreSQL's bigint: no such conversation, and the socket stays up.
+        # An id past PostgreSQL's bigint: refused, naming the field, and the socket stays up.
         socket.send(type="message.send", conversation=2**70, text="hi", client_msg_id="e-2")
         refused = socket.next("error")
         socket.send(type="message.send", conversation=channel.pk, text="still here",
                     client_msg_id="e-3")
         ack = socket.next("message.ack")
     assert error == {"type": "error", "code": "invalid", "detail": "text: A message cannot be empty.",
-                     "fields": {"text": ["A message cannot be empty."]}, "client_msg_id": "e-1"}
-    assert (refused["code"], refused["client_msg_id"]) == ("not_found", "e-2")
+                     "fields": {"text": ["A message cannot be empty."]}, "field": "text",
+                     "client_msg_id": "e-1"}
+    assert (refused["code"], refused["field"], refused["client_msg_id"]) == (
+        "invalid", "conversation", "e-2")
     assert ack["message"]["text"] == "still here"
 
 

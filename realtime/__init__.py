@@ -1,0 +1,1 @@
+"""The WebSocket door (docs/realtime.md): delivery order per socket and conversation."""
