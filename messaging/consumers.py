@@ -92,10 +92,14 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
             self.delivery.follow(conversation_id, seq)
         partners = await database_sync_to_async(selectors.direct_partner_ids)(user=self.user)
         await self._watch(partners)
-        await database_sync_to_async(presence.connection_open)(self.user.pk, self.connection_id)
+        # Read after joining their presence groups: a change from here on also arrives
+        # as a `presence` frame, so the snapshot is never left stale.
+        now = await database_sync_to_async(_open_with_presence)(self.user.pk, self.connection_id,
+                                                                 partners)
         await self._send({"type": "ready", "user": self.user.pk,
                           "conversations": {str(k): v for k, v in self.delivery.positions().items()},
-                          "connection": self.connection_id})
+                          "connection": self.connection_id,
+                          "presence": [entry.as_frame() for entry in now]})
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "connection_id"):
@@ -563,6 +567,14 @@ def _send_message(user: Any, conversation_id: int, text: str, client_msg_id: str
                                      client_msg_id=client_msg_id, thread_root_id=thread_root,
                                      also_in_channel=also_in_channel, file_ids=files)
     return result.payload or message_payload(result.message)
+
+
+def _open_with_presence(user_id: int, connection_id: str,
+                        partners: list[int]) -> list[presence.Presence]:
+    """Count the socket's connection, then the presence of its person and the people they
+    watch, as it is now."""
+    mine = presence.connection_open(user_id, connection_id)
+    return [mine, *presence.presence_many(p for p in partners if p != user_id)]
 
 
 def _visible_last_seq(user: Any, conversation_id: int) -> int:

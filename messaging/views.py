@@ -24,7 +24,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "message_edit_window_seconds": organisation.message_edit_window_seconds,
             "e2ee_policy": organisation.e2ee_policy,
         },
-        "limits": {"upload_max_bytes": settings.FILE_UPLOAD_MAX_BYTES},
+        "limits": {"upload_max_bytes": settings.FILE_UPLOAD_MAX_BYTES,
+                   "heartbeat_seconds": settings.REALTIME_HEARTBEAT_SECONDS},
     }
     return render(request, "messaging/app.html", {"bootstrap": bootstrap})
 

@@ -260,6 +260,11 @@ INCOMING_WEBHOOK_RATE_PER_MINUTE: int = env.int("INCOMING_WEBHOOK_RATE_PER_MINUT
 # First wait before an outgoing webhook delivery is retried; doubling, six times.
 WEBHOOK_RETRY_SECONDS: int = env.int("WEBHOOK_RETRY_SECONDS", default=10)
 
+# --- The live connection (docs/realtime.md) ---------------------------------------------------
+# How often the web client pings; a connection that answered nothing between two pings
+# is taken as lost, so a cut network shows within two of them.
+REALTIME_HEARTBEAT_SECONDS: int = env.int("REALTIME_HEARTBEAT_SECONDS", default=30)
+
 # --- Calls (docs/realtime.md, docs/deploy.md) -----------------------------------------------
 # Calls connect every pair of people directly (a mesh): each person sends their media to
 # every other, so the upload a call needs grows with its size. Four is what a laptop on

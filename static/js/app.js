@@ -38,6 +38,19 @@ class App {
     state.users.set(state.me.id, { ...state.users.get(state.me.id), ...state.me });
     for (const conversation of conversations.results) state.conversations.set(conversation.id, conversation);
     for (const group of groups.results) if (group.members.includes(state.me.id)) state.myGroups.add(group.handle);
+    // Presence before the first paint: the socket's snapshot (in `ready`) comes later.
+    const partners = new Set([state.me.id]);
+    for (const conversation of conversations.results) {
+      if (conversation.kind !== "direct") continue;
+      for (const id of conversation.members || []) partners.add(id);
+    }
+    const present = await get(`presence/?users=${[...partners].slice(0, 500).join(",")}`);
+    for (const entry of present.results) {
+      // This tab is about to connect: you are online unless you set otherwise.
+      const status = entry.user === state.me.id && entry.status === "offline" ? "online" : entry.status;
+      state.presence.set(entry.user, { type: "presence", ...entry, status });
+    }
+    this.drawMe();
 
     this.socket = new RealtimeClient(state.me.id);
     this.calls = new CallManager(this.socket);
@@ -65,10 +78,45 @@ class App {
     if (me.avatar_url) avatarNode.append(el("img", { src: me.avatar_url, alt: "" }));
     else avatarNode.textContent = initials(me.display_name);
     document.getElementById("me-name").textContent = me.display_name;
-    const status = state.presence.get(me.id)?.status || "online";
+    // While the connection is lost, nobody sees you online: your own dot says so too.
+    const status = state.connectionLost ? "offline" : state.presence.get(me.id)?.status || "online";
     const dot = document.getElementById("me-presence");
     dot.dataset.status = status;
     document.getElementById("me-button").setAttribute("aria-label", `${me.display_name}, ${status}. Status and settings`);
+  }
+
+  // --- The connection: a banner with a countdown while it is lost ---
+
+  showConnection({ connected, retryAt, offline, final, reason }) {
+    const banner = document.getElementById("connection-banner");
+    clearInterval(this.countdown);
+    state.connectionLost = !connected;
+    this.drawMe();
+    if (connected) {
+      if (!banner.hidden) {
+        banner.dataset.kind = "ok";
+        banner.textContent = "Connected again.";
+        setTimeout(() => { if (state.connected) banner.hidden = true; }, 1500);
+      }
+      return;
+    }
+    banner.hidden = false;
+    banner.dataset.kind = "warn";
+    banner.dataset.state = final ? "closed" : "reconnecting";
+    if (final) {
+      banner.textContent = reason;
+      return;
+    }
+    const kept = "Messages you send now are kept and sent when we are back.";
+    const draw = () => {
+      const seconds = retryAt ? Math.max(0, Math.ceil((retryAt - Date.now()) / 1000)) : 0;
+      const when = offline ? "You are offline. Reconnecting when the network is back…"
+        : seconds ? `Connection lost. Reconnecting in ${seconds} s…` : "Connection lost. Reconnecting…";
+      const now = el("button", { type: "button", class: "link-button", onclick: () => this.socket.reconnectNow() }, "Reconnect now");
+      banner.replaceChildren(`${when} ${kept} `, ...(offline ? [] : [now]));
+    };
+    draw();
+    if (retryAt) this.countdown = setInterval(draw, 1000);
   }
 
   // --- Routing: #/c/<conversation>[/m/<message>] ---
@@ -418,20 +466,7 @@ class App {
 
   bindEvents() {
     on("frame", (frame) => this.applyFrame(frame));
-    on("connection", ({ connected, retryIn, final, reason }) => {
-      const banner = document.getElementById("connection-banner");
-      if (connected) {
-        if (!banner.hidden) {
-          banner.dataset.kind = "ok";
-          banner.textContent = "Connected again.";
-          setTimeout(() => { if (state.connected) banner.hidden = true; }, 1500);
-        }
-      } else {
-        banner.hidden = false;
-        banner.dataset.kind = "warn";
-        banner.textContent = final ? reason : `Connection lost. Reconnecting${retryIn ? ` in ${Math.ceil(retryIn / 1000)} s` : ""}… Messages you send now are kept and sent when we are back.`;
-      }
-    });
+    on("connection", (change) => this.showConnection(change));
     on("outbox", ({ entry }) => this.refreshViews(entry.conversation));
     on("outbox-retry", ({ id }) => this.socket.retry(id));
     on("outbox-discard", ({ id }) => this.socket.discard(id));

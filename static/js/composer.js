@@ -192,21 +192,13 @@ export class Composer {
       }
       return;
     }
-    if (files.length) {
-      // Messages with files go over REST: the upload ids travel with them.
-      this.clearUploads();
-      try {
-        await post(`conversations/${conversation}/messages/`, {
-          text, client_msg_id: clientMsgId, files, ...(threadRoot ? { thread_root: threadRoot } : {}),
-        });
-      } catch (error) {
-        emit("toast", { text: error.message });
-        this.input.value = text;
-      }
-      return;
-    }
+    // Through the outbox, files (uploaded already: their ids travel) and replies alike:
+    // kept until the server acknowledges, sent again after a reconnect.
+    const uploaded = this.uploads.filter((item) => item.state === "done")
+      .map((item) => ({ id: item.file.id, name: item.file.name || item.local.name }));
+    this.clearUploads();
     this.socket.queue({ client_msg_id: clientMsgId, conversation, text, thread_root: threadRoot || null,
-      also_in_channel: Boolean(alsoInChannel && alsoInChannel()) });
+      also_in_channel: Boolean(alsoInChannel && alsoInChannel()), files: uploaded });
   }
 
   startEdit(message) {

@@ -108,7 +108,7 @@ export function renderMessage(message, { grouped = false, inThread = false } = {
   if (mentionsMe(message)) classes.push("mentions-me");
   const body = el("div", { class: "message-body" });
   if (message.deleted) body.textContent = "This message was deleted.";
-  else if (message.pending) body.textContent = message.text;
+  else if (message.pending) body.textContent = [message.text, ...(message.files || []).map((file) => `📎 ${file.name}`)].filter(Boolean).join(" ");
   else if (message.encrypted) drawSealedBody(body, message); // decrypted in this browser, shown as text
   else body.innerHTML = message.html; // sanitised on the server (nh3); never built from raw input here
   const meta = el("div", { class: "message-meta" },

@@ -3,7 +3,6 @@
 
 import { emit, state } from "./store.js";
 
-const HEARTBEAT_MS = 30000;
 const IDLE_AFTER_MS = 5 * 60 * 1000;
 
 export class RealtimeClient {
@@ -12,32 +11,65 @@ export class RealtimeClient {
     this.socket = null;
     this.attempt = 0;
     this.heartbeat = null;
+    this.retryTimer = null;
+    // A ping every heartbeat; a connection that answered nothing since the last one is
+    // taken as lost (a cut network often closes nothing), so it shows within 2 beats.
+    this.heartbeatMs = (state.limits?.heartbeat_seconds || 30) * 1000;
+    this.lastFrameAt = 0;
+    this.lastPingAt = 0;
     this.outboxKey = `teamchat.outbox.${userId}`;
     this.outbox = this.loadOutbox();
     this.idle = false;
     this.lastActivity = Date.now();
     this.watchActivity();
+    window.addEventListener("offline", () => this.lost());
+    window.addEventListener("online", () => { if (!this.socket) this.connect(); });
   }
 
   connect() {
+    clearTimeout(this.retryTimer);
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/`);
     this.socket = socket;
-    socket.addEventListener("message", (event) => this.receive(JSON.parse(event.data)));
-    socket.addEventListener("close", (event) => this.closed(event));
+    socket.addEventListener("message", (event) => { if (this.socket === socket) this.receive(JSON.parse(event.data)); });
+    socket.addEventListener("close", (event) => { if (this.socket === socket) this.closed(event); });
     socket.addEventListener("error", () => socket.close());
+    // Counted from here: a socket that opens and never says `ready` is lost as well.
+    this.lastFrameAt = 0;
+    this.lastPingAt = Date.now();
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
+  }
+
+  // The connection is gone though the socket may not know it yet: drop it and reconnect.
+  lost() {
+    const socket = this.socket;
+    if (!socket) return;
+    this.closed({ code: 1006 });
+    try { socket.close(); } catch { /* already closing */ }
+  }
+
+  beat() {
+    if (this.lastFrameAt < this.lastPingAt) {
+      this.lost();  // nothing since the last ping, not even its pong
+      return;
+    }
+    if (!state.connected) return;  // still waiting for `ready`
+    this.lastPingAt = Date.now();
+    this.send({ type: "ping", state: this.idle ? "idle" : "active" });
   }
 
   receive(frame) {
+    this.lastFrameAt = Date.now();
     if (frame.type === "ready") {
       this.attempt = 0;
       state.connected = true;
       this.resume();
       this.flushOutbox();
-      clearInterval(this.heartbeat);
-      this.heartbeat = setInterval(() => this.send({ type: "ping", state: this.idle ? "idle" : "active" }), HEARTBEAT_MS);
       if (this.idle) this.send({ type: "presence.set", status: "idle" });
       emit("connection", { connected: true });
+      // Presence as it is now: whatever changed while this socket was away.
+      for (const entry of frame.presence || []) emit("frame", entry);
       return;
     }
     if (frame.type === "message.ack") this.acknowledged(frame.client_msg_id);
@@ -46,16 +78,27 @@ export class RealtimeClient {
   }
 
   closed(event) {
+    this.socket = null;
     state.connected = false;
     clearInterval(this.heartbeat);
+    clearTimeout(this.retryTimer);
     if (event.code === 4003) {
       emit("connection", { connected: false, final: true, reason: "Your account was deactivated." });
       return;
     }
+    if (!navigator.onLine) {
+      // The browser says it has no network: try again as soon as it has.
+      emit("connection", { connected: false, offline: true });
+      return;
+    }
     const delay = Math.min(30000, 500 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
     this.attempt += 1;
-    emit("connection", { connected: false, retryIn: delay });
-    setTimeout(() => this.connect(), delay);
+    emit("connection", { connected: false, retryAt: Date.now() + delay });
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  reconnectNow() {
+    if (!this.socket) this.connect();
   }
 
   send(frame) {
@@ -113,6 +156,7 @@ export class RealtimeClient {
       type: "message.send", conversation: entry.conversation, text: entry.text, client_msg_id: entry.client_msg_id,
       ...(entry.thread_root ? { thread_root: entry.thread_root } : {}),
       ...(entry.also_in_channel ? { also_in_channel: true } : {}),
+      ...(entry.files && entry.files.length ? { files: entry.files.map((file) => file.id) } : {}),
     });
   }
 
