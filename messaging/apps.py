@@ -5,6 +5,7 @@ from django.db.models.signals import post_migrate
 class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "messaging"
+    realtime_handlers = "messaging.frames"  # realtime.registry
 
     def ready(self) -> None:
         from messaging.search_index import ensure_search_index

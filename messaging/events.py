@@ -24,7 +24,7 @@ from messaging.models import Conversation, ConversationEvent, Membership, Messag
 from messaging.payloads import message_payload
 from teamchat import metrics, requestid
 
-# Layer message types, handled by consumers.RealtimeConsumer.
+# Layer message types, handled by realtime.consumer.RealtimeConsumer.
 CONV_EVENT = "conv.event"
 USER_EVENT = "user.event"
 USER_DEACTIVATED = "user.deactivated"

@@ -539,13 +539,6 @@ def direct_partner_ids(*, user: User) -> list[int]:
                       .values_list("user_id", flat=True)))
 
 
-def visible_user_ids(*, user: User, user_ids: list[int]) -> list[int]:
-    """Those of `user_ids` the person may see in the directory."""
-    from accounts.selectors import user_list
-
-    return list(user_list(viewer=user).filter(pk__in=user_ids).values_list("pk", flat=True))
-
-
 def message_preview(*, user: User, text: str, conversation_id: Any = None) -> str:
     """HTML the text would render to; mentions resolve against the conversation if given."""
     from messaging import markdown

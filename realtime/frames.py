@@ -9,7 +9,7 @@ import math
 import re
 from typing import Any
 
-from teamchat.errors import InvalidInput, TeamchatError
+from teamchat.errors import InvalidInput, TeamchatError, require_field
 
 MAX_FRAME_BYTES = 64 * 1024
 # No frame of docs/realtime.md nests deeper than a call's signal (about 4).
@@ -97,19 +97,8 @@ def _check_values(field: str, value: Any) -> None:
             pending.extend((nested, depth + 1) for nested in item)
 
 
-def require(frame: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:
-    """The field's value, of `kind` (a bool is not an int)."""
-    value = frame.get(field)
-    if value is None:
-        raise invalid(field, f"'{field}' is required for {frame['type']}.")
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise invalid(field, f"'{field}' has the wrong type for {frame['type']}.")
-    return value
-
-
-def invalid(field: str, detail: str, code: str = "invalid") -> InvalidInput:
-    """A refusal of one field, its detail a whole sentence."""
-    return InvalidInput(detail, code=code, fields={field: [detail]})
+invalid = InvalidInput.of_field
+require = require_field
 
 
 def error_frame(error: TeamchatError, **reference: Any) -> dict[str, Any]:

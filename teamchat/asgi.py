@@ -11,9 +11,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.websocket import WebSocketAuthMiddleware  # noqa: E402
+from realtime.transport import install as write_sockets_at_once  # noqa: E402
 from teamchat.memory import settle_after_startup  # noqa: E402
 from teamchat.routing import websocket_urlpatterns  # noqa: E402
-from teamchat.transport import install as write_sockets_at_once  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -48,6 +48,23 @@ class InvalidInput(TeamchatError):
     def for_field(cls, field: str, message: str, *, code: str | None = None) -> InvalidInput:
         return cls(f"{field}: {message}", code=code, fields={field: [message]})
 
+    @classmethod
+    def of_field(cls, field: str, detail: str, *, code: str | None = None) -> InvalidInput:
+        """A refusal of one field whose detail is a whole sentence naming it."""
+        return cls(detail, code=code, fields={field: [detail]})
+
+
+def require_field(data: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:
+    """`data[field]`, of `kind` (a bool is not an int); `data` is a WebSocket frame, whose
+    type the refusal names."""
+    what = data.get("type")
+    value = data.get(field)
+    if value is None:
+        raise InvalidInput.of_field(field, f"'{field}' is required for {what}.")
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise InvalidInput.of_field(field, f"'{field}' has the wrong type for {what}.")
+    return value
+
 
 class NotAuthenticated(TeamchatError):
     code = "not_authenticated"

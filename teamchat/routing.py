@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from messaging.consumers import RealtimeConsumer
+from realtime.consumer import RealtimeConsumer
 
 websocket_urlpatterns = [
     path("ws/", RealtimeConsumer.as_asgi()),

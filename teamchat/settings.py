@@ -178,7 +178,7 @@ if REDIS_URL:
 else:
     # A socket's layer events wait in the layer while it handles one thing (a resume, say);
     # the default capacity, 100, drops a burst past that without a word. The process's
-    # conversation hub (messaging/hub.py) stays in a group for as long as any socket
+    # conversation hub (realtime/hub.py) stays in a group for as long as any socket
     # follows it: the default group expiry, a day, would end its subscription silently.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer",
                                   "CONFIG": {"capacity": 2000,

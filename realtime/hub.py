@@ -7,7 +7,7 @@ WebSocket frames built from the same text. Now the process's hub joins the group
 (while any local socket follows the conversation), reads each event once, frames it
 once, and hands it to each follower's `hub_event`, which writes it straight to the
 socket when it is the next event in order and the consumer is handling nothing else.
-Any other event goes through the consumer's own dispatch as before (see consumers.py),
+Any other event goes through the consumer's own dispatch as before (see consumer.py),
 so the ordering guarantees stay the consumer's.
 """
 
@@ -20,8 +20,8 @@ from collections import deque
 from typing import Any, Protocol
 
 from messaging.events import conversation_group
+from realtime.transport import OutgoingText
 from teamchat import metrics
-from teamchat.transport import OutgoingText
 
 logger = logging.getLogger(__name__)
 

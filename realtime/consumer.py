@@ -1,10 +1,11 @@
 """The WebSocket event stream at /ws/ (docs/realtime.md).
 
-Thin: each frame is parsed and handed to a service or selector; events from the channel
-layer are relayed. What the consumer owns is delivery order: per conversation it knows
-the last seq it sent, drops what the client already has, and fills any gap from the
-event log (checking membership again) before sending what comes after it. So a client
-never sees a gap or a repeat, even when commits race and broadcasts arrive out of order.
+Thin: each frame is parsed (realtime.frames) and handed to a service or selector; events
+from the channel layer are relayed. What the consumer owns is delivery order, by the one
+rule of realtime.delivery: per conversation it drops what the client already has and
+fills any gap from the event log (checking membership again) before sending what comes
+after it. So a client never sees a gap or a repeat, even when commits race and
+broadcasts arrive out of order.
 """
 
 from __future__ import annotations
@@ -25,30 +26,25 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 
 from accounts import presence
-from calls.consumers import CALL_FRAMES, CallSignalling
-from messaging import selectors, services
+from messaging import selectors
 from messaging.events import (
     CONV_EVENT,
     TYPING_EVENT,
-    conversation_group,
     encode,
     presence_group,
     user_group,
 )
-from messaging.hub import Inbox, hub_for
-from realtime import frames
+from realtime import frames, registry
 from realtime.delivery import Delivery, Live, Resume
 from realtime.frames import invalid, require
+from realtime.hub import Inbox, hub_for
+from realtime.transport import OutgoingText, frame_writer
 from teamchat import metrics, requestid
 from teamchat.errors import InvalidInput, NotFound, TeamchatError, as_teamchat_error
-from teamchat.transport import OutgoingText, frame_writer
 
 logger = logging.getLogger(__name__)
 
 MAX_RESUME_CONVERSATIONS = 2000
-MAX_PRESENCE_WATCH = 500
-TYPING_EVERY_SECONDS = 2.0
-TYPING_EXPIRES_MS = 6000
 # Token bucket per socket: a steady 10 frames a second with bursts of 40. A client that
 # keeps flooding after being told is closed with CLOSE_FLOODING.
 FRAME_RATE = 10.0
@@ -57,23 +53,22 @@ FLOOD_STRIKES_BEFORE_CLOSE = 20
 CLOSE_FLOODING = 4029
 CLOSE_DEACTIVATED = 4003
 CLOSE_SIGNED_OUT = 4001
-CLOSE_SEND_FAILED = 4011  # autobahn lets an application close with 1000 or 3000-4999 only
 
 _grace_tasks: set[asyncio.Task] = set()
 
 
-class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
+class RealtimeConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope["user"]
-        # Made at the first message.send: most sockets only listen.
+        # Made at the first in_order (a message.send): most sockets only listen.
         self.sends: asyncio.Queue[tuple[Any, ...] | None] | None = None
-        self.sender: asyncio.Task | None = None  # stores self.sends in order
+        self.sender: asyncio.Task | None = None  # runs self.sends in order
+        self.state: dict[str, Any] = {}  # the registered handlers' own (realtime.registry)
         self.connection_id = uuid.uuid4().hex
         metrics.websocket_opened()  # balanced in disconnect, which runs once connection_id is set
         self.delivery = Delivery()
         self.member_of: set[int] = set()
         self.watching: set[int] = set()
-        self.typing_sent: dict[int, float] = {}
         self.tokens = FRAME_BURST
         self.tokens_at = time.monotonic()
         self.strikes = 0
@@ -91,12 +86,12 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         for conversation_id, seq in current.items():
             self.delivery.follow(conversation_id, seq)
         partners = await database_sync_to_async(selectors.direct_partner_ids)(user=self.user)
-        await self._watch(partners)
+        await self.watch(partners)
         # Read after joining their presence groups: a change from here on also arrives
         # as a `presence` frame, so the snapshot is never left stale.
         now = await database_sync_to_async(_open_with_presence)(self.user.pk, self.connection_id,
                                                                  partners)
-        await self._send({"type": "ready", "user": self.user.pk,
+        await self.send_frame({"type": "ready", "user": self.user.pk,
                           "conversations": {str(k): v for k, v in self.delivery.positions().items()},
                           "connection": self.connection_id,
                           "presence": [entry.as_frame() for entry in now]})
@@ -105,7 +100,8 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         if not hasattr(self, "connection_id"):
             return
         metrics.websocket_closed()
-        await self.call_connection_closed()
+        for hook in registry.handlers().closed:
+            await hook(self)
         for conversation_id in self.delivery:
             await self.hub.unfollow(conversation_id, self)
         for user_id in self.watching:
@@ -129,7 +125,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         self.channel_name = await self.channel_layer.new_channel()
         self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         self.base_send = send
-        # Conversation events come from the process's hub (messaging/hub.py): written
+        # Conversation events come from the process's hub (realtime/hub.py): written
         # at once by hub_event, or queued in the inbox for dispatch like any event.
         self.hub = hub_for(self.channel_layer)
         self.inbox = Inbox()
@@ -152,6 +148,10 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         to the sync thread; with hundreds of sockets that hop, paid for every event
         delivered, became the bottleneck. Every database call here goes through
         database_sync_to_async, which does that cleanup in its own thread."""
+        registered = registry.handlers().events.get(message["type"])
+        if registered is not None:
+            await registered(self, message)
+            return
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -163,7 +163,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         send, which would end this consumer before the disconnect that is already on its
         way, and with it leaving the groups, closing presence and dropping the person from
         their call. Under daphne, a text frame is written straight to the connection
-        (teamchat/transport.frame_writer), in the same order as any other."""
+        (realtime/transport.frame_writer), in the same order as any other."""
         if (text_data is not None and not close and self.write_frame is not None
                 and self.write_frame(OutgoingText(text_data))):
             return
@@ -179,20 +179,25 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         if not self._take_token():
             self.strikes += 1
             if self.strikes >= FLOOD_STRIKES_BEFORE_CLOSE:
-                await self._refuse(TeamchatError("Too many frames; closing the connection.",
+                await self.refuse(TeamchatError("Too many frames; closing the connection.",
                                                  code="flooding"))
                 await self.close(code=CLOSE_FLOODING)
                 return
-            await self._refuse(TeamchatError(
+            await self.refuse(TeamchatError(
                 f"Slow down: at most {FRAME_RATE:g} frames a second.", code="rate_limited"))
             return
         frame = None
         try:
             frame = frames.parse(text_data, bytes_data)
-            handler = getattr(self, "frame_" + frame["type"].replace(".", "_"), None)
-            if handler is None or frame["type"] not in CLIENT_FRAMES:
-                raise InvalidInput(f"Unknown frame type {frame['type']!r}.", code="unknown_type")
-            await handler(frame)
+            own = OWN_FRAMES.get(frame["type"])
+            if own is not None:
+                await own(self, frame)
+            else:
+                handler = registry.handlers().frames.get(frame["type"])
+                if handler is None:
+                    raise InvalidInput(f"Unknown frame type {frame['type']!r}.",
+                                       code="unknown_type")
+                await handler(self, frame)
         except StopConsumer:
             raise
         except Exception as error:
@@ -203,10 +208,33 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
                                  frame and frame["type"], self.user.pk)
                 refusal = TeamchatError("The server could not handle this frame; try again.",
                                         code="server_error")
-            await self._refuse(refusal, **frames.reference(frame, text_data))
+            await self.refuse(refusal, **frames.reference(frame, text_data))
 
-    async def _refuse(self, error: TeamchatError, **reference: Any) -> None:
-        await self._send(frames.error_frame(error, **reference))
+    async def refuse(self, error: TeamchatError, **reference: Any) -> None:
+        """Answer with the `error` frame for `error`, echoing `reference`."""
+        await self.send_frame(frames.error_frame(error, **reference))
+
+    def in_order(self, work: Any) -> None:
+        """Run `work()` (a coroutine function) off this consumer's turn, after whatever was
+        put here before it: so events keep reaching the socket while its own send waits on
+        the database, and one socket's sends are stored in the order sent. One long-lived
+        task per socket, not one per call: Django's cache client lives in the task's
+        context, and a new context per send opened a Redis connection for every
+        rate-limit check. What is queued runs even after the socket closed."""
+        if self.sends is None:
+            self.sends = asyncio.Queue()
+            self.sender = asyncio.get_running_loop().create_task(self._run_in_order(self.sends))
+        self.sends.put_nowait((requestid.request_id.get(), work))
+
+    async def _run_in_order(self, queue: asyncio.Queue[tuple[Any, ...] | None]) -> None:
+        while (item := await queue.get()) is not None:
+            request, work = item
+            requestid.request_id.set(request)
+            try:
+                await work()
+            except Exception:
+                # Never end while the socket is open: the work after it would wait forever.
+                logger.exception("work queued for %s's socket failed", self.user.pk)
 
     def _take_token(self) -> bool:
         now = time.monotonic()
@@ -220,61 +248,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
     async def frame_ping(self, frame: dict[str, Any]) -> None:
         await database_sync_to_async(presence.connection_heartbeat)(
             self.user.pk, self.connection_id, frame.get("state") or "active")
-        await self._send({"type": "pong"})
-
-    async def frame_message_send(self, frame: dict[str, Any]) -> None:
-        conversation_id = require(frame, "conversation", int)
-        text = require(frame, "text", str)
-        client_msg_id = require(frame, "client_msg_id", str)
-        thread_root = frame.get("thread_root")
-        if thread_root is not None and not isinstance(thread_root, int):
-            raise invalid("thread_root", "'thread_root' must be a message id.")
-        files = frame.get("files") or []
-        if not isinstance(files, list) or not all(isinstance(f, int) for f in files):
-            raise invalid("files", "'files' must be a list of file ids.")
-        # Stored off the consumer's loop, so events keep reaching this socket while its
-        # own send waits on the database (under load, the sender's deliveries waited
-        # behind each of its sends); by one task per socket, so one socket's messages are
-        # stored in the order sent. (One long-lived task, not one per send: Django's cache
-        # client lives in the task's context, and a new context per send opened a new
-        # Redis connection for every rate-limit check.)
-        if self.sends is None:
-            self.sends = asyncio.Queue()
-            self.sender = asyncio.get_running_loop().create_task(self._store_sends(self.sends))
-        self.sends.put_nowait((requestid.request_id.get(), conversation_id, text, client_msg_id,
-                               thread_root, bool(frame.get("also_in_channel")), files))
-
-    async def _store_sends(self, sends: asyncio.Queue[tuple[Any, ...] | None]) -> None:
-        while (send := await sends.get()) is not None:
-            request, *arguments = send
-            requestid.request_id.set(request)
-            try:
-                await self._store_send(*arguments)
-            except Exception:
-                # Never end while the socket is open: the sends after it would wait forever.
-                logger.exception("answering a message sent by %s failed", self.user.pk)
-
-    async def _store_send(self, conversation_id: int, text: str, client_msg_id: str,
-                          thread_root: int | None, also_in_channel: bool,
-                          files: list[int]) -> None:
-        try:
-            # In the thread pool (each thread with its own database connection), sends of
-            # different sockets run side by side.
-            payload = await database_sync_to_async(_send_message, thread_sensitive=False)(
-                self.user, conversation_id, text, client_msg_id, thread_root, also_in_channel,
-                files)
-        except Exception as error:
-            refusal = as_teamchat_error(error)  # e.g. a conversation id out of range
-            if refusal is not None:
-                await self._refuse(refusal, client_msg_id=client_msg_id)
-                return
-            # Unexpected: close, and the client's outbox sends it again (the
-            # client_msg_id makes that safe).
-            logger.exception("storing a message sent by %s failed", self.user.pk)
-            await self.close(code=CLOSE_SEND_FAILED)
-            return
-        await self._send({"type": "message.ack", "client_msg_id": client_msg_id,
-                          "message": payload})
+        await self.send_frame({"type": "pong"})
 
     async def frame_resume(self, frame: dict[str, Any]) -> None:
         since = require(frame, "since", dict)
@@ -303,7 +277,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
                                    "your resume, so what came between can no longer be sent in "
                                    "order; reload this conversation over REST.")
         positions = self.delivery.positions()
-        await self._send({"type": "resumed",
+        await self.send_frame({"type": "resumed",
                           "conversations": {str(c): positions[c] for c in wanted
                                             if c in positions}})
 
@@ -316,43 +290,6 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         conversation_id = require(frame, "conversation", int)
         if conversation_id in self.delivery and conversation_id not in self.member_of:
             await self._drop(conversation_id)
-
-    async def frame_typing(self, frame: dict[str, Any]) -> None:
-        conversation_id = require(frame, "conversation", int)
-        if conversation_id not in self.member_of:
-            raise NotFound("No such conversation.")
-        now = time.monotonic()
-        if now - self.typing_sent.get(conversation_id, 0.0) < TYPING_EVERY_SECONDS:
-            return  # throttled: the last signal is still fresh at the other end
-        self.typing_sent[conversation_id] = now
-        typing = {"type": "typing", "conversation": conversation_id, "user": self.user.pk,
-                  "expires_in_ms": TYPING_EXPIRES_MS}
-        if isinstance(frame.get("thread_root"), int):
-            typing["thread_root"] = frame["thread_root"]
-        await self.channel_layer.group_send(conversation_group(conversation_id), {
-            "type": TYPING_EVENT, "conversation": conversation_id, "user": self.user.pk,
-            "text": encode(typing)})
-
-    async def frame_presence_set(self, frame: dict[str, Any]) -> None:
-        state = require(frame, "status", str)
-        if state not in presence.CONNECTION_STATES:
-            raise invalid("status", "'status' is 'active' or 'idle' (set away and "
-                                    "do-not-disturb with PUT /api/v1/me/presence/).")
-        await database_sync_to_async(presence.connection_state)(self.user.pk,
-                                                                self.connection_id, state)
-
-    async def frame_presence_subscribe(self, frame: dict[str, Any]) -> None:
-        users = require(frame, "users", list)
-        if not all(isinstance(u, int) and not isinstance(u, bool) for u in users):
-            raise invalid("users", "'users' must be a list of ids.")
-        if len(self.watching | set(users)) > MAX_PRESENCE_WATCH:
-            raise invalid("users", f"Watch at most {MAX_PRESENCE_WATCH} people.",
-                          code="too_large")
-        visible = await database_sync_to_async(selectors.visible_user_ids)(user=self.user,
-                                                                           user_ids=users)
-        await self._watch(visible)
-        for entry in await database_sync_to_async(presence.presence_many)(visible):
-            await self._send(entry.as_frame())
 
     # --- Events from the channel layer ------------------------------------------------
 
@@ -415,11 +352,11 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         """The browser session this socket was opened with was signed out."""
         session = self.scope.get("session")
         if session is not None and session.session_key in event["sessions"]:
-            await self._refuse(TeamchatError("This session was signed out.", code="signed_out"))
+            await self.refuse(TeamchatError("This session was signed out.", code="signed_out"))
             await self.close(code=CLOSE_SIGNED_OUT)
 
     async def user_deactivated(self, event: dict[str, Any]) -> None:
-        await self._refuse(TeamchatError("This account was deactivated.", code="deactivated"))
+        await self.refuse(TeamchatError("This account was deactivated.", code="deactivated"))
         await self.close(code=CLOSE_DEACTIVATED)
 
     # --- Delivery ------------------------------------------------------------------------
@@ -450,7 +387,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         except NotFound:
             self.member_of.discard(conversation_id)
             await self._drop(conversation_id)
-            await self._refuse(NotFound("No such conversation."), conversation=conversation_id)
+            await self.refuse(NotFound("No such conversation."), conversation=conversation_id)
             return
         if replay.resync:
             await self._resync(conversation_id, replay.last_seq,
@@ -464,7 +401,7 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
     async def _resync(self, conversation_id: int, seq: int, detail: str) -> None:
         """The client reloads the conversation over REST, up to `seq` at least."""
         self.delivery.skipped_to(conversation_id, seq)
-        await self._send({"type": "resync", "conversation": conversation_id, "seq": seq,
+        await self.send_frame({"type": "resync", "conversation": conversation_id, "seq": seq,
                           "detail": detail})
 
     async def _subscribe_public(self, conversation_id: int, *, notify: bool) -> bool:
@@ -473,12 +410,12 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         try:
             last_seq = await database_sync_to_async(_visible_last_seq)(self.user, conversation_id)
         except TeamchatError as error:
-            await self._refuse(error, conversation=conversation_id)
+            await self.refuse(error, conversation=conversation_id)
             return False
         await self.hub.follow(conversation_id, self)
         self.delivery.follow(conversation_id, last_seq)
         if notify:
-            await self._send({"type": "subscribed", "conversation": conversation_id,
+            await self.send_frame({"type": "subscribed", "conversation": conversation_id,
                               "seq": last_seq})
         return True
 
@@ -486,18 +423,21 @@ class RealtimeConsumer(CallSignalling, AsyncWebsocketConsumer):
         self.delivery.drop(conversation_id)
         await self.hub.unfollow(conversation_id, self)
 
-    async def _watch(self, user_ids: list[int]) -> None:
+    async def watch(self, user_ids: list[int]) -> None:
+        """Receive the presence changes of these people (never your own)."""
         for user_id in user_ids:
             if user_id not in self.watching and user_id != self.user.pk:
                 self.watching.add(user_id)
                 await self.channel_layer.group_add(presence_group(user_id), self.channel_name)
 
-    async def _send(self, frame: dict[str, Any]) -> None:
+    async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=encode(frame))
 
 
-CLIENT_FRAMES = {"ping", "message.send", "resume", "subscribe", "unsubscribe", "typing",
-                 "presence.set", "presence.subscribe"} | CALL_FRAMES
+# The frames of the socket itself; the apps register the others (realtime.registry).
+OWN_FRAMES = {"ping": RealtimeConsumer.frame_ping, "resume": RealtimeConsumer.frame_resume,
+              "subscribe": RealtimeConsumer.frame_subscribe,
+              "unsubscribe": RealtimeConsumer.frame_unsubscribe}
 
 
 class Turn:
@@ -556,17 +496,6 @@ async def _dispatch_as_they_arrive(sources: list[Any], dispatch: Any,
         for task in pumps:
             task.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
-
-
-def _send_message(user: Any, conversation_id: int, text: str, client_msg_id: str,
-                  thread_root: int | None, also_in_channel: bool,
-                  files: list[int]) -> dict[str, Any]:
-    from messaging.payloads import message_payload
-
-    result = services.message_create(author=user, conversation_id=conversation_id, text=text,
-                                     client_msg_id=client_msg_id, thread_root_id=thread_root,
-                                     also_in_channel=also_in_channel, file_ids=files)
-    return result.payload or message_payload(result.message)
 
 
 def _open_with_presence(user_id: int, connection_id: str,

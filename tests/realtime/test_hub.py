@@ -1,4 +1,4 @@
-"""The process's conversation hub (messaging/hub.py) on the real channel layer (Redis when
+"""The process's conversation hub (realtime/hub.py) on the real channel layer (Redis when
 the tests have it): one subscription per conversation however many local sockets follow
 it, each event read once and handed to every follower, and the subscription ended with
 the last follower, even when another socket follows at that very moment."""
@@ -12,11 +12,11 @@ from types import SimpleNamespace
 import pytest
 from channels.layers import get_channel_layer
 
-from messaging.consumers import RealtimeConsumer, Turn
 from messaging.events import CONV_EVENT, TYPING_EVENT, conversation_group
-from messaging.hub import ConversationHub, Inbox, hub_for
+from realtime.consumer import RealtimeConsumer, Turn
 from realtime.delivery import Delivery
-from teamchat.transport import OutgoingText
+from realtime.hub import ConversationHub, Inbox, hub_for
+from realtime.transport import OutgoingText
 
 
 class Follower:
@@ -189,7 +189,7 @@ def test_a_follower_that_fails_is_logged_and_the_others_still_have_the_event(cap
         for follower in [broken, *fine]:
             await hub.unfollow(1007, follower)
 
-    with caplog.at_level(logging.ERROR, logger="messaging.hub"):
+    with caplog.at_level(logging.ERROR, logger="realtime.hub"):
         run(scenario())
 
 
@@ -216,7 +216,7 @@ def test_the_reader_outlives_a_failed_receive(caplog):
         assert layer.failed and "reading conversation events" in caplog.text
         await hub.unfollow(1008, follower)
 
-    with caplog.at_level(logging.ERROR, logger="messaging.hub"):
+    with caplog.at_level(logging.ERROR, logger="realtime.hub"):
         run(scenario())
 
 

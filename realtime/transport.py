@@ -13,21 +13,50 @@ Order and back-pressure are kept: the immediate send happens only when nothing i
 buffered, whatever the kernel does not take is buffered as Twisted always did (and
 producers are paused on it as before), and a send that fails leaves the data to
 Twisted's own path, which reports the connection lost as it always has.
+
+Both rely on the libraries' internals, so both check first that the installed versions
+are those they were written and tested for (`SUPPORTED`); under any other, they stand
+aside and every frame takes the libraries' own, slower, path.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# Major versions, lowest included and highest not: Twisted's Connection.write and its
+# buffer's fields, autobahn's WebSocketProtocol state and send queue, daphne's
+# handle_reply partial and its connections map.
+SUPPORTED = {"twisted": (22, 27), "autobahn": (22, 27), "daphne": (4, 5)}
 
 _installed = False
 
 
+@cache
+def internals_supported() -> bool:
+    """Whether the installed Twisted, autobahn and daphne are those this module knows."""
+    for package, (lowest, beyond) in SUPPORTED.items():
+        try:
+            major = int(version(package).split(".")[0])
+        except (PackageNotFoundError, ValueError):
+            major = None
+        if major is None or not lowest <= major < beyond:
+            logger.warning("%s %s is not among the versions realtime.transport was written for "
+                           "(%s); sockets are written through its own path", package,
+                           major, SUPPORTED)
+            return False
+    return True
+
+
 def install() -> None:
     global _installed
-    if _installed:
+    if _installed or not internals_supported():
         return
     from twisted.internet import tcp
 
@@ -81,7 +110,10 @@ def frame_writer(send: Any) -> Callable[[OutgoingText], bool] | None:
     an ASGI `send` (daphne's `partial(server.handle_reply, protocol)`). It skips what a
     send costs on the way (the ASGI message, daphne's checks, autobahn's framing and its
     debug log's arguments, built for every frame; docs/performance.md). It returns False, writing nothing,
-    once the connection is closing. None under any other server: use `send` there."""
+    once the connection is closing. None under any other server, or other versions of
+    the libraries than SUPPORTED: use `send` there."""
+    if not internals_supported():
+        return None
     from autobahn.websocket.protocol import WebSocketProtocol
     from channels.sessions import InstanceSessionWrapper
 

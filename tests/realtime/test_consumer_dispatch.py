@@ -1,4 +1,4 @@
-"""The consumer's event loop (consumers._dispatch_as_they_arrive): events from the socket
+"""The consumer's event loop (realtime.consumer._dispatch_as_they_arrive): events from the socket
 and the channel layer are handled one at a time, each source's in the order they arrived,
 and whatever ends the consumer ends it after the event being handled, never in its
 middle."""
@@ -10,7 +10,7 @@ import asyncio
 import pytest
 from channels.exceptions import StopConsumer
 
-from messaging.consumers import Turn, _dispatch_as_they_arrive
+from realtime.consumer import Turn, _dispatch_as_they_arrive
 
 
 class Source:

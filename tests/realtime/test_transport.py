@@ -1,4 +1,4 @@
-"""daphne writes a socket at once when nothing is buffered (teamchat/transport.py), and
+"""daphne writes a socket at once when nothing is buffered (realtime/transport.py), and
 leaves what the kernel does not take to Twisted's buffer. Large frames to a client that
 stops reading, over a real daphne process, go through both: the kernel soon takes a frame
 only in part, and the rest must follow it whole and in order."""
@@ -50,10 +50,36 @@ def test_large_frames_to_a_client_that_stops_reading_arrive_whole_and_in_order(d
 def test_a_frame_written_directly_is_the_frame_autobahn_would_send(length):
     from autobahn.websocket.protocol import PreparedMessage
 
-    from teamchat.transport import OutgoingText, text_frame
+    from realtime.transport import OutgoingText, text_frame
 
     text = ("é" + "x" * length)[-length:] if length else ""  # multi-byte UTF-8 at the start
     expected = PreparedMessage(text.encode(), isBinary=False, applyMask=False,
                                doNotCompress=True).payloadHybi
     assert text_frame(text) == expected
     assert OutgoingText(text).framed() == expected
+
+
+def test_under_library_versions_it_does_not_know_it_stands_aside(monkeypatch, caplog):
+    from functools import partial
+
+    from twisted.internet import tcp
+
+    from realtime import transport
+
+    transport.internals_supported.cache_clear()
+    assert transport.internals_supported() is True  # the versions installed here
+
+    def versions(package: str) -> str:
+        return "99.0.0" if package == "autobahn" else "24.1.0"
+
+    monkeypatch.setattr(transport, "version", versions)
+    monkeypatch.setattr(transport, "_installed", False)
+    transport.internals_supported.cache_clear()
+    write_before = tcp.Connection.write
+    try:
+        transport.install()
+        assert tcp.Connection.write is write_before  # left as Twisted has it
+        assert transport.frame_writer(partial(print, object())) is None
+        assert "autobahn 99 is not among the versions" in caplog.text
+    finally:
+        transport.internals_supported.cache_clear()
