@@ -4,13 +4,17 @@ wrote, and never skips one.
 
 `position` is the seq the client is taken to hold: everything up to it was written to
 this socket, or reported to it (in `ready`, `subscribed`, or the seq before a
-`member.joined`). `written` is the highest seq actually written (0: none yet).
+`member.joined`). `written` is the highest seq actually written (0: none yet), and
+`run_from` the first seq of the unbroken run of writes that ends there (0: none since
+the last resync).
 
 A live event at or below `position` is dropped, the next one is written, and one further
 ahead leaves a gap, filled from the event log before it. A `resume` from below
-`position` replays the events after it, unless the socket already wrote one of them
-(an event arrived between `ready` and the resume): the events in between can then no
-longer be written in order, and the client is told to resync that conversation.
+`position` is answered by what the socket already wrote if the run covers everything
+after the client's seq (the resume crossed events on the wire); else it replays the
+log after the client's seq, unless the socket already wrote one of those events (events
+arrived between `ready` and the resume): the events in between can then no longer be
+written in order, and the client is told to resync that conversation.
 
 Pure bookkeeping, no I/O: the consumer asks, writes, and reports what it wrote.
 """
@@ -33,11 +37,12 @@ class Resume(enum.Enum):
 
 
 class Stream:
-    __slots__ = ("position", "written")
+    __slots__ = ("position", "run_from", "written")
 
     def __init__(self, position: int) -> None:
         self.position = position
         self.written = 0
+        self.run_from = 0
 
 
 class Delivery:
@@ -80,18 +85,23 @@ class Delivery:
         stream = self.streams[conversation_id]
         assert seq == stream.position + 1, (seq, stream.position)
         stream.position = stream.written = seq
+        if not stream.run_from:
+            stream.run_from = seq
 
     def skipped_to(self, conversation_id: int, seq: int) -> None:
         """The client was told to resync at `seq`: it reloads everything up to it."""
         stream = self.streams.get(conversation_id)
         if stream is not None and seq > stream.position:
             stream.position = seq
+            stream.run_from = 0  # what this socket writes next follows a hole
 
     def resume(self, conversation_id: int, seq: int) -> Resume:
         """The client holds `seq` (a followed conversation)."""
         stream = self.streams[conversation_id]
         if seq >= stream.position:
             return Resume.CURRENT
+        if stream.run_from and seq >= stream.run_from - 1:
+            return Resume.CURRENT  # everything after `seq` went out on this socket
         if stream.written > seq:
             return Resume.RESYNC
         stream.position = seq

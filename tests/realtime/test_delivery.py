@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from realtime.delivery import Delivery, Live, Resume
 
 CONVERSATION = 12
+REPLAY_LIMIT = 5  # selectors.RESUME_MAX_EVENTS, small enough to be reached here
 
 
 class Socket:
@@ -35,7 +36,12 @@ class Socket:
             self.written.append(seq)
 
     def fill(self, committed: int) -> None:
-        for seq in range(self.delivery.position(CONVERSATION) + 1, committed + 1):
+        position = self.delivery.position(CONVERSATION)
+        if committed - position > REPLAY_LIMIT:  # too much missed: the client reloads
+            self.delivery.skipped_to(CONVERSATION, committed)
+            self.resyncs.append(committed)
+            return
+        for seq in range(position + 1, committed + 1):
             if self.delivery.live(CONVERSATION, seq) is Live.WRITE:
                 self.delivery.wrote(CONVERSATION, seq)
                 self.written.append(seq)
@@ -109,6 +115,25 @@ def test_the_reproduction_of_issue_26_writes_4_alone_and_asks_for_a_resync():
     socket.resume(2, committed=4)
     assert socket.written == [4]
     assert socket.resyncs == [4]
+
+
+def test_a_resume_crossing_live_events_on_the_wire_needs_nothing_more():
+    # Held 3; `ready` said 3; seq 4 and 5 went out before the resume {conv: 3} arrived.
+    socket = Socket(3)
+    socket.live(4, committed=4)
+    socket.live(5, committed=5)
+    socket.resume(3, committed=5)
+    socket.resume(4, committed=5)
+    assert (socket.written, socket.resyncs) == ([4, 5], [])
+
+
+def test_after_a_resync_a_resume_from_before_it_resyncs_again():
+    socket = Socket(3)
+    socket.live(4, committed=4)
+    socket.delivery.skipped_to(CONVERSATION, 900)  # too much was missed
+    socket.live(901, committed=901)
+    socket.resume(4, committed=901)
+    assert (socket.written, socket.resyncs) == ([4, 901], [901])
 
 
 def test_a_resume_before_anything_was_written_replays_from_the_clients_seq():

@@ -16,8 +16,8 @@ from tests.realtime import Frame, Socket, token_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("servers_settled")]
 
-EVENTS = ("message.created", "message.edited", "message.deleted", "reaction.added",
-          "resync", "resumed")
+EVENTS = ("conversation.created", "member.joined", "message.created", "message.edited",
+          "message.deleted", "reaction.added", "resync", "resumed")
 
 
 def seqs_of(frames: list[Frame], conversation_id: int) -> list[int]:
