@@ -24,10 +24,11 @@ run: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # Security checks CI runs: bandit on our code, pip-audit on the locked dependencies.
 audit: install
-	$(VENV)/bin/bandit -q -r accounts calls compliance e2ee files integrations messaging teamchat -x '*/migrations/*'
+	$(VENV)/bin/bandit -q -r accounts calls compliance core e2ee files integrations messaging realtime teamchat -x '*/migrations/*'
 	$(PY) -m teamchat.audit_dependencies requirements.lock
 
 # Pin every dependency (after changing pyproject.toml): resolve in a fresh environment.

@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 
 from accounts import presence
 from accounts.selectors import user_list
-from teamchat.errors import InvalidInput, require_field
+from core.errors import InvalidInput, require_field
 
 MAX_PRESENCE_WATCH = 500
 

@@ -225,7 +225,7 @@ class ApiToken(models.Model):
 
 class TwoFactorDevice(models.Model):
     """A person's authenticator app (TOTP). The shared secret must be read back to check
-    codes, so it is kept encrypted (teamchat.secrets), never in the clear."""
+    codes, so it is kept encrypted (core.secrets), never in the clear."""
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="two_factor")
     secret_encrypted = models.TextField()

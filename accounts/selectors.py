@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import ApiToken, Invitation, RecoveryCode, TwoFactorDevice, User, UserSession
 from accounts.services import TOKEN_PREFIX, secret_hash, secrets_match
-from teamchat.errors import NotFound
+from core.errors import NotFound
 
 
 def api_token_authenticate(raw: str) -> ApiToken | None:

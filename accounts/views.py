@@ -29,8 +29,8 @@ from accounts.forms import (
 )
 from accounts.models import User
 from accounts.signals import client_ip
-from teamchat import ratelimit
-from teamchat.errors import TeamchatError
+from core import ratelimit
+from core.errors import TeamchatError
 
 PENDING_KEY = "two_factor_pending"
 PENDING_SECONDS = 300

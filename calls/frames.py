@@ -15,8 +15,8 @@ from channels.db import database_sync_to_async
 
 from calls import services
 from calls.events import CALL_EVENT, CALL_STATUS
+from core.errors import InvalidInput, as_teamchat_error
 from messaging.events import user_group
-from teamchat.errors import InvalidInput, as_teamchat_error
 
 logger = logging.getLogger(__name__)
 

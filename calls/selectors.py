@@ -13,8 +13,8 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from calls.models import CallParticipant, CallRecord, CallState, ParticipantState
+from core.errors import NotFound
 from messaging.models import Membership
-from teamchat.errors import NotFound
 
 
 def call_get_for_user(*, user: User, call_id: Any, lock: bool = False,

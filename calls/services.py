@@ -30,10 +30,10 @@ from calls.models import (
     CallState,
     ParticipantState,
 )
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, TeamchatError
 from messaging import permissions
 from messaging import selectors as messaging_selectors
 from messaging.models import Conversation, Membership
-from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound, TeamchatError
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from compliance.forms import (
 )
 from compliance.models import ExportStatus
 from compliance.services.holds import require_records_role
-from teamchat.errors import Forbidden, TeamchatError
+from core.errors import Forbidden, TeamchatError
 
 View = Callable[..., HttpResponse]
 

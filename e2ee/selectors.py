@@ -6,11 +6,11 @@ from typing import Any
 
 from accounts.models import Organisation, User
 from accounts.selectors import user_get_for_user
+from core.errors import InvalidInput, NotFound
 from e2ee.models import ConversationKey, IdentityKey, WrappedKey
 from messaging.models import Conversation, ConversationKind, Membership
 from messaging.payloads import iso
 from messaging.selectors import conversation_get_for_user
-from teamchat.errors import InvalidInput, NotFound
 
 
 def accepts_plain_text(conversation: Conversation) -> bool:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, User
 from compliance.services import audit_record
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from e2ee import scheme
 from e2ee.models import ConversationKey, IdentityKey, WrappedKey
 from e2ee.selectors import (
@@ -24,7 +25,6 @@ from messaging import permissions
 from messaging.events import event_record
 from messaging.models import Conversation, ConversationKind, Membership
 from messaging.services.conversations import lock_conversation, membership_of
-from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 MAX_CIPHERTEXT_CHARS = 80_000  # 40,000 characters of text, as JSON, AES-GCM and base64
 MAX_WRAPPED_KEY_CHARS = 2048

@@ -9,7 +9,7 @@ from typing import IO
 from django.core.files.base import ContentFile
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from teamchat.errors import InvalidInput
+from core.errors import InvalidInput
 
 RASTER_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
 # Larger than any photo people share; far smaller than a decompression bomb.

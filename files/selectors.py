@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import User
+from core.errors import NotFound
 from files.models import Attachment
 from messaging import permissions
 from messaging.models import Membership
-from teamchat.errors import NotFound
 
 
 def attachment_get_for_user(*, user: User, attachment_id: Any) -> Attachment:

@@ -17,10 +17,10 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
+from core import ratelimit
+from core.errors import InvalidInput
 from files import media
 from files.models import Attachment, FileKind
-from teamchat import ratelimit
-from teamchat.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from django.db.models import Field, Model
 from django.utils import timezone
 from psycopg import sql
 
+from core import metrics, requestid
 from messaging.models import Conversation, ConversationEvent, Membership, Message
 from messaging.payloads import message_payload
-from teamchat import metrics, requestid
 
 # Layer message types, handled by realtime.consumer.RealtimeConsumer.
 CONV_EVENT = "conv.event"

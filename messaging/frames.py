@@ -9,10 +9,10 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from core.errors import InvalidInput, NotFound, as_teamchat_error
+from core.errors import require_field as require
 from messaging import services
 from messaging.events import TYPING_EVENT, conversation_group, encode
-from teamchat.errors import InvalidInput, NotFound, as_teamchat_error
-from teamchat.errors import require_field as require
 
 logger = logging.getLogger(__name__)
 

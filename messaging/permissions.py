@@ -12,8 +12,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import Organisation, User
+from core.errors import Forbidden, InvalidInput, NotFound
 from messaging.models import Conversation, ConversationKind, Membership, MembershipRole, Message
-from teamchat.errors import Forbidden, InvalidInput, NotFound
 
 
 def can_view(user: User, conversation: Conversation, membership: Membership | None) -> bool:

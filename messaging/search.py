@@ -20,10 +20,10 @@ from django.db.models import BigAutoField, F, ForeignKey, Func, Lookup, Q, Query
 from django.db.models.functions import Lower
 
 from accounts.models import User
+from core.errors import InvalidInput
+from core.replica import replica_alias
 from messaging.models import Conversation, ConversationKind, Membership, Message
 from messaging.search_syntax import SearchSpec, fts5_match, parse, websearch_text
-from teamchat.errors import InvalidInput
-from teamchat.replica import replica_alias
 
 MAX_PAGE_SIZE = 50
 MAX_DEPTH = 1000  # how far down the ranking one may page

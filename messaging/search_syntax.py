@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from teamchat.errors import InvalidInput
+from core.errors import InvalidInput
 
 MAX_QUERY_LENGTH = 500
 MAX_TERMS = 24

@@ -26,6 +26,8 @@ from django.db.models.functions import Coalesce
 from django.db.models.query import ModelIterable
 
 from accounts.models import User
+from core.compiled import CompiledQuery
+from core.errors import InvalidInput, NotFound
 from messaging import permissions
 from messaging.models import (
     Conversation,
@@ -40,8 +42,6 @@ from messaging.models import (
     SavedMessage,
     UserGroup,
 )
-from teamchat.compiled import CompiledQuery
-from teamchat.errors import InvalidInput, NotFound
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -60,7 +60,7 @@ def _int_param(name: str, value: Any, *, minimum: int = 1) -> int:
 # --- Conversations -----------------------------------------------------------------
 
 
-# Compiled once (teamchat/compiled.py): opening any conversation starts with these.
+# Compiled once (core/compiled.py): opening any conversation starts with these.
 _MEMBERSHIP_FIELDS = tuple(field.attname for field in Membership._meta.concrete_fields)
 _CONVERSATION_FIELDS = tuple(field.attname for field in Conversation._meta.concrete_fields)
 _membership_with_conversation = CompiledQuery(
@@ -200,7 +200,7 @@ def membership_list(*, user: User) -> list[ListedMembership]:
             for row in _membership_list_query.rows(user.pk)]
 
 
-# Compiled once (teamchat/compiled.py): every read-position POST asks it, and building
+# Compiled once (core/compiled.py): every read-position POST asks it, and building
 # its two correlated subqueries cost more than running them.
 _unread_count_query = CompiledQuery(
     Membership, lambda user_id, conversation_id: Membership.objects.filter(
@@ -304,7 +304,7 @@ def attach_payload_related(messages: list[Message]) -> None:
                                              "link_previews": previews[message.pk]}
 
 
-# Compiled once for each length of list (teamchat/compiled.py): Django built each of these
+# Compiled once for each length of list (core/compiled.py): Django built each of these
 # anew for every page, in more time than the database took to answer.
 _PIN = Message.pin.related
 _reactions_of = CompiledQuery(Reaction, lambda ids: Reaction.objects.filter(

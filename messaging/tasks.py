@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from core import requestid
 from messaging.services import notifications
-from teamchat import requestid
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ SMTP_ERRORS = (smtplib.SMTPException, OSError)
 def messages_created(messages: list[tuple[int, bool, str | None]]) -> int:
     """Side effects of new messages, after commit: email notifications to queue, outgoing
     webhooks to call, link previews to fetch. Each item is [message id, has a link, the
-    request id of the send]; sends hand them over in batches (teamchat/batching.py), and
+    request id of the send]; sends hand them over in batches (core/batching.py), and
     each message's lines are logged under its own send's request id."""
     queued = 0
     for message_id, has_link, request in messages:

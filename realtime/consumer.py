@@ -26,6 +26,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 
 from accounts import presence
+from core import metrics, requestid
+from core.errors import InvalidInput, NotFound, TeamchatError, as_teamchat_error
 from messaging import selectors
 from messaging.events import (
     CONV_EVENT,
@@ -39,8 +41,6 @@ from realtime.delivery import Delivery, Live, Resume
 from realtime.frames import invalid, require
 from realtime.hub import Inbox, hub_for
 from realtime.transport import OutgoingText, frame_writer
-from teamchat import metrics, requestid
-from teamchat.errors import InvalidInput, NotFound, TeamchatError, as_teamchat_error
 
 logger = logging.getLogger(__name__)
 

@@ -83,7 +83,8 @@ class Delivery:
     def wrote(self, conversation_id: int, seq: int) -> None:
         """The event `seq` was written (live or replayed); call only for the next seq."""
         stream = self.streams[conversation_id]
-        assert seq == stream.position + 1, (seq, stream.position)
+        if seq != stream.position + 1:
+            raise ValueError(f"wrote seq {seq} after {stream.position}: not the next one")
         stream.position = stream.written = seq
         if not stream.run_from:
             stream.run_from = seq

@@ -1,5 +1,5 @@
 """Client frames: parsing, field readers, and the one `error` frame (docs/realtime.md,
-"Errors"). Every refusal is an error of the project's one tree (teamchat.errors), so a
+"Errors"). Every refusal is an error of the project's one tree (core.errors), so a
 frame refused here and a send a service refuses answer in the same shape."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 import re
 from typing import Any
 
-from teamchat.errors import InvalidInput, TeamchatError, require_field
+from core.errors import InvalidInput, TeamchatError, require_field
 
 MAX_FRAME_BYTES = 64 * 1024
 # No frame of docs/realtime.md nests deeper than a call's signal (about 4).

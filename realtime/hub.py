@@ -19,9 +19,9 @@ import weakref
 from collections import deque
 from typing import Any, Protocol
 
+from core import metrics
 from messaging.events import conversation_group
 from realtime.transport import OutgoingText
-from teamchat import metrics
 
 logger = logging.getLogger(__name__)
 

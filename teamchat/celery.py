@@ -5,7 +5,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from teamchat import batching, metrics, requestid
+from core import batching, metrics, requestid
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "teamchat.settings")
 

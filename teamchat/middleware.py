@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from teamchat.errors import RateLimited, TeamchatError
+from core.errors import RateLimited, TeamchatError
 
 
 class TeamchatErrorMiddleware:

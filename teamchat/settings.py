@@ -79,8 +79,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every response (redirects and errors included) is counted and carries
     # its request id.
-    "teamchat.metrics.MetricsMiddleware",
-    "teamchat.requestid.RequestIdMiddleware",
+    "core.metrics.MetricsMiddleware",
+    "core.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "teamchat.middleware.PermissionsPolicyMiddleware",
@@ -148,13 +148,13 @@ else:
     # has no such columns and builds the index without it, as it should.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
 # Optional: a streaming replica of the primary that search and compliance exports read
-# from (teamchat/replica.py). Needs DATABASE_URL; writes and migrations stay on the primary.
+# from (core/replica.py). Needs DATABASE_URL; writes and migrations stay on the primary.
 DATABASE_REPLICA_URL: str = env.str("DATABASE_REPLICA_URL", default="") if DATABASE_URL else ""
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
     for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "OPTIONS"):
         DATABASES["replica"].setdefault(_key, DATABASES["default"].get(_key))
-DATABASE_ROUTERS = ["teamchat.replica.PrimaryReplicaRouter"]
+DATABASE_ROUTERS = ["core.replica.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery broker --------------------------------------
@@ -422,8 +422,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "teamchat.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["teamchat.ratelimit.ApiRateThrottle"],
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["core.ratelimit.ApiRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -461,10 +461,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "teamchat.requestid.JsonFormatter"},
+        "json": {"()": "core.requestid.JsonFormatter"},
     },
     "filters": {"redact_secrets": {"()": "teamchat.log.RedactSecrets"},
-                "request_id": {"()": "teamchat.requestid.RequestIdFilter"}},
+                "request_id": {"()": "core.requestid.RequestIdFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
                              "filters": ["redact_secrets", "request_id"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from core.metrics import metrics_view
 from teamchat.health import healthz
-from teamchat.metrics import metrics_view
 
 handler404 = "teamchat.views.not_found"
 handler500 = "teamchat.views.server_error"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from teamchat.errors import NotFound
+from core.errors import NotFound
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

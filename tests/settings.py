@@ -94,7 +94,7 @@ TEST_SERVICES_LINE = "teamchat test services: " + ", ".join(
 TEST_USES_POSTGRES = not _pg_problem
 TEST_USES_REDIS = not _redis_problem
 if TEST_USES_POSTGRES:
-    # The replica alias on the test database itself, for tests/teamchat/test_replica.py;
+    # The replica alias on the test database itself, for tests/core/test_replica.py;
     # nothing reads from it unless a test sets DATABASE_REPLICA_URL.
     DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
 

@@ -23,8 +23,8 @@ from accounts.api.serializers import (
     ProfileUpdateSerializer,
     UserSerializer,
 )
-from teamchat.errors import Forbidden, InvalidInput, NotFound
-from teamchat.pagination import paginate_queryset
+from core.errors import Forbidden, InvalidInput, NotFound
+from core.pagination import paginate_queryset
 
 
 class MeView(APIView):

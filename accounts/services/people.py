@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, Invitation, Organisation, Role, User, validate_timezone
 from compliance.services import audit_record
-from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 INVITATION_LIFETIME = timedelta(days=7)
 # The public prefix of every API token (not a secret; it lets scanners spot leaked tokens).

@@ -18,8 +18,8 @@ from django.utils import timezone
 from accounts.models import Organisation, RecoveryCode, Role, TwoFactorDevice, User, UserSession
 from accounts.services.people import _require_admin, secret_hash
 from compliance.services import audit_record
-from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound
-from teamchat.secrets import decrypt, encrypt
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.secrets import decrypt, encrypt
 
 RECOVERY_CODES = 10
 ISSUER = "teamchat"

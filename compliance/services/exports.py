@@ -23,8 +23,8 @@ from compliance.export_writers import WRITERS, ExportZip, write_eml
 from compliance.models import ExportFormat, ExportJob, ExportStatus
 from compliance.services.audit import audit_record
 from compliance.services.holds import require_records_role
-from teamchat.errors import InvalidInput, NotFound
-from teamchat.replica import replica_alias
+from core.errors import InvalidInput, NotFound
+from core.replica import replica_alias
 
 EXPORT_VERSION = "teamchat-export/1"
 DOWNLOAD_LINK_LIFETIME = timedelta(hours=24)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from compliance.models import LegalHold
 from compliance.services.audit import audit_record
-from teamchat.errors import Forbidden, InvalidInput, NotFound
+from core.errors import Forbidden, InvalidInput, NotFound
 
 
 def require_records_role(actor: User, what: str) -> None:

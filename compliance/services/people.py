@@ -12,7 +12,7 @@ from compliance.models import ExportFormat, ExportJob
 from compliance.services.audit import audit_record
 from compliance.services.exports import export_start
 from compliance.services.holds import held_messages_q
-from teamchat.errors import Conflict, Forbidden
+from core.errors import Conflict, Forbidden
 
 
 def subject_export_start(*, actor: User, subject: User, with_files: bool = True) -> ExportJob:

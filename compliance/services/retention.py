@@ -15,7 +15,7 @@ from accounts.models import User
 from compliance.models import RetentionPolicy
 from compliance.services.audit import audit_record
 from compliance.services.holds import held_messages_q, require_records_role
-from teamchat.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 BATCH_SIZE = 1000
 MAX_KEEP_DAYS = 365 * 100

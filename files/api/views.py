@@ -9,11 +9,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import InvalidInput, NotFound
 from files import selectors, services
 from files.delivery import serve
 from files.models import FileKind
 from files.payloads import attachment_payload
-from teamchat.errors import InvalidInput, NotFound
 
 FILE_SCHEMA = inline_serializer("File", {
     "id": serializers.IntegerField(), "name": serializers.CharField(),

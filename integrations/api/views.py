@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from accounts import services as accounts
 from accounts.api.serializers import UserSerializer
 from accounts.models import User
+from core.errors import NotFound, RateLimited
 from files.delivery import serve
 from integrations import services, slack
 from integrations.models import (
@@ -26,7 +27,6 @@ from integrations.services.common import require_admin
 from integrations.services.incoming import hook_url
 from messaging.payloads import message_payload
 from messaging.search import visible_conversations
-from teamchat.errors import NotFound, RateLimited
 
 
 class BotCreateSerializer(serializers.Serializer):

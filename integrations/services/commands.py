@@ -17,14 +17,14 @@ from django.utils import timezone
 from accounts import services as accounts
 from accounts.models import User
 from compliance.services import audit_record
+from core.errors import InvalidInput, NotFound
+from core.secrets import decrypt, encrypt
 from integrations import fetch
 from integrations.models import SlashCommand
 from integrations.services.common import require_admin
 from messaging import selectors
 from messaging import services as messaging
 from messaging.models import Message
-from teamchat.errors import InvalidInput, NotFound
-from teamchat.secrets import decrypt, encrypt
 
 BUILT_IN = {
     "me": ("text", "Say something in the third person: /me waves"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accounts.models import User
-from teamchat.errors import Forbidden
+from core.errors import Forbidden
 
 
 def require_admin(actor: User, what: str) -> None:

@@ -13,13 +13,13 @@ from django.utils import timezone
 from accounts import services as accounts
 from accounts.models import User
 from compliance.services import audit_record
+from core import ratelimit
+from core.errors import InvalidInput, NotFound, RateLimited
 from integrations import slack
 from integrations.models import IncomingWebhook
 from integrations.services.common import require_admin
 from messaging import services as messaging
 from messaging.models import Conversation, Message
-from teamchat import ratelimit
-from teamchat.errors import InvalidInput, NotFound, RateLimited
 
 # The public prefix of webhook URL secrets (not a secret itself).
 SECRET_PREFIX = "whk_"  # noqa: S105  # nosec B105

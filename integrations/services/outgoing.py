@@ -15,14 +15,14 @@ from django.utils import timezone
 from accounts import services as accounts
 from accounts.models import User
 from compliance.services import audit_record
+from core.errors import InvalidInput, NotFound
+from core.secrets import decrypt, encrypt
 from integrations import fetch, signing
 from integrations.models import DeliveryStatus, OutgoingWebhook, WebhookDelivery
 from integrations.services.common import require_admin
 from messaging import services as messaging
 from messaging.models import Conversation, Membership, Message
 from messaging.payloads import message_payload
-from teamchat.errors import InvalidInput, NotFound
-from teamchat.secrets import decrypt, encrypt
 
 
 class DeliveryFailed(Exception):

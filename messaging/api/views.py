@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.serializers import UserSerializer
+from core.errors import InvalidInput
+from core.pagination import paginate_queryset
 from messaging import selectors, services
 from messaging.api.serializers import (
     ConversationCreateSerializer,
@@ -32,8 +34,6 @@ from messaging.api.serializers import (
 )
 from messaging.models import ConversationKind
 from messaging.payloads import conversation_payload, message_payload
-from teamchat.errors import InvalidInput
-from teamchat.pagination import paginate_queryset
 
 
 def _results(items: list, **paging: object) -> Response:

@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from compliance.services import audit_record
+from core.compiled import CompiledQuery
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from messaging import permissions
 from messaging.events import event_record
 from messaging.models import (
@@ -22,14 +24,12 @@ from messaging.models import (
     NotificationLevel,
 )
 from messaging.payloads import conversation_payload
-from teamchat.compiled import CompiledQuery
-from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 CHANNEL_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 DIRECT_MAX_PEOPLE = 9
 
 
-# Compiled once: every send, edit and reaction starts with these two (teamchat/compiled.py).
+# Compiled once: every send, edit and reaction starts with these two (core/compiled.py).
 _locked_conversation = CompiledQuery(
     Conversation, lambda pk: Conversation.objects.select_for_update().filter(pk=pk)[:1],
     write=True)

@@ -10,9 +10,9 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from compliance.services import audit_record
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from messaging.markdown import SPECIAL_MENTIONS
 from messaging.models import UserGroup
-from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 HANDLE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 

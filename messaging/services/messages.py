@@ -14,6 +14,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from compliance.services import audit_record
+from core import ratelimit, requestid
+from core.batching import Batched
+from core.compiled import CompiledQuery
+from core.errors import Conflict, InvalidInput, NotFound
 from files.services import attachments_attach
 from messaging import markdown, permissions
 from messaging.events import (
@@ -34,10 +38,6 @@ from messaging.models import (
     UserGroup,
 )
 from messaging.services.conversations import lock_conversation, membership_of
-from teamchat import ratelimit, requestid
-from teamchat.batching import Batched
-from teamchat.compiled import CompiledQuery
-from teamchat.errors import Conflict, InvalidInput, NotFound
 
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 THREAD_PARTICIPANTS_KEPT = 50
@@ -455,7 +455,7 @@ class ReadPosition:
     mention_count: int
 
 
-# Compiled once (teamchat/compiled.py): a client marks read whenever new messages are seen.
+# Compiled once (core/compiled.py): a client marks read whenever new messages are seen.
 _locked_membership = CompiledQuery(
     Membership, lambda user_id, conversation_id: Membership.objects.select_for_update().filter(
         user_id=user_id, conversation_id=conversation_id)[:1], arity=2, write=True)

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from compliance.services import audit_record
+from core.errors import InvalidInput, NotFound
 from messaging.markdown import plain_text
 from messaging.models import (
     ConversationKind,
@@ -37,7 +38,6 @@ from messaging.models import (
     NotificationReason,
     PendingNotification,
 )
-from teamchat.errors import InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import Invitation, Role, User
-from teamchat.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound
 
 pytestmark = pytest.mark.django_db
 

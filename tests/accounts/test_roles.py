@@ -7,7 +7,7 @@ import pytest
 from accounts import services
 from accounts.models import Role
 from compliance.models import AuditEvent
-from teamchat.errors import Conflict, Forbidden, InvalidInput
+from core.errors import Conflict, Forbidden, InvalidInput
 from tests.factories import client_for
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,8 @@ from django.urls import reverse
 from accounts import services
 from accounts.models import Organisation, TwoFactorDevice
 from compliance.models import AuditEvent
-from teamchat.errors import Forbidden, InvalidInput
-from teamchat.secrets import decrypt
+from core.errors import Forbidden, InvalidInput
+from core.secrets import decrypt
 from tests.factories import PASSWORD, client_for, make_channel
 
 pytestmark = pytest.mark.django_db

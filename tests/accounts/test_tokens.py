@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from accounts import services
 from accounts.models import ApiToken
 from compliance.models import AuditEvent
-from teamchat.errors import Forbidden
+from core.errors import Forbidden
 from tests.factories import client_for
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ from django.utils import timezone
 from accounts import presence
 from calls import selectors, services
 from calls.models import CallParticipant, CallRecord
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from messaging.models import Message
-from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.factories import client_for, make_channel, make_direct, make_user
 
 pytestmark = pytest.mark.django_db

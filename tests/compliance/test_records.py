@@ -21,12 +21,12 @@ from accounts import services as accounts
 from accounts.models import ApiToken
 from compliance import services
 from compliance.models import AuditEvent, ExportJob
+from core.errors import Forbidden
 from e2ee.models import IdentityKey
 from files import services as files
 from files.models import Attachment
 from messaging import services as messaging
 from messaging.models import Message, MessageRevision
-from teamchat.errors import Forbidden
 from tests.factories import make_channel, post
 
 pytestmark = pytest.mark.django_db

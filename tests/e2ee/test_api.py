@@ -10,12 +10,12 @@ import pytest
 from accounts import services as account_services
 from accounts.models import Organisation, Role
 from compliance.models import AuditEvent
+from core.errors import Forbidden, InvalidInput
 from e2ee import scheme
 from e2ee.models import ConversationKey, IdentityKey, WrappedKey
 from messaging import services as messaging
 from messaging.models import Conversation, ConversationEvent, Mention, Message, MessageRevision
 from messaging.search import message_search
-from teamchat.errors import Forbidden, InvalidInput
 from tests.e2ee.helpers import fake_backup, publish, sealed, set_policy, start_key, wrapped_for
 from tests.factories import client_for, make_channel, make_direct, make_user, post
 

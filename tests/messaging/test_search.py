@@ -13,11 +13,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
+from core.errors import InvalidInput
 from files import services as files
 from messaging import services
 from messaging.models import Message
 from messaging.search import message_search
-from teamchat.errors import InvalidInput
 from tests.embedded import rerun_on_sqlite
 from tests.factories import client_for, make_channel, make_direct, post
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts import presence
 from accounts.models import Organisation
 from compliance.models import AuditEvent
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from messaging import selectors, services
 from messaging.models import (
     Conversation,
@@ -21,7 +22,6 @@ from messaging.models import (
     MessageRevision,
     Reaction,
 )
-from teamchat.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.factories import make_channel, make_direct, make_user, post
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from core.errors import InvalidInput
 from messaging.models import Message
 from realtime import frames
-from teamchat.errors import InvalidInput
 from tests.factories import make_channel, make_user
 from tests.realtime import Socket, token_for
 

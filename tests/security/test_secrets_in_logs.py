@@ -63,7 +63,7 @@ def test_tokens_in_messages_arguments_and_tracebacks_are_masked(admin, log_outpu
 
 
 def test_json_log_lines_are_masked_too(admin, log_output):
-    from teamchat.requestid import JsonFormatter
+    from core.requestid import JsonFormatter
 
     (handler,) = [h for h in logging.getLogger().handlers
                   if any(isinstance(f, RedactSecrets) for f in h.filters)]

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
 from accounts.models import User
-from teamchat.errors import TeamchatError
+from core.errors import TeamchatError
 
 
 class Command(BaseCommand):

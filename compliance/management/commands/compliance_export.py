@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from compliance import services
+from core.errors import TeamchatError
 from messaging.models import Conversation
-from teamchat.errors import TeamchatError
 
 
 def _day(value: str) -> datetime:

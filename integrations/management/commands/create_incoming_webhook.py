@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Role, User
+from core.errors import TeamchatError
 from integrations import services
 from integrations.services.incoming import hook_url
 from messaging.models import Conversation
-from teamchat.errors import TeamchatError
 
 
 class Command(BaseCommand):

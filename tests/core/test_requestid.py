@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from django.test import Client
 
-from teamchat import requestid
+from core import requestid
 from teamchat.log import RedactSecrets
 
 

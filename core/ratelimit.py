@@ -11,7 +11,7 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from teamchat.errors import RateLimited
+from core.errors import RateLimited
 
 
 def parse(limit: str) -> tuple[int, int]:

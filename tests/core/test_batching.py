@@ -1,4 +1,4 @@
-"""Background jobs of sends, published in batches (teamchat/batching.py) to a real Celery
+"""Background jobs of sends, published in batches (core/batching.py) to a real Celery
 worker on Redis: sends close together share one job, each message's side effects are done
 and logged under its own send's request id, and what is queued at exit is published."""
 
@@ -11,10 +11,10 @@ import os
 import pytest
 from celery import signals
 
+from core import requestid
+from core.batching import Batched
 from messaging.models import PendingNotification
 from messaging.services import messages
-from teamchat import requestid
-from teamchat.batching import Batched
 from tests.factories import make_channel, make_user, post, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

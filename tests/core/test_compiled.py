@@ -1,4 +1,4 @@
-"""Queries compiled once (teamchat/compiled.py): the same rows and instances as Django's own
+"""Queries compiled once (core/compiled.py): the same rows and instances as Django's own
 evaluation, on PostgreSQL and (through test_sqlite_gives_the_same, which runs this file
 again in the embedded mode) on SQLite."""
 
@@ -9,6 +9,8 @@ from django.db import connection, transaction
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
+from core.compiled import CompiledQuery
+from core.errors import NotFound
 from messaging.models import Conversation, Membership, Message, Pin, Reaction
 from messaging.payloads import message_payload
 from messaging.selectors import (
@@ -18,8 +20,6 @@ from messaging.selectors import (
     messages_by_id,
 )
 from messaging.services import conversations
-from teamchat.compiled import CompiledQuery
-from teamchat.errors import NotFound
 from tests.embedded import rerun_on_sqlite
 from tests.factories import make_channel, make_user, post
 

@@ -14,9 +14,9 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from compliance import services as compliance
+from core.replica import PrimaryReplicaRouter, replica_alias
 from messaging.models import Message
 from messaging.search import message_search
-from teamchat.replica import PrimaryReplicaRouter, replica_alias
 from tests.factories import make_channel, post
 
 if not settings.TEST_USES_POSTGRES:

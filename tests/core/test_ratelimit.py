@@ -1,4 +1,4 @@
-"""The rate-limit window counter on Redis (teamchat/ratelimit.py): one script call counts a
+"""The rate-limit window counter on Redis (core/ratelimit.py): one script call counts a
 hit and gives a new window its expiry, and survives Redis forgetting the script."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from teamchat import ratelimit
+from core import ratelimit
 
 
 def test_a_window_counts_each_hit_once_and_expires():
