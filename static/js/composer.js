@@ -180,16 +180,15 @@ export class Composer {
     this.closeMenu();
     if (!this.preview.hidden) this.togglePreview();
     const clientMsgId = uuid();
+    const alsoIn = Boolean(alsoInChannel && alsoInChannel());
     if (isEncrypted(conversation)) {
-      // End-to-end encrypted: sealed here, sent over REST with the encrypted files' ids.
+      // End-to-end encrypted: sealed when sent, over REST with the encrypted files' ids;
+      // through the outbox like any message, but kept in memory only (deliver).
       const sealedFiles = this.uploads.filter((item) => item.state === "done").map((item) => ({ id: item.file.id, meta: { id: item.file.id, ...item.sealedMeta } }));
       this.clearUploads();
-      try {
-        await sendSealed({ conversation, threadRoot, alsoInChannel: alsoInChannel && alsoInChannel(), text, files: sealedFiles, clientMsgId });
-      } catch (error) {
-        emit("toast", { text: error.message });
-        this.input.value = text;
-      }
+      this.socket.queue({ client_msg_id: clientMsgId, conversation, text, thread_root: threadRoot || null, also_in_channel: alsoIn,
+        files: sealedFiles.map((file) => ({ id: file.id, name: file.meta.name || "file" })),
+        deliver: () => sendSealed({ conversation, threadRoot, alsoInChannel: alsoIn, text, files: sealedFiles, clientMsgId }) });
       return;
     }
     // Through the outbox, files (uploaded already: their ids travel) and replies alike:
@@ -198,7 +197,7 @@ export class Composer {
       .map((item) => ({ id: item.file.id, name: item.file.name || item.local.name }));
     this.clearUploads();
     this.socket.queue({ client_msg_id: clientMsgId, conversation, text, thread_root: threadRoot || null,
-      also_in_channel: Boolean(alsoInChannel && alsoInChannel()), files: uploaded });
+      also_in_channel: alsoIn, files: uploaded });
   }
 
   startEdit(message) {

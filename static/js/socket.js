@@ -140,24 +140,47 @@ export class RealtimeClient {
     }
   }
 
+  // An end-to-end encrypted message (one with `deliver`) is kept in memory only: its
+  // text never goes to the browser's storage.
   saveOutbox() {
-    localStorage.setItem(this.outboxKey, JSON.stringify(this.outbox));
+    localStorage.setItem(this.outboxKey, JSON.stringify(this.outbox.filter((entry) => !entry.deliver)));
   }
 
   queue(entry) {
-    this.outbox.push({ ...entry, status: "pending" });
+    const kept = { ...entry, status: "pending" };
+    this.outbox.push(kept);
     this.saveOutbox();
-    emit("outbox", { entry });
-    this.sendEntry(entry);
+    emit("outbox", { entry: kept });
+    this.sendEntry(kept);
   }
 
   sendEntry(entry) {
+    if (entry.deliver) {
+      this.deliver(entry);
+      return;
+    }
     this.send({
       type: "message.send", conversation: entry.conversation, text: entry.text, client_msg_id: entry.client_msg_id,
       ...(entry.thread_root ? { thread_root: entry.thread_root } : {}),
       ...(entry.also_in_channel ? { also_in_channel: true } : {}),
       ...(entry.files && entry.files.length ? { files: entry.files.map((file) => file.id) } : {}),
     });
+  }
+
+  // Sent over REST by its own function (sealed first); the same client_msg_id makes a
+  // second try safe. A refusal fails the entry; a lost network leaves it for the next
+  // reconnect.
+  async deliver(entry) {
+    if (!state.connected || entry.inFlight) return;
+    entry.inFlight = true;
+    try {
+      await entry.deliver();
+      this.acknowledged(entry.client_msg_id);
+    } catch (error) {
+      if (error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429) this.failed(entry.client_msg_id, { detail: error.message });
+    } finally {
+      entry.inFlight = false;
+    }
   }
 
   flushOutbox() {

@@ -271,3 +271,30 @@ def test_a_new_device_restores_the_key_only_with_the_passphrase(people, off_loop
     off_loop(publish, ben)
     expect(a.page.locator(".e2ee-warning")).to_contain_text("Ben Okafor's encryption key changed",
                                                             timeout=20000)
+
+
+def test_an_encrypted_message_sent_offline_arrives_once_and_its_text_never_touches_storage(
+        people, off_loop):
+    off_loop(set_policy, "allowed")
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    conversation = off_loop(lambda: messaging.conversation_direct_open(
+        actor=ana, member_ids=[ben.pk], encrypted=True)[0])
+    a, b = people(ana), people(ben)
+    for person in (a, b):
+        person.go(conversation.pk)
+        unlock(person)
+    a.send("a first word, online")
+    expect(message_item(b.page, "a first word, online")).to_be_visible(timeout=20000)
+
+    a.context.set_offline(True)
+    expect(a.page.locator("#connection-banner")).to_contain_text("You are offline")
+    a.send(SECRET)
+    expect(message_item(a.page, SECRET)).to_contain_text("Sending…")
+    kept = a.page.evaluate("id => localStorage.getItem(`teamchat.outbox.${id}`)", ana.pk)
+    assert SECRET not in (kept or "")
+
+    a.context.set_offline(False)
+    expect(message_item(b.page, SECRET)).to_be_visible(timeout=20000)
+    expect(message_item(a.page, SECRET)).not_to_contain_text("Sending…", timeout=20000)
+    stored = list(Message.objects.filter(conversation=conversation).values_list("text", flat=True))
+    assert stored == ["", ""]  # two messages, each sealed: the second sent once
