@@ -27,8 +27,9 @@ def make_link_previews(message_id: int) -> int:
     return len(services.message_previews_make(message_id=message_id))
 
 
-def message_created(message_id: int, has_link: bool) -> None:
-    """What integrations do with every new message (called from the message task)."""
+def message_created(*, message_id: int, has_link: bool) -> None:
+    """What integrations do with every new message (subscribed to
+    messaging.message_created in IntegrationsConfig.ready)."""
     for delivery_id in services.deliveries_create(message_id=message_id):
         deliver_webhook.delay(delivery_id)
     if has_link:

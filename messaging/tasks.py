@@ -11,8 +11,12 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from core import requestid
+from core import bus, requestid
 from messaging.services import notifications
+
+# Published (core.bus) once a new message is committed, from its background job, with
+# message_id and has_link.
+MESSAGE_CREATED = "messaging.message_created"
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +51,9 @@ def messages_created(messages: list[tuple[int, bool, str | None]]) -> int:
 def message_created(message_id: int, has_link: bool = False) -> int:
     """One new message's side effects (see messages_created; what servers queued before
     sends were batched)."""
-    from integrations.tasks import message_created as integrations_message_created
-
     queued = notifications.notifications_queue(message_id=message_id)
-    integrations_message_created(message_id, has_link)
+    # Webhooks and link previews (integrations), and whatever else subscribed.
+    bus.publish(MESSAGE_CREATED, message_id=message_id, has_link=has_link)
     logger.info("message %s: %d notifications queued", message_id, queued)
     return queued
 
