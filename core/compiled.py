@@ -12,7 +12,9 @@ A query may also take one list of ids (`listed=True`: `message_id__in=ids`, say)
 is compiled once for each length of list met, up to `MAX_LISTED` ids.
 
 Should a sentinel not appear exactly once among the compiled parameters (a lookup that
-transforms its value, say), the query is evaluated as usual on every call.
+transforms its value, say), the query is evaluated as usual on every call; and so is
+every query under a Django other than those this module was written for
+(`django_internals_supported`).
 """
 
 from __future__ import annotations
@@ -21,10 +23,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import django
 from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
 from django.db.transaction import TransactionManagementError
+
+# The Django versions (lowest included, highest not) whose compiler internals this
+# module relies on (as_sql's parameters, select, get_converters, klass_info), and with
+# them messaging.events' one-statement insert (Field.pre_save and get_db_prep_save on
+# unsaved instances). Under any other, both take Django's ordinary path.
+SUPPORTED_DJANGO = ((5, 2), (6, 0))
+
+
+def django_internals_supported() -> bool:
+    lowest, beyond = SUPPORTED_DJANGO
+    return lowest <= tuple(django.VERSION[:2]) < beyond
+
 
 # Values no id takes, each findable among the compiled parameters.
 SENTINELS = (-7_700_000_007, -7_700_000_011, -7_700_000_013)
@@ -155,6 +170,8 @@ class CompiledQuery:
         return converted
 
     def _compile(self, alias: str, sentinels: tuple[Any, ...]) -> _Compiled | None:
+        if not django_internals_supported():
+            return None
         queryset = self.build(*sentinels).using(alias)
         compiler = queryset.query.get_compiler(alias)
         connection = connections[alias]

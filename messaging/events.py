@@ -21,6 +21,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from core import metrics, requestid
+from core.compiled import django_internals_supported
 from messaging.models import Conversation, ConversationEvent, Membership, Message
 from messaging.payloads import message_payload
 
@@ -127,7 +128,7 @@ def message_created_record(*, conversation: Conversation, message: Message,
         reader = None
     alias = router.db_for_write(Message)
     connection = connections[alias]
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or not django_internals_supported():
         message.save(force_insert=True, using=alias)
         seq = _event_store(conversation, "message.created", message, thread_root, None,
                            message.in_channel)

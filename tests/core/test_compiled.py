@@ -188,3 +188,18 @@ def test_messages_by_id_are_what_the_orm_reads_for_any_number_of_ids():
 
 def test_sqlite_gives_the_same():
     rerun_on_sqlite(__file__, deselect="sqlite_gives", passed=7)
+
+
+def test_under_a_django_it_was_not_written_for_every_query_is_djangos_own(monkeypatch):
+    from core import compiled
+
+    assert compiled.django_internals_supported()  # the Django installed here
+    monkeypatch.setattr(compiled.django, "VERSION", (9, 0, 0, "final", 0))
+    assert not compiled.django_internals_supported()
+    ana = make_user(name="Ana")
+    channel = make_channel(ana)
+    query = CompiledQuery(Membership, lambda user_id, conversation_id: Membership.objects.filter(
+        user_id=user_id, conversation_id=conversation_id)[:1], arity=2)
+    got = query.first(ana.pk, channel.pk)
+    assert _fields(got) == _fields(Membership.objects.get(user=ana, conversation=channel))
+    assert query.compiled["default"] is None  # never compiled: Django evaluated it

@@ -129,3 +129,21 @@ def test_without_a_reader_no_read_position_moves():
 
 def test_sqlite_stores_the_same():
     rerun_on_sqlite(__file__, deselect="sqlite_stores", passed=5)
+
+
+def test_under_a_django_it_was_not_written_for_a_send_takes_the_orms_statements(monkeypatch):
+    from core import compiled
+
+    monkeypatch.setattr(compiled.django, "VERSION", (9, 0, 0, "final", 0))
+    ana = make_user(name="Ana")
+    channel = make_channel(ana)
+    with CaptureQueriesContext(connection) as queries:
+        message = post(ana, channel, "still stored", client_msg_id="c-9")
+    writes = [q["sql"] for q in queries.captured_queries
+              if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "WITH"))]
+    assert len(writes) == 4  # the message, the conversation's seq, its event, the reader
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.text, stored.seq) == ("still stored", message.seq)
+    assert ConversationEvent.objects.filter(conversation=channel, seq=message.seq,
+                                            message=message).exists()
+    assert _reader(ana, channel) == (message.seq, message.pk)
