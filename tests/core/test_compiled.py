@@ -187,7 +187,7 @@ def test_messages_by_id_are_what_the_orm_reads_for_any_number_of_ids():
 
 
 def test_sqlite_gives_the_same():
-    rerun_on_sqlite(__file__, deselect="sqlite_gives", passed=7)
+    rerun_on_sqlite(__file__, deselect="sqlite_gives", passed=8)
 
 
 def test_under_a_django_it_was_not_written_for_every_query_is_djangos_own(monkeypatch):

@@ -128,7 +128,7 @@ def test_without_a_reader_no_read_position_moves():
 
 
 def test_sqlite_stores_the_same():
-    rerun_on_sqlite(__file__, deselect="sqlite_stores", passed=5)
+    rerun_on_sqlite(__file__, deselect="sqlite_stores", passed=6)
 
 
 def test_under_a_django_it_was_not_written_for_a_send_takes_the_orms_statements(monkeypatch):
