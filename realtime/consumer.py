@@ -82,6 +82,17 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.hub.follow(conversation_id, self)
         current = await database_sync_to_async(selectors.conversation_ids_for_socket)(
             user=self.user)
+        joined = [c for c in current if c not in conversation_ids]
+        if joined:
+            # Added between the two reads: follow those too, then read again, so they
+            # start from a seq read after their subscription as well.
+            for conversation_id in joined:
+                await self.hub.follow(conversation_id, self)
+            current = await database_sync_to_async(selectors.conversation_ids_for_socket)(
+                user=self.user)
+        for conversation_id in conversation_ids:
+            if conversation_id not in current:
+                await self.hub.unfollow(conversation_id, self)  # left meanwhile
         self.member_of = set(current)
         for conversation_id, seq in current.items():
             self.delivery.follow(conversation_id, seq)
@@ -268,9 +279,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if conversation_id not in self.delivery and not await self._subscribe_public(
                     conversation_id, notify=False):
                 continue
+            before = self.delivery.position(conversation_id)
             verdict = self.delivery.resume(conversation_id, seq)
             if verdict is Resume.REPLAY:
-                await self._catch_up(conversation_id)
+                try:
+                    await self._catch_up(conversation_id)
+                except BaseException:
+                    # Nothing was written (the log is read first): back to where the
+                    # socket stood, so a retried resume replays again.
+                    self.delivery.skipped_to(conversation_id, before)
+                    raise
             elif verdict is Resume.RESYNC:
                 await self._resync(conversation_id, self.delivery.position(conversation_id),
                                    "Events after your seq were sent on this connection before "
@@ -326,9 +344,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def conv_event(self, event: dict[str, Any]) -> None:
         conversation_id = event["conversation"]
         if event.get("membership") == "added":
-            if conversation_id not in self.delivery:
-                await self.hub.follow(conversation_id, self)
-                self.delivery.follow(conversation_id, event["seq"] - 1)
+            # Followed on the hub even if delivery knows it already (added while this
+            # socket connected): following twice is following once.
+            await self.hub.follow(conversation_id, self)
+            self.delivery.follow(conversation_id, event["seq"] - 1)
             self.member_of.add(conversation_id)
         if conversation_id not in self.delivery:
             return
@@ -407,12 +426,18 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _subscribe_public(self, conversation_id: int, *, notify: bool) -> bool:
         """Follow a conversation the person may see without being a member (a public
         channel they opened). False, with an error frame, when they may not."""
+        # Subscribed before the seq is read, as on connect: an event committed in between
+        # is within the seq reported, and nothing after it is missed. Until delivery
+        # follows it, the hub's events of it are dropped here.
+        await self.hub.follow(conversation_id, self)
         try:
             last_seq = await database_sync_to_async(_visible_last_seq)(self.user, conversation_id)
-        except TeamchatError as error:
+        except BaseException as error:
+            await self.hub.unfollow(conversation_id, self)
+            if not isinstance(error, TeamchatError):
+                raise
             await self.refuse(error, conversation=conversation_id)
             return False
-        await self.hub.follow(conversation_id, self)
         self.delivery.follow(conversation_id, last_seq)
         if notify:
             await self.send_frame({"type": "subscribed", "conversation": conversation_id,

@@ -23,7 +23,7 @@ export class RealtimeClient {
     this.lastActivity = Date.now();
     this.watchActivity();
     window.addEventListener("offline", () => this.lost());
-    window.addEventListener("online", () => { if (!this.socket) this.connect(); });
+    window.addEventListener("online", () => { if (!this.socket && !this.final) this.connect(); });
   }
 
   connect() {
@@ -83,6 +83,7 @@ export class RealtimeClient {
     clearInterval(this.heartbeat);
     clearTimeout(this.retryTimer);
     if (event.code === 4003) {
+      this.final = true;
       emit("connection", { connected: false, final: true, reason: "Your account was deactivated." });
       return;
     }
@@ -168,16 +169,26 @@ export class RealtimeClient {
   }
 
   // Sent over REST by its own function (sealed first); the same client_msg_id makes a
-  // second try safe. A refusal fails the entry; a lost network leaves it for the next
-  // reconnect.
+  // second try safe. The server busy or gone for a moment: tried again with backoff
+  // (and after each reconnect); anything else (a refusal, no key yet) fails the entry,
+  // which then offers Retry and Discard.
   async deliver(entry) {
-    if (!state.connected || entry.inFlight) return;
+    if (!state.connected || entry.inFlight || !this.outbox.includes(entry)) return;  // discarded meanwhile
     entry.inFlight = true;
+    clearTimeout(entry.retryTimer);
     try {
       await entry.deliver();
       this.acknowledged(entry.client_msg_id);
     } catch (error) {
-      if (error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429) this.failed(entry.client_msg_id, { detail: error.message });
+      // fetch rejects with a TypeError when the network failed under it.
+      const passing = error.status >= 500 || error.status === 408 || error.status === 429
+        || error instanceof TypeError || !navigator.onLine;
+      if (passing) {
+        entry.attempts = (entry.attempts || 0) + 1;
+        entry.retryTimer = setTimeout(() => this.deliver(entry), Math.min(30000, 1000 * 2 ** entry.attempts));
+      } else {
+        this.failed(entry.client_msg_id, { detail: error.message });
+      }
     } finally {
       entry.inFlight = false;
     }

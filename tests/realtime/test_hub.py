@@ -6,6 +6,7 @@ the last follower, even when another socket follows at that very moment."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from types import SimpleNamespace
 
@@ -331,5 +332,45 @@ def test_an_inbox_gives_its_events_in_order_to_the_reader_waiting_on_it():
         await asyncio.gather(cancelled, return_exceptions=True)
         inbox.put_nowait(event(1, 4))
         assert (await inbox.get())["seq"] == 4
+
+    run(scenario())
+
+
+def test_a_resume_whose_replay_failed_replays_when_retried(monkeypatch):
+    """The log could not be read (the database away for a moment): the socket stays where
+    it stood, so the client's retried resume replays what it misses."""
+    from django.db import OperationalError
+
+    from messaging import selectors
+    from messaging.selectors import Replay
+
+    def failing(**arguments):
+        raise OperationalError("the database is restarting")
+
+    def replay(*, user, conversation_id, since_seq):
+        seqs = range(since_seq + 1, 11)
+        return Replay([{"type": "message.created", "conversation": conversation_id, "seq": s}
+                       for s in seqs], 10, False)
+
+    async def scenario():
+        socket = consumer(last_sent={1: 10}, writer=Written())
+        written, answers = [], []
+
+        async def send(text_data=None, **kwargs):
+            written.append(json.loads(text_data)["seq"])
+
+        async def send_frame(frame):
+            answers.append(frame)
+
+        socket.send, socket.send_frame = send, send_frame
+        resume = {"type": "resume", "since": {"1": 7}}
+        monkeypatch.setattr(selectors, "events_since", failing)
+        with pytest.raises(OperationalError):
+            await socket.frame_resume(resume)
+        assert socket.delivery.positions() == {1: 10} and written == []
+        monkeypatch.setattr(selectors, "events_since", replay)
+        await socket.frame_resume(resume)
+        assert written == [8, 9, 10]
+        assert answers == [{"type": "resumed", "conversations": {"1": 10}}]
 
     run(scenario())
