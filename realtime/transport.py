@@ -32,8 +32,8 @@ logger = logging.getLogger(__name__)
 
 # Major versions, lowest included and highest not: Twisted's Connection.write and its
 # buffer's fields, autobahn's WebSocketProtocol state and send queue, daphne's
-# handle_reply partial and its connections map.
-SUPPORTED = {"twisted": (22, 27), "autobahn": (22, 27), "daphne": (4, 5)}
+# handle_reply partial and its connections map, Channels' session wrapper (real_send).
+SUPPORTED = {"twisted": (22, 27), "autobahn": (22, 27), "daphne": (4, 5), "channels": (4, 5)}
 
 _installed = False
 
