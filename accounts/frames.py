@@ -8,7 +8,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from accounts import presence
-from accounts.selectors import user_list
+from accounts.selectors import user_ids_visible
 from core.errors import InvalidInput, require_field
 
 MAX_PRESENCE_WATCH = 500
@@ -30,16 +30,11 @@ async def presence_subscribe(socket: Any, frame: dict[str, Any]) -> None:
     if len(socket.watching | set(users)) > MAX_PRESENCE_WATCH:
         raise InvalidInput.of_field("users", f"Watch at most {MAX_PRESENCE_WATCH} people.",
                                     code="too_large")
-    visible = await database_sync_to_async(_visible_ids)(socket.user, users)
+    visible = await database_sync_to_async(user_ids_visible)(viewer=socket.user, user_ids=users)
     # Watched before their presence is read: a change after the read also arrives.
     await socket.watch(visible)
     for entry in await database_sync_to_async(presence.presence_many)(visible):
         await socket.send_frame(entry.as_frame())
-
-
-def _visible_ids(viewer: Any, user_ids: list[int]) -> list[int]:
-    """Those of `user_ids` the person may see in the directory."""
-    return list(user_list(viewer=viewer).filter(pk__in=user_ids).values_list("pk", flat=True))
 
 
 FRAMES = {"presence.set": presence_set, "presence.subscribe": presence_subscribe}

@@ -55,6 +55,12 @@ def user_list(*, viewer: User, query: str = "", include_deactivated: bool = Fals
     return users.order_by("display_name", "id")
 
 
+def user_ids_visible(*, viewer: User, user_ids: list[int]) -> list[int]:
+    """Those of `user_ids` the person may see in the directory (whose presence they may
+    read, over REST or the socket)."""
+    return list(user_list(viewer=viewer).filter(pk__in=user_ids).values_list("pk", flat=True))
+
+
 def user_get_for_user(*, viewer: User, user_id: int) -> User:
     user = user_list(viewer=viewer, include_deactivated=True).filter(pk=user_id).first()
     if user is None:

@@ -9,8 +9,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from core.errors import InvalidInput, NotFound, as_teamchat_error
-from core.errors import require_field as require
+from core.errors import InvalidInput, NotFound, as_teamchat_error, require_field
 from messaging import services
 from messaging.events import TYPING_EVENT, conversation_group, encode
 
@@ -22,9 +21,9 @@ CLOSE_SEND_FAILED = 4011  # autobahn lets an application close with 1000 or 3000
 
 
 async def message_send(socket: Any, frame: dict[str, Any]) -> None:
-    conversation_id = require(frame, "conversation", int)
-    text = require(frame, "text", str)
-    client_msg_id = require(frame, "client_msg_id", str)
+    conversation_id = require_field(frame, "conversation", int)
+    text = require_field(frame, "text", str)
+    client_msg_id = require_field(frame, "client_msg_id", str)
     thread_root = frame.get("thread_root")
     if thread_root is not None and not isinstance(thread_root, int):
         raise InvalidInput.of_field("thread_root", "'thread_root' must be a message id.")
@@ -70,7 +69,7 @@ def _send_message(user: Any, conversation_id: int, text: str, client_msg_id: str
 
 
 async def typing(socket: Any, frame: dict[str, Any]) -> None:
-    conversation_id = require(frame, "conversation", int)
+    conversation_id = require_field(frame, "conversation", int)
     if conversation_id not in socket.member_of:
         raise NotFound("No such conversation.")
     sent = socket.state.setdefault("typing_sent", {})

@@ -27,7 +27,7 @@ from channels.layers import get_channel_layer
 
 from accounts import presence
 from core import metrics, requestid
-from core.errors import InvalidInput, NotFound, TeamchatError, as_teamchat_error
+from core.errors import InvalidInput, NotFound, TeamchatError, as_teamchat_error, require_field
 from messaging import selectors
 from messaging.events import (
     CONV_EVENT,
@@ -38,7 +38,6 @@ from messaging.events import (
 )
 from realtime import frames, registry
 from realtime.delivery import Delivery, Live, Resume
-from realtime.frames import invalid, require
 from realtime.hub import Inbox, hub_for
 from realtime.transport import OutgoingText, frame_writer
 
@@ -262,18 +261,18 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "pong"})
 
     async def frame_resume(self, frame: dict[str, Any]) -> None:
-        since = require(frame, "since", dict)
+        since = require_field(frame, "since", dict)
         if len(since) > MAX_RESUME_CONVERSATIONS:
-            raise invalid("since", f"Resume at most {MAX_RESUME_CONVERSATIONS} conversations "
+            raise InvalidInput.of_field("since", f"Resume at most {MAX_RESUME_CONVERSATIONS} conversations "
                                    "at once.", code="too_large")
         wanted: dict[int, int] = {}
         for key, value in since.items():
             try:
                 conversation_id = int(key)
             except ValueError:
-                raise invalid("since", f"{key!r} is not a conversation id.") from None
+                raise InvalidInput.of_field("since", f"{key!r} is not a conversation id.") from None
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise invalid("since", f"since[{key}] must be a seq (0 or more).")
+                raise InvalidInput.of_field("since", f"since[{key}] must be a seq (0 or more).")
             wanted[conversation_id] = value
         for conversation_id, seq in wanted.items():
             if conversation_id not in self.delivery and not await self._subscribe_public(
@@ -300,12 +299,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                                             if c in positions}})
 
     async def frame_subscribe(self, frame: dict[str, Any]) -> None:
-        conversation_id = require(frame, "conversation", int)
+        conversation_id = require_field(frame, "conversation", int)
         if conversation_id not in self.delivery:
             await self._subscribe_public(conversation_id, notify=True)
 
     async def frame_unsubscribe(self, frame: dict[str, Any]) -> None:
-        conversation_id = require(frame, "conversation", int)
+        conversation_id = require_field(frame, "conversation", int)
         if conversation_id in self.delivery and conversation_id not in self.member_of:
             await self._drop(conversation_id)
 

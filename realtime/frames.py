@@ -9,7 +9,7 @@ import math
 import re
 from typing import Any
 
-from core.errors import InvalidInput, TeamchatError, require_field
+from core.errors import InvalidInput, TeamchatError
 
 MAX_FRAME_BYTES = 64 * 1024
 # No frame of docs/realtime.md nests deeper than a call's signal (about 4).
@@ -78,16 +78,16 @@ def _check_values(field: str, value: Any) -> None:
         item, depth = pending.pop()
         if isinstance(item, str):
             if _SURROGATE.search(item):
-                raise invalid(field, f"'{field}' holds a lone surrogate (\\ud800-\\udfff); "
+                raise InvalidInput.of_field(field, f"'{field}' holds a lone surrogate (\\ud800-\\udfff); "
                                      "send valid Unicode text.")
         elif isinstance(item, bool):
             continue
         elif isinstance(item, int):
             if not -MAX_INT - 1 <= item <= MAX_INT:
-                raise invalid(field, f"'{field}' holds a number past 64-bit integers.")
+                raise InvalidInput.of_field(field, f"'{field}' holds a number past 64-bit integers.")
         elif isinstance(item, float):
             if not math.isfinite(item):
-                raise invalid(field, f"'{field}' holds a number out of range.")
+                raise InvalidInput.of_field(field, f"'{field}' holds a number out of range.")
         elif isinstance(item, dict | list):
             if depth > MAX_DEPTH:
                 raise _too_deep()
@@ -97,8 +97,6 @@ def _check_values(field: str, value: Any) -> None:
             pending.extend((nested, depth + 1) for nested in item)
 
 
-invalid = InvalidInput.of_field
-require = require_field
 
 
 def error_frame(error: TeamchatError, **reference: Any) -> dict[str, Any]:

@@ -109,8 +109,7 @@ class PresenceListView(APIView):
             raise InvalidInput.for_field("users", "Name at least one person.")
         if len(wanted) > 500:
             raise InvalidInput.for_field("users", "At most 500 people per call.")
-        visible = list(selectors.user_list(viewer=request.user).filter(pk__in=wanted)
-                       .values_list("pk", flat=True))
+        visible = selectors.user_ids_visible(viewer=request.user, user_ids=wanted)
         return Response({"results": PresenceSerializer(presence.presence_many(visible),
                                                        many=True).data})
 

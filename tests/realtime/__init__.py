@@ -105,3 +105,34 @@ def sample(text: str, name: str, **labels: str) -> float:
         if match:
             return float(match.group(1))
     return 0.0
+
+
+# Frames with a seq that are not events of a conversation (read.updated tells the seq
+# without advancing it).
+NOT_EVENTS = {"resync", "resumed", "subscribed", "read.updated", "error"}
+
+
+class StrictClient:
+    """What a client that applies a conversation's events only in seq order holds: an
+    event ahead of the next seq is kept aside until what comes before it arrives, a
+    resync reloads over REST up to its seq, and a repeat is a failure."""
+
+    def __init__(self, conversation: int, held: int) -> None:
+        self.conversation = conversation
+        self.held = held
+        self.aside: set[int] = set()
+
+    def apply(self, frame: Frame) -> bool:
+        """Take one frame; True when it was an event of the conversation."""
+        if frame.get("conversation") != self.conversation or "seq" not in frame:
+            return False
+        seq, event = frame["seq"], frame["type"] not in NOT_EVENTS
+        if frame["type"] == "resync":
+            self.held = max(self.held, seq)
+        elif event:
+            assert seq > self.held and seq not in self.aside, f"seq {seq} repeated"
+            self.aside.add(seq)
+        while self.held + 1 in self.aside:
+            self.held += 1
+        self.aside = {s for s in self.aside if s > self.held}
+        return event

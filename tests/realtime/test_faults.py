@@ -18,12 +18,13 @@ import uuid
 from itertools import pairwise
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
 from tests.factories import make_channel, make_user
-from tests.realtime import token_for
+from tests.realtime import StrictClient, token_for
 from tests.realtime.services import PrivatePostgres, PrivateRedis
 from tests.servers import DaphneServer
 
@@ -33,11 +34,6 @@ CLIENTS = 4
 SEND_EVERY = 0.15  # seconds, per client
 STEADY, DOWN, AFTER = 3.0, 1.0, 5.0  # seconds of each phase
 BACK_WITHIN = 3.0  # seconds from a service's return to each client's next ack
-
-
-# Frames with a seq that are not events of the conversation (read.updated tells the seq
-# without advancing it).
-NOT_EVENTS = {"resync", "resumed", "subscribed", "read.updated", "error"}
 
 
 class Client(threading.Thread):
@@ -51,8 +47,7 @@ class Client(threading.Thread):
         self.sending = threading.Event()
         self.sending.set()
         self.done = threading.Event()
-        self.held = held  # loaded over REST before it connected
-        self.aside: set[int] = set()
+        self.order = StrictClient(conversation, held)  # held: loaded over REST before
         self.sent: list[str] = []  # every client_msg_id made, in order
         self.outbox: dict[str, str] = {}  # not acknowledged yet
         self.acked: dict[str, int] = {}  # client_msg_id -> message id
@@ -62,6 +57,7 @@ class Client(threading.Thread):
         self.resyncs: list[int] = []
         self.connections = 0
         self.failure: BaseException | None = None
+        self.final: int | None = None  # the conversation's last seq, once sending stopped
 
     def run(self) -> None:
         try:
@@ -84,9 +80,7 @@ class Client(threading.Thread):
                 time.sleep(min(1.0, 0.1 * 2 ** attempt))
 
     def settled(self) -> bool:
-        return self.final is not None and self.held >= self.final and not self.aside
-
-    final: int | None = None  # the conversation's last seq, once the test stopped sending
+        return self.final is not None and self.order.held >= self.final and not self.order.aside
 
     def session(self, ws) -> None:
         seqs: list[int] = []
@@ -96,7 +90,7 @@ class Client(threading.Thread):
             ready = self.read(ws, 5.0)
         if ready is None:
             return
-        ws.send(json.dumps({"type": "resume", "since": {str(self.conversation): self.held}}))
+        ws.send(json.dumps({"type": "resume", "since": {str(self.conversation): self.order.held}}))
         for client_msg_id, text in list(self.outbox.items()):
             self.send(ws, client_msg_id, text)
         next_send = time.monotonic()
@@ -138,23 +132,17 @@ class Client(threading.Thread):
             self.acked[frame["client_msg_id"]] = frame["message"]["id"]
         elif kind == "resync":
             self.resyncs.append(frame["seq"])
-            self.held = max(self.held, frame["seq"])  # reloaded over REST up to there
-        elif "seq" in frame and frame.get("conversation") == self.conversation \
-                and kind not in NOT_EVENTS:
-            seq = frame["seq"]
-            seqs.append(seq)
-            assert seq > self.held and seq not in self.aside, f"{self.name}: seq {seq} again"
-            self.aside.add(seq)
+        if self.order.apply(frame):
+            seqs.append(frame["seq"])
             if kind == "message.created":
                 self.created.add(frame["message"]["id"])
-        while self.held + 1 in self.aside:
-            self.held += 1
-        self.aside = {s for s in self.aside if s > self.held}
 
 
 @pytest.fixture
 def deployment(tmp_path_factory):
     """Two daphnes on a private PostgreSQL and Redis, and the people of one channel."""
+    if not (settings.TEST_USES_POSTGRES and settings.TEST_USES_REDIS):
+        pytest.skip("cross-process tests need PostgreSQL and Redis (CI requires them)")
     people = [make_user(name=f"Sender {n}") for n in range(CLIENTS)]
     channel = make_channel(people[0], members=people[1:])
     tokens = [token_for(person) for person in people]
@@ -210,7 +198,7 @@ def run_with_fault(deployment, fault) -> list[Client]:
 
     for client in clients:
         assert client.failure is None, (client.name, client.failure)
-        assert not client.is_alive(), f"{client.name} never settled: held {client.held} of " \
+        assert not client.is_alive(), f"{client.name} never settled: held {client.order.held} of " \
                                       f"{last_seq}, {len(client.outbox)} unacknowledged"
         # Nothing lost, nothing stored twice, each ack naming the stored message.
         assert len(client.sent) > 10
@@ -219,7 +207,7 @@ def run_with_fault(deployment, fault) -> list[Client]:
         # No socket sent a seq twice or out of order; the client holds everything.
         for seqs in client.sockets:
             assert all(a < b for a, b in pairwise(seqs)), (client.name, seqs)
-        assert (client.held, client.aside) == (last_seq, set())
+        assert (client.order.held, client.order.aside) == (last_seq, set())
         reloaded = max(client.resyncs, default=0)
         missing = set(ids.values()) - client.created
         assert all(_seq_of(deployment, m) <= reloaded for m in missing), client.name

@@ -69,7 +69,7 @@ def test_good_frames_pass_whole():
 
 
 def test_an_error_frame_names_its_field_and_echoes_the_reference():
-    error = frames.invalid("text", "'text' is required for message.send.")
+    error = InvalidInput.of_field("text", "'text' is required for message.send.")
     assert frames.error_frame(error, client_msg_id="c-1") == {
         "type": "error", "code": "invalid", "detail": "'text' is required for message.send.",
         "fields": {"text": ["'text' is required for message.send."]}, "field": "text",

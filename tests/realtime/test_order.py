@@ -12,7 +12,7 @@ import pytest
 
 from messaging.models import Conversation
 from tests.factories import make_channel, make_user, post
-from tests.realtime import Frame, Socket, token_for
+from tests.realtime import Frame, Socket, StrictClient, token_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("servers_settled")]
 
@@ -61,29 +61,6 @@ def test_a_resume_right_after_ready_replays_from_the_clients_seq(daphne_pair):
     assert resumed["conversations"] == {str(channel.pk): 4}
 
 
-class StrictClient:
-    """Applies a conversation's events only in seq order: one ahead of what it holds is
-    kept aside until what comes before it arrives; a resync reloads over REST up to its
-    seq. A repeat is a failure."""
-
-    def __init__(self, held: int) -> None:
-        self.held = held
-        self.aside: set[int] = set()
-
-    def apply(self, frame: Frame) -> None:
-        if frame["type"] == "resumed":
-            return
-        seq = frame["seq"]
-        if frame["type"] == "resync":
-            self.held = max(self.held, seq)
-        else:
-            assert seq > self.held and seq not in self.aside, f"seq {seq} repeated"
-            self.aside.add(seq)
-        while self.held + 1 in self.aside:
-            self.held += 1
-        self.aside = {s for s in self.aside if s > self.held}
-
-
 @pytest.mark.parametrize("seed", range(6))
 def test_random_interleavings_of_posts_resumes_and_reconnects_keep_the_order(daphne_pair, seed):
     """A strict-seq client on two processes, while messages, edits and reactions are
@@ -95,7 +72,7 @@ def test_random_interleavings_of_posts_resumes_and_reconnects_keep_the_order(dap
     alice, bob = make_user(), make_user()
     channel = make_channel(alice, members=[bob])
     token = token_for(bob)
-    client = StrictClient(1)
+    client = StrictClient(channel.pk, 1)
     posted = []
 
     def act() -> None:
@@ -113,7 +90,7 @@ def test_random_interleavings_of_posts_resumes_and_reconnects_keep_the_order(dap
         for _ in range(rng.randint(0, 4)):  # while Bob is away
             act()
         # A client that lost a little of what it had (a tab restored from an old state).
-        client = StrictClient(rng.randint(max(0, client.held - 2), client.held))
+        client = StrictClient(channel.pk, rng.randint(max(0, client.held - 2), client.held))
         seqs: list[int] = []
         with Socket(rng.choice(daphne_pair).ws_url, token=token) as socket:
             for _ in range(rng.randint(0, 3)):  # events racing the resume

@@ -62,12 +62,21 @@ def test_a_frame_written_directly_is_the_frame_autobahn_would_send(length):
 def test_under_library_versions_it_does_not_know_it_stands_aside(monkeypatch, caplog):
     from functools import partial
 
+    from autobahn.websocket.protocol import WebSocketProtocol
     from twisted.internet import tcp
 
     from realtime import transport
 
+    class Server:  # what daphne's send is bound to: handle_reply and its connections
+        connections: dict = {}
+
+        def handle_reply(self, protocol, message):
+            raise AssertionError("not called")
+
+    send = partial(Server().handle_reply, WebSocketProtocol.__new__(WebSocketProtocol))
     transport.internals_supported.cache_clear()
     assert transport.internals_supported() is True  # the versions installed here
+    assert callable(transport.frame_writer(send))  # under them, daphne's socket is written
 
     def versions(package: str) -> str:
         return "99.0.0" if package == "autobahn" else "24.1.0"
@@ -79,7 +88,7 @@ def test_under_library_versions_it_does_not_know_it_stands_aside(monkeypatch, ca
     try:
         transport.install()
         assert tcp.Connection.write is write_before  # left as Twisted has it
-        assert transport.frame_writer(partial(print, object())) is None
+        assert transport.frame_writer(send) is None  # the same send, now left to daphne
         assert "autobahn 99 is not among the versions" in caplog.text
     finally:
         transport.internals_supported.cache_clear()
