@@ -17,7 +17,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from accounts import services
 from accounts.models import User
-from compliance.services import audit_record
+from core.audit import audit_record
 
 
 class TeamchatOIDCBackend(OIDCAuthenticationBackend):

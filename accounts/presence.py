@@ -232,7 +232,7 @@ def announce(user_id: int) -> Presence:
     Two processes may work it out at once and swap in their answers in the wrong order;
     looking again after announcing settles on what the connections say now.
     """
-    from messaging.events import PRESENCE_EVENT, encode, group_send, presence_group, user_group
+    from core.live import PRESENCE_EVENT, encode, group_send, presence_group, user_group
 
     current = Presence(user_id, OFFLINE, "", "", None)
     for _ in range(3):

@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import ApiToken, Invitation, RecoveryCode, TwoFactorDevice, User, UserSession
 from accounts.services import TOKEN_PREFIX, secret_hash, secrets_match
 from core.errors import NotFound
+from core.hooks import Hook
 
 
 def api_token_authenticate(raw: str) -> ApiToken | None:
@@ -34,18 +35,22 @@ def api_token_get_for_user(*, user: User, token_id: int) -> ApiToken:
     return token
 
 
+def _nobody(viewer: User) -> QuerySet[User]:
+    return User.objects.none().values("pk")
+
+
+# The ids of the people who share a conversation with someone, as a subquery: messaging's
+# to answer (MessagingConfig.ready()); without it a guest sees only themself.
+people_sharing_a_conversation = Hook("accounts.people_sharing_a_conversation", default=_nobody)
+
+
 def user_list(*, viewer: User, query: str = "", include_deactivated: bool = False) -> QuerySet[User]:
     """The directory. Guests see only people they share a conversation with."""
     users = User.objects.all()
     if not include_deactivated:
         users = users.filter(is_active=True)
     if viewer.is_guest:
-        from messaging.models import Membership
-
-        shared = Membership.objects.filter(
-            conversation__memberships__user=viewer
-        ).values("user_id")
-        users = users.filter(Q(pk__in=shared) | Q(pk=viewer.pk))
+        users = users.filter(Q(pk__in=people_sharing_a_conversation(viewer)) | Q(pk=viewer.pk))
     query = (query or "").replace("\x00", "").strip()[:100]
     if query:
         users = users.filter(

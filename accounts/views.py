@@ -17,7 +17,7 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services
+from accounts import avatars, selectors, services
 from accounts.forms import (
     AvatarForm,
     EmailAuthenticationForm,
@@ -297,12 +297,10 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
 @login_required
 def avatar(request: HttpRequest, user_id: int) -> HttpResponse:
     """A person's avatar, to anyone who may see them in the directory."""
-    from files.delivery import serve
-
     person = selectors.user_get_for_user(viewer=request.user, user_id=user_id)
     if not person.avatar:
         raise Http404
-    response = serve(person.avatar, name="avatar.png", content_type="image/png", download=False)
+    response = avatars.avatar_response(person.avatar)
     response["Cache-Control"] = "private, max-age=86400"
     return response
 

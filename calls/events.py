@@ -1,6 +1,6 @@
 """Realtime plumbing of calls: frame builders and the sends to people's sockets.
 
-Call frames go to the per-person groups (`user.<id>`, messaging.events.user_group) as
+Call frames go to the per-person groups (`user.<id>`, core.live.user_group) as
 layer messages of type `call.event`. A message may name one `connection`: then only that
 socket (the tab that answered the call) passes it on. Nothing here is stored: call
 signalling is ephemeral (DESIGN.md, guarantee 5).
@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from calls.models import CallParticipant, CallRecord, CallState, ParticipantState
-from messaging.events import conversation_group, encode, group_send, user_group
+from core.live import conversation_group, encode, group_send, user_group
 from messaging.payloads import iso
 
 CALL_EVENT = "call.event"

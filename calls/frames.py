@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from calls import services
 from calls.events import CALL_EVENT, CALL_STATUS
 from core.errors import InvalidInput, as_teamchat_error
-from messaging.events import user_group
+from core.live import user_group
 
 logger = logging.getLogger(__name__)
 

@@ -486,7 +486,7 @@ def call_record_post(*, call_id: int) -> None:
     """Announce an ended call in its conversation, as a message from the caller (once:
     the message's client_msg_id is the call's). Not where the server may write no text (end-
     to-end encrypted conversations): there the call is in the conversation's call list only."""
-    from e2ee.selectors import accepts_plain_text
+    from messaging.encryption import accepts_plain_text
     from messaging.services import message_create
 
     call = CallRecord.objects.select_related("started_by", "conversation").filter(pk=call_id).first()

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from compliance.models import GENESIS_HASH, AuditEvent, ExportJob, LegalHold, RetentionPolicy
+from compliance.models import ExportJob, LegalHold, RetentionPolicy
+from core.models import GENESIS_HASH, AuditEvent
 
 
 @dataclass(frozen=True)

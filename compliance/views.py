@@ -32,6 +32,7 @@ from compliance.forms import (
 )
 from compliance.models import ExportStatus
 from compliance.services.holds import require_records_role
+from core.audit import audit_record
 from core.errors import Forbidden, TeamchatError
 
 View = Callable[..., HttpResponse]
@@ -72,9 +73,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_valid() else {}
     events = selectors.audit_event_list(viewer=request.user, **{k: v for k, v in filters.items() if v})
     page = Paginator(events, 100).get_page(request.GET.get("page"))
-    services.audit_record(action="audit.viewed", actor=request.user, ip_address=_ip(request),
-                          data={"filters": {k: str(v) for k, v in filters.items() if v},
-                                "page": page.number})
+    audit_record(action="audit.viewed", actor=request.user, ip_address=_ip(request),
+                 data={"filters": {k: str(v) for k, v in filters.items() if v},
+                       "page": page.number})
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "console/audit.html", {"form": form, "page": page,

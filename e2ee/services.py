@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organisation, User
-from compliance.services import audit_record
+from core.audit import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from e2ee import scheme
 from e2ee.models import ConversationKey, IdentityKey, WrappedKey

@@ -24,6 +24,11 @@ def _disposition(kind: str, name: str) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
+def avatar_response(field: FieldFile) -> HttpResponse:
+    """A person's stored avatar PNG, inline (accounts asks it through a hook)."""
+    return serve(field, name="avatar.png", content_type="image/png", download=False)
+
+
 def serve(field: FieldFile, *, name: str, content_type: str, download: bool) -> HttpResponse:
     inline = content_type in INLINE_TYPES and not download
     served_type = content_type if inline else "application/octet-stream"

@@ -47,7 +47,8 @@ AVATAR_SIZE = 256
 
 
 def avatar_png(upload: IO[bytes]) -> ContentFile:
-    """A square, upright, metadata-free PNG of an already validated image."""
+    """A square, upright, metadata-free PNG of an image upload, checked first."""
+    validate_image_upload(upload, field="avatar")
     upload.seek(0)
     with Image.open(upload) as image:
         upright = ImageOps.exif_transpose(image).convert("RGBA")

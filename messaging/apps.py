@@ -8,7 +8,13 @@ class MessagingConfig(AppConfig):
     realtime_handlers = "messaging.frames"  # realtime.registry
 
     def ready(self) -> None:
+        from accounts import selectors as account_selectors
+        from files import selectors as file_selectors
+        from messaging import selectors
         from messaging.search_index import ensure_search_index
+
+        account_selectors.people_sharing_a_conversation.provide(selectors.people_sharing_a_conversation)
+        file_selectors.message_visible.provide(selectors.message_visible_to)
 
         post_migrate.connect(ensure_search_index, sender=self,
                              dispatch_uid="messaging.ensure_search_index")

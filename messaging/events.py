@@ -1,20 +1,12 @@
-"""Realtime plumbing: group names, the conversation event log, and broadcasts on commit.
-
-Group names are built from ids only: `conv.<id>` for a conversation's subscribers,
-`user.<id>` for every socket of one person. Layer messages carry the frame already
-encoded as JSON text, so a fan-out to hundreds of sockets encodes it once.
-"""
+"""The conversation event log, and its broadcasts on commit (through core.live)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from functools import cache, partial
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connections, router, transaction
 from django.db.models import Field, Model
 from django.utils import timezone
@@ -22,41 +14,11 @@ from psycopg import sql
 
 from core import metrics, requestid
 from core.compiled import django_internals_supported
+from core.live import CONV_EVENT, conversation_group, encode, group_send, user_group
 from messaging.models import Conversation, ConversationEvent, Membership, Message
 from messaging.payloads import message_payload
 
-# Layer message types, handled by realtime.consumer.RealtimeConsumer.
-CONV_EVENT = "conv.event"
-USER_EVENT = "user.event"
-USER_DEACTIVATED = "user.deactivated"
-SESSION_ENDED = "session.ended"
-TYPING_EVENT = "typing.event"
-PRESENCE_EVENT = "presence.event"
-
 MESSAGE_EVENTS = {"message.created", "message.edited", "message.deleted"}
-
-
-def conversation_group(conversation_id: int) -> str:
-    return f"conv.{conversation_id}"
-
-
-def user_group(user_id: int) -> str:
-    return f"user.{user_id}"
-
-
-def presence_group(user_id: int) -> str:
-    """Sockets watching one person's presence."""
-    return f"presence.{user_id}"
-
-
-def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
-
-
-def group_send(group: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(group, message)
 
 
 def thread_summary(root: Message) -> dict[str, Any]:
@@ -268,16 +230,3 @@ def broadcast_conversation_event(layer_message: dict[str, Any], subscribe: list[
         group_send(user_group(user_id), {**layer_message, "membership": "added"})
     for user_id in unsubscribe or ():
         group_send(user_group(user_id), {**layer_message, "membership": "removed"})
-
-
-def user_event_on_commit(user_id: int, frame: dict[str, Any]) -> None:
-    """Send a frame to every socket of one person once the transaction commits."""
-    text = encode(frame)
-    transaction.on_commit(
-        lambda: group_send(user_group(user_id), {"type": USER_EVENT, "text": text})
-    )
-
-
-def broadcast_user_deactivated(user_id: int) -> None:
-    """Tell every open socket of a deactivated person to close."""
-    group_send(user_group(user_id), {"type": USER_DEACTIVATED, "user": user_id})

@@ -10,8 +10,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from core.errors import InvalidInput, NotFound, as_teamchat_error, require_field
+from core.live import TYPING_EVENT, conversation_group, encode
 from messaging import services
-from messaging.events import TYPING_EVENT, conversation_group, encode
 
 logger = logging.getLogger(__name__)
 

@@ -1,11 +1,15 @@
 """The JSON shapes of messages and conversations, shared by the REST API and live events.
 
-Callers prefetch `reactions` (and, for pins, `pin`) so a page costs a fixed number of
-queries; see selectors.message_queryset.
+A message's payload needs its reactions, files, link previews and pin. Readers of many
+messages attach them to all at once (selectors.attach_payload_related, a fixed number of
+queries per page) as a plain attribute, `payload_related`; a message read alone gets them
+when its payload is built. No Django prefetch cache is touched, so nothing here depends
+on Django's internals.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from files.payloads import attachment_payload
@@ -15,6 +19,26 @@ if TYPE_CHECKING:
     from messaging.selectors import ListedConversation, ListedMembership
 
 
+@dataclass(slots=True)
+class PayloadRelated:
+    """What a message's payload shows besides its own columns."""
+
+    reactions: list[Any] = field(default_factory=list)
+    attachments: list[Any] = field(default_factory=list)
+    previews: list[Any] = field(default_factory=list)  # MessageLinkPreview rows, in order
+    pinned: bool = False
+
+
+def related_of(message: Message) -> PayloadRelated:
+    related = message.__dict__.get("payload_related")
+    if related is None:
+        from messaging.selectors import attach_payload_related
+
+        attach_payload_related([message])
+        related = message.__dict__["payload_related"]
+    return related
+
+
 def iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
@@ -22,7 +46,7 @@ def iso(value: Any) -> str | None:
 def reactions_summary(message: Message) -> list[dict[str, Any]]:
     """[{emoji, count, users}] in the order each emoji was first used."""
     grouped: dict[str, list[int]] = {}
-    for reaction in sorted(message.reactions.all(), key=lambda r: (r.created_at, r.pk)):
+    for reaction in sorted(related_of(message).reactions, key=lambda r: (r.created_at, r.pk)):
         grouped.setdefault(reaction.emoji, []).append(reaction.user_id)
     return [{"emoji": e, "count": len(users), "users": users} for e, users in grouped.items()]
 
@@ -50,9 +74,10 @@ def message_payload(message: Message) -> dict[str, Any]:
         "edited_at": iso(message.edited_at),
         "deleted": deleted,
         "reactions": [] if deleted else reactions_summary(message),
-        "files": [] if deleted else [attachment_payload(a) for a in _attachments(message)],
+        "files": [] if deleted else [attachment_payload(a) for a in
+                                       sorted(related_of(message).attachments, key=lambda a: a.pk)],
         "thread": thread,
-        "pinned": _is_pinned(message),
+        "pinned": related_of(message).pinned,
         "previews": [] if deleted else _previews(message),
         # End-to-end encrypted (docs/api.md): text and html are empty; the browser decrypts.
         "encrypted": message.key_id is not None,
@@ -62,28 +87,13 @@ def message_payload(message: Message) -> dict[str, Any]:
     }
 
 
-def _attachments(message: Message) -> list:
-    cached = getattr(message, "_prefetched_objects_cache", {}).get("attachments")
-    if cached is not None:
-        return sorted(cached, key=lambda a: a.pk)
-    return list(message.attachments.order_by("id"))
-
-
 def _previews(message: Message) -> list[dict[str, Any]]:
-    cached = getattr(message, "_prefetched_objects_cache", {}).get("link_previews")
-    links = cached if cached is not None else message.link_previews.select_related("preview")
+    links = related_of(message).previews
     return [{
         "url": link.preview.url, "title": link.preview.title,
         "description": link.preview.description, "site_name": link.preview.site_name,
         "image_url": f"/api/v1/previews/{link.preview_id}/image" if link.preview.image else None,
     } for link in links]
-
-
-def _is_pinned(message: Message) -> bool:
-    try:
-        return message.pin is not None
-    except Message.pin.RelatedObjectDoesNotExist:
-        return False
 
 
 def conversation_payload(

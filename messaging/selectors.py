@@ -23,11 +23,11 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.db.models.query import ModelIterable
 
 from accounts.models import User
 from core.compiled import CompiledQuery
 from core.errors import InvalidInput, NotFound
+from core.hooks import Hook
 from messaging import permissions
 from messaging.models import (
     Conversation,
@@ -42,6 +42,7 @@ from messaging.models import (
     SavedMessage,
     UserGroup,
 )
+from messaging.payloads import PayloadRelated
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -262,22 +263,20 @@ def member_list(*, user: User, conversation_id: Any) -> QuerySet[Membership]:
 # --- Messages ----------------------------------------------------------------------
 
 
-class _PayloadQuerySet(QuerySet):
-    """Messages that arrive with their reactions, files and link previews attached, three
-    queries for any number of messages. Django's prefetch_related does the same in as
-    many queries but builds a related queryset per message, which cost more than the
-    queries on a page of 50."""
+def _no_link_previews(message_ids: list[int]) -> dict[int, list[Any]]:
+    return {}
 
-    def _fetch_all(self) -> None:
-        fresh = self._result_cache is None
-        super()._fetch_all()
-        if fresh and self._iterable_class is ModelIterable:
-            attach_payload_related(self._result_cache)
+
+# Link previews are fetched and stored by the integrations app, a floor above; it answers
+# this in IntegrationsConfig.ready(): (ids of messages with links) -> {message id: previews}.
+link_previews_of = Hook("messaging.link_previews_of", default=_no_link_previews)
 
 
 def attach_payload_related(messages: list[Message]) -> None:
-    from integrations.models import MessageLinkPreview
-
+    """Give each message what its payload shows besides its columns (payloads.PayloadRelated):
+    four queries for any number of messages (a fifth for link previews, when one has a
+    link). Django's prefetch_related takes as many queries but builds a related queryset
+    per message, which cost more than the queries on a page of 50."""
     if not messages:
         return
     ids = [message.pk for message in messages]
@@ -288,25 +287,18 @@ def attach_payload_related(messages: list[Message]) -> None:
         reactions[reaction.message_id].append(reaction)
     for attachment in _attachments_of().all(ids):
         attachments[attachment.message_id].append(attachment)
-    unknown_pins = [message for message in messages if not _PIN.is_cached(message)]
-    if unknown_pins:  # a page read without select_related("pin")
-        pins = {pin.message_id: pin for pin in _pins_of.all([m.pk for m in unknown_pins])}
-        for message in unknown_pins:
-            _PIN.set_cached_value(message, pins.get(message.pk))
+    pinned = {pin.message_id for pin in _pins_of.all(ids)}
     with_links = [message.pk for message in messages if message.has_link]
     if with_links:  # only a message with a link can have a preview
-        for link in MessageLinkPreview.objects.filter(message_id__in=with_links
-                                                      ).select_related("preview"):
-            previews[link.message_id].append(link)
+        for message_id, links in link_previews_of(with_links).items():
+            previews[message_id].extend(links)
     for message in messages:
-        message._prefetched_objects_cache = {"reactions": reactions[message.pk],
-                                             "attachments": attachments[message.pk],
-                                             "link_previews": previews[message.pk]}
+        message.payload_related = PayloadRelated(reactions[message.pk], attachments[message.pk],
+                                                 previews[message.pk], message.pk in pinned)
 
 
 # Compiled once for each length of list (core/compiled.py): Django built each of these
 # anew for every page, in more time than the database took to answer.
-_PIN = Message.pin.related
 _reactions_of = CompiledQuery(Reaction, lambda ids: Reaction.objects.filter(
     message_id__in=ids).order_by("created_at", "id"), listed=True)
 _pins_of = CompiledQuery(Pin, lambda ids: Pin.objects.filter(message_id__in=ids), listed=True)
@@ -349,11 +341,6 @@ def _page_query(direction: str, rows: int) -> CompiledQuery:
 
 def _page_rows(direction: str, rows: int, *ids: int) -> list[Message]:
     return _page_query(direction, rows).all(*ids)
-
-
-def message_queryset() -> QuerySet[Message]:
-    """Messages with what their payload needs, in a fixed number of queries per page."""
-    return _PayloadQuerySet(model=Message).select_related("pin")
 
 
 @dataclass
@@ -414,13 +401,22 @@ def message_get_for_user(*, user: User, message_id: Any) -> Message:
         message_id = int(message_id)
     except (TypeError, ValueError):
         raise NotFound("No such message.") from None
-    message = message_queryset().select_related("conversation").filter(pk=message_id).first()
-    if message is None:
-        raise NotFound("No such message.")
-    membership = Membership.objects.filter(user=user, conversation=message.conversation).first()
-    if not permissions.can_view(user, message.conversation, membership):
+    message = Message.objects.select_related("conversation").filter(pk=message_id).first()
+    if message is None or not message_visible_to(user, message):
         raise NotFound("No such message.")
     return message
+
+
+def people_sharing_a_conversation(viewer: User) -> QuerySet:
+    """The ids of everyone in a conversation with this person, as a subquery (the guest
+    directory of accounts.selectors asks it)."""
+    return Membership.objects.filter(conversation__memberships__user=viewer).values("user_id")
+
+
+def message_visible_to(user: User, message: Message) -> bool:
+    """Whether the person may see this message (and its files: files.selectors asks)."""
+    membership = Membership.objects.filter(user=user, conversation_id=message.conversation_id).first()
+    return permissions.can_view(user, message.conversation, membership)
 
 
 def message_replies(*, user: User, message_id: Any, after: Any = None, limit: Any = None
@@ -430,10 +426,11 @@ def message_replies(*, user: User, message_id: Any, after: Any = None, limit: An
     if root.thread_root_id is not None:
         raise InvalidInput.for_field("message", "That message is a reply; open its root.")
     size = MAX_PAGE if limit in (None, "") else min(_int_param("limit", limit), MAX_PAGE)
-    replies = message_queryset().filter(thread_root=root).order_by("id")
+    replies = Message.objects.filter(thread_root=root).order_by("id")
     if after not in (None, ""):
         replies = replies.filter(id__gt=_int_param("after", after, minimum=0))
     rows = list(replies[: size + 1])
+    attach_payload_related(rows[:size])
     return root, rows[:size], len(rows) > size
 
 
@@ -449,8 +446,10 @@ def message_revisions(*, user: User, message_id: Any) -> list[MessageRevision]:
 def pin_list(*, user: User, conversation_id: Any) -> list[Message]:
     conversation, _ = conversation_get_for_user(user=user, conversation_id=conversation_id)
     pinned = Pin.objects.filter(conversation=conversation).values("message_id")
-    return list(message_queryset().filter(pk__in=pinned, deleted_at__isnull=True)
-                .order_by("-pin__pinned_at"))
+    messages = list(Message.objects.filter(pk__in=pinned, deleted_at__isnull=True)
+                    .order_by("-pin__pinned_at"))
+    attach_payload_related(messages)
+    return messages
 
 
 def saved_list(*, user: User) -> list[Message]:
@@ -458,8 +457,10 @@ def saved_list(*, user: User) -> list[Message]:
     saved = list(SavedMessage.objects.filter(user=user).order_by("-saved_at")
                  .values_list("message_id", flat=True)[:500])
     visible = _visible_conversation_ids(user)
-    messages = {m.pk: m for m in message_queryset().filter(pk__in=saved, deleted_at__isnull=True,
-                                                           conversation_id__in=visible)}
+    found = list(Message.objects.filter(pk__in=saved, deleted_at__isnull=True,
+                                        conversation_id__in=visible))
+    attach_payload_related(found)
+    messages = {m.pk: m for m in found}
     return [messages[pk] for pk in saved if pk in messages]
 
 

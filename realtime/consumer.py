@@ -28,14 +28,14 @@ from channels.layers import get_channel_layer
 from accounts import presence
 from core import metrics, requestid
 from core.errors import InvalidInput, NotFound, TeamchatError, as_teamchat_error, require_field
-from messaging import selectors
-from messaging.events import (
+from core.live import (
     CONV_EVENT,
     TYPING_EVENT,
     encode,
     presence_group,
     user_group,
 )
+from messaging import selectors
 from realtime import frames, registry
 from realtime.delivery import Delivery, Live, Resume
 from realtime.hub import Inbox, hub_for

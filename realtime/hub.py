@@ -20,7 +20,7 @@ from collections import deque
 from typing import Any, Protocol
 
 from core import metrics
-from messaging.events import conversation_group
+from core.live import conversation_group
 from realtime.transport import OutgoingText
 
 logger = logging.getLogger(__name__)

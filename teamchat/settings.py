@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "csp",
     "mozilla_django_oidc",
     "teamchat",
+    "core",
     "accounts",
     "messaging",
     "files",

@@ -111,10 +111,3 @@ class ClockField(serializers.TimeField):
         parsed = super().to_internal_value(value)
         return parsed.replace(second=0, microsecond=0, tzinfo=None)
 
-
-class NotificationPreferencesSerializer(serializers.Serializer):
-    notify_default = serializers.ChoiceField(choices=["all", "mentions", "nothing"], required=False)
-    email_notifications = serializers.BooleanField(required=False)
-    daily_digest = serializers.BooleanField(required=False)
-    quiet_hours_start = ClockField(required=False, allow_null=True)
-    quiet_hours_end = ClockField(required=False, allow_null=True)

@@ -5,7 +5,6 @@ from accounts.api import views
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
     path("me/avatar/", views.MyAvatarView.as_view(), name="api-my-avatar"),
-    path("me/notifications/", views.MyNotificationsView.as_view(), name="api-my-notifications"),
     path("me/presence/", views.MyPresenceView.as_view(), name="api-my-presence"),
     path("presence/", views.PresenceListView.as_view(), name="api-presence"),
     path("me/tokens/", views.TokenListView.as_view(), name="api-tokens"),

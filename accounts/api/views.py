@@ -17,7 +17,6 @@ from accounts.api.serializers import (
     InvitationCreateSerializer,
     InvitationSerializer,
     MeSerializer,
-    NotificationPreferencesSerializer,
     PresenceSerializer,
     PresenceSetSerializer,
     ProfileUpdateSerializer,
@@ -158,21 +157,3 @@ class MyAvatarView(APIView):
     def delete(self, request: Request) -> Response:
         user = services.user_avatar_clear(user=request.user)
         return Response(MeSerializer(user).data)
-
-
-class MyNotificationsView(APIView):
-    @extend_schema(responses=NotificationPreferencesSerializer,
-                   summary="My notification preferences")
-    def get(self, request: Request) -> Response:
-        return Response(NotificationPreferencesSerializer(request.user).data)
-
-    @extend_schema(request=NotificationPreferencesSerializer,
-                   responses=NotificationPreferencesSerializer,
-                   summary="Change my notification preferences")
-    def patch(self, request: Request) -> Response:
-        from messaging.services.notifications import notification_preferences_update
-
-        serializer = NotificationPreferencesSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        user = notification_preferences_update(user=request.user, **serializer.validated_data)
-        return Response(NotificationPreferencesSerializer(user).data)

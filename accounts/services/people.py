@@ -15,9 +15,22 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import avatars
 from accounts.models import ApiToken, Invitation, Organisation, Role, User, validate_timezone
-from compliance.services import audit_record
+from core.audit import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.hooks import Hook
+
+
+def _encryption_unavailable(changes: dict[str, Any]) -> dict[str, Any]:
+    raise InvalidInput.for_field(next(iter(sorted(changes))), "End-to-end encryption is not "
+                                 "available here.")
+
+
+# The encryption settings are checked and normalised by the e2ee app, a floor above
+# (E2eeConfig.ready() provides it): (changes) -> the cleaned encryption fields.
+organisation_e2ee_changes = Hook("accounts.organisation_e2ee_changes",
+                                 default=_encryption_unavailable)
 
 INVITATION_LIFETIME = timedelta(days=7)
 # The public prefix of every API token (not a secret; it lets scanners spot leaked tokens).
@@ -140,10 +153,7 @@ def user_profile_update(*, user: User, **changes: Any) -> User:
 def user_avatar_set(*, user: User, avatar: Any) -> User:
     """Store an avatar re-encoded as a 256-pixel PNG: upright, and without the metadata
     (EXIF location) the original may carry."""
-    from files.images import avatar_png, validate_image_upload
-
-    validate_image_upload(avatar, field="avatar")
-    png = avatar_png(avatar)
+    png = avatars.avatar_png(avatar)
     if user.avatar:
         user.avatar.delete(save=False)
     user.avatar.save("avatar.png", png, save=False)
@@ -208,9 +218,9 @@ def user_deactivate(*, actor: User, user: User) -> User:
 
 
 def _announce_deactivation(user_id: int) -> None:
-    from messaging.events import broadcast_user_deactivated
+    from core.live import user_deactivated_broadcast
 
-    broadcast_user_deactivated(user_id)
+    user_deactivated_broadcast(user_id)
 
 
 def user_reactivate(*, actor: User, user: User) -> User:
@@ -414,10 +424,9 @@ def organisation_update(*, actor: User, **changes: Any) -> Organisation:
         if not isinstance(domains, list) or not all(isinstance(d, str) and d.strip() for d in domains):
             raise InvalidInput.for_field("link_preview_domains", "A list of domain names.")
         changes["link_preview_domains"] = sorted({d.strip().lower().lstrip(".") for d in domains})
-    if {"e2ee_policy", "e2ee_escrow_public_key"} & set(changes):
-        from e2ee.services import organisation_e2ee_changes
-
-        changes.update(organisation_e2ee_changes(changes))
+    encryption = {"e2ee_policy", "e2ee_escrow_public_key"} & set(changes)
+    if encryption:
+        changes.update(organisation_e2ee_changes({name: changes[name] for name in encryption}))
         # Unchanged settings are left out, so saving the console form records no change.
         for name in ("e2ee_policy", "e2ee_escrow_public_key", "e2ee_escrow_fingerprint"):
             if name in changes and changes[name] == getattr(organisation, name):

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, RecoveryCode, Role, TwoFactorDevice, User, UserSession
 from accounts.services.people import _require_admin, secret_hash
-from compliance.services import audit_record
+from core.audit import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.secrets import decrypt, encrypt
 
@@ -231,7 +231,7 @@ def _end(keys: list[str], user_id: int) -> None:
 
 
 def _close_sockets(user_id: int, keys: list[str]) -> None:
-    from messaging.events import SESSION_ENDED, group_send, user_group
+    from core.live import SESSION_ENDED, group_send, user_group
 
     group_send(user_group(user_id), {"type": SESSION_ENDED, "sessions": keys})
 

@@ -1,6 +1,5 @@
 """Every write of the compliance app, one function per action."""
 
-from compliance.services.audit import audit_record
 from compliance.services.exports import (
     export_download_token,
     export_for_download,
@@ -17,7 +16,6 @@ from compliance.services.retention import (
 )
 
 __all__ = [
-    "audit_record",
     "export_download_token",
     "export_for_download",
     "export_run",

@@ -21,8 +21,8 @@ from django.utils import timezone
 from accounts.models import User
 from compliance.export_writers import WRITERS, ExportZip, write_eml
 from compliance.models import ExportFormat, ExportJob, ExportStatus
-from compliance.services.audit import audit_record
 from compliance.services.holds import require_records_role
+from core.audit import audit_record
 from core.errors import InvalidInput, NotFound
 from core.replica import replica_alias
 
@@ -245,7 +245,7 @@ def _write_e2ee_keys(archive: ExportZip, messages: QuerySet) -> dict[str, Any]:
 def subject_profile(user: User) -> dict[str, Any]:
     """Everything teamchat holds about a person besides their messages."""
     from accounts.models import ApiToken
-    from compliance.models import AuditEvent
+    from core.models import AuditEvent
     from e2ee.models import IdentityKey
     from messaging.models import Membership, Reaction, SavedMessage
 

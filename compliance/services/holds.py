@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from compliance.models import LegalHold
-from compliance.services.audit import audit_record
+from core.audit import audit_record
 from core.errors import Forbidden, InvalidInput, NotFound
 
 

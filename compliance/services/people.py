@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, Role, User
 from compliance.models import ExportFormat, ExportJob
-from compliance.services.audit import audit_record
 from compliance.services.exports import export_start
 from compliance.services.holds import held_messages_q
+from core.audit import audit_record
 from core.errors import Conflict, Forbidden
 
 
@@ -79,6 +79,6 @@ def user_erase(*, actor: User, user: User, remove_messages: bool = False) -> dic
 
 
 def _close_sockets(user_id: int) -> None:
-    from messaging.events import broadcast_user_deactivated
+    from core.live import user_deactivated_broadcast
 
-    broadcast_user_deactivated(user_id)
+    user_deactivated_broadcast(user_id)

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from compliance.models import RetentionPolicy
-from compliance.services.audit import audit_record
 from compliance.services.holds import held_messages_q, require_records_role
+from core.audit import audit_record
 from core.errors import InvalidInput, NotFound
 
 BATCH_SIZE = 1000

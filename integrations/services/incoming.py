@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from accounts import services as accounts
 from accounts.models import User
-from compliance.services import audit_record
 from core import ratelimit
+from core.audit import audit_record
 from core.errors import InvalidInput, NotFound, RateLimited
 from integrations import slack
 from integrations.models import IncomingWebhook

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts import services as accounts
 from accounts.models import User
-from compliance.services import audit_record
+from core.audit import audit_record
 from core.errors import InvalidInput, NotFound
 from core.secrets import decrypt, encrypt
 from integrations import fetch, signing

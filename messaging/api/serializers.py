@@ -8,6 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.api.serializers import ClockField
 from messaging.models import ConversationKind, MembershipRole, NotificationLevel
 from messaging.payloads import conversation_payload
 
@@ -222,3 +223,11 @@ class UserGroupSerializer(serializers.Serializer):
 class PreviewSerializer(serializers.Serializer):
     text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=40_000)
     conversation = serializers.IntegerField(required=False)
+
+
+class NotificationPreferencesSerializer(serializers.Serializer):
+    notify_default = serializers.ChoiceField(choices=["all", "mentions", "nothing"], required=False)
+    email_notifications = serializers.BooleanField(required=False)
+    daily_digest = serializers.BooleanField(required=False)
+    quiet_hours_start = ClockField(required=False, allow_null=True)
+    quiet_hours_end = ClockField(required=False, allow_null=True)

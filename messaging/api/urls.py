@@ -3,6 +3,7 @@ from django.urls import path
 from messaging.api import views
 
 urlpatterns = [
+    path("me/notifications/", views.MyNotificationsView.as_view(), name="api-my-notifications"),
     path("conversations/", views.ConversationListView.as_view(), name="api-conversations"),
     path("conversations/directory/", views.ChannelDirectoryView.as_view(),
          name="api-channel-directory"),

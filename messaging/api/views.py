@@ -25,6 +25,7 @@ from messaging.api.serializers import (
     MessageCreateSerializer,
     MessageEditSerializer,
     MessageSchemaSerializer,
+    NotificationPreferencesSerializer,
     PreferencesSerializer,
     PreviewSerializer,
     ReactionSerializer,
@@ -34,6 +35,7 @@ from messaging.api.serializers import (
 )
 from messaging.models import ConversationKind
 from messaging.payloads import conversation_payload, message_payload
+from messaging.services import notifications
 
 
 def _results(items: list, **paging: object) -> Response:
@@ -462,3 +464,19 @@ class ChannelSearchView(APIView):
         channels = selectors.channel_directory(user=request.user, query=query,
                                                include_archived=True)[:50]
         return _results(ConversationOutSerializer(channels, many=True).data)
+
+
+class MyNotificationsView(APIView):
+    @extend_schema(responses=NotificationPreferencesSerializer,
+                   summary="My notification preferences")
+    def get(self, request: Request) -> Response:
+        return Response(NotificationPreferencesSerializer(request.user).data)
+
+    @extend_schema(request=NotificationPreferencesSerializer,
+                   responses=NotificationPreferencesSerializer,
+                   summary="Change my notification preferences")
+    def patch(self, request: Request) -> Response:
+        serializer = NotificationPreferencesSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = notifications.notification_preferences_update(user=request.user, **serializer.validated_data)
+        return Response(NotificationPreferencesSerializer(user).data)

@@ -11,10 +11,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from compliance.services import audit_record
+from core.audit import audit_record
 from core.compiled import CompiledQuery
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from messaging import permissions
+from messaging.encryption import conversation_encryption_decide
 from messaging.events import event_record
 from messaging.models import (
     Conversation,
@@ -102,8 +103,6 @@ def conversation_create(
 ) -> Conversation:
     """Create a public or private channel; the creator becomes its admin. A private one
     may be end-to-end encrypted (`encrypted`), as the organisation's policy allows."""
-    from e2ee.services import conversation_encryption_decide
-
     if kind not in (ConversationKind.PUBLIC, ConversationKind.PRIVATE):
         raise InvalidInput.for_field("kind", "Must be public or private (use direct for people).")
     permissions.require_create_channel(actor)
@@ -145,8 +144,6 @@ def conversation_direct_open(*, actor: User, member_ids: Iterable[Any],
     """The direct conversation of exactly these people (the actor included), created
     if it does not exist yet. Returns it and whether it was created. The same people may
     have a plain and an end-to-end encrypted one (`encrypted`, as the policy decides)."""
-    from e2ee.services import conversation_encryption_decide
-
     encrypted = conversation_encryption_decide(kind=ConversationKind.DIRECT, requested=encrypted)
     people = _active_users(member_ids, "members")
     by_id = {u.pk: u for u in people}

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
-from compliance.services import audit_record
+from core.audit import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from messaging.markdown import SPECIAL_MENTIONS
 from messaging.models import UserGroup

@@ -13,18 +13,19 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import User
-from compliance.services import audit_record
 from core import ratelimit, requestid
+from core.audit import audit_record
 from core.batching import Batched
 from core.compiled import CompiledQuery
 from core.errors import Conflict, InvalidInput, NotFound
+from core.live import user_event_on_commit
 from files.services import attachments_attach
 from messaging import markdown, permissions
+from messaging.encryption import message_sealed_fields
 from messaging.events import (
     event_announce,
     event_record,
     message_created_record,
-    user_event_on_commit,
 )
 from messaging.models import (
     Membership,
@@ -37,6 +38,7 @@ from messaging.models import (
     SavedMessage,
     UserGroup,
 )
+from messaging.payloads import PayloadRelated
 from messaging.services.conversations import lock_conversation, membership_of
 
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -202,8 +204,6 @@ def message_create(
 def _create_locked(author: User, conversation_id: int, text: str, client_msg_id: str,
                    thread_root_id: int | None, also_in_channel: bool,
                    file_ids: list[Any], encrypted: Any = None) -> tuple[Message, dict[str, Any]]:
-    from e2ee.services import message_sealed_fields
-
     conversation = lock_conversation(conversation_id)
     membership = membership_of(author, conversation)
     permissions.require_participate(author, conversation, membership)
@@ -253,11 +253,8 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
         root.reply_count += 1
         root.last_reply_at = now
         root.save(update_fields=["thread_participants", "reply_count", "last_reply_at"])
-    # Lists, as selectors.attach_payload_related leaves them: an empty queryset still
-    # compiles its SQL to find it has nothing (6% of a send's time).
-    message._prefetched_objects_cache = {"reactions": [],
-                                         "attachments": attachments, "link_previews": []}
-    Message.pin.related.set_cached_value(message, None)  # a new message is not pinned
+    # A new message has no reactions, previews or pin yet: its payload asks no query.
+    message.payload_related = PayloadRelated(attachments=attachments)
     frame = event_announce(conversation=conversation, event_type="message.created", seq=seq,
                            message=message, thread_root=root)
     transaction.on_commit(lambda: _after_create(message.pk, message.has_link))
@@ -297,8 +294,6 @@ def _require_visible(actor: User, message: Message) -> Membership | None:
 def message_edit(*, actor: User, message_id: Any, text: Any, encrypted: Any = None) -> Message:
     """Replace a message's text (or, end-to-end encrypted, its ciphertext), keeping the
     earlier body as a revision."""
-    from e2ee.services import message_sealed_fields
-
     text = clean_text(text) if encrypted is None else ("" if text in (None, "") else text)
     with transaction.atomic():
         message = _lock_message(message_id)

@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import User
-from compliance.services import audit_record
+from core.audit import audit_record
 from core.errors import InvalidInput, NotFound
 from messaging.markdown import plain_text
 from messaging.models import (

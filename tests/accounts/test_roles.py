@@ -6,8 +6,8 @@ import pytest
 
 from accounts import services
 from accounts.models import Role
-from compliance.models import AuditEvent
 from core.errors import Conflict, Forbidden, InvalidInput
+from core.models import AuditEvent
 from tests.factories import client_for
 
 pytestmark = pytest.mark.django_db

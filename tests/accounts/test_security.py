@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import Organisation, TwoFactorDevice
-from compliance.models import AuditEvent
 from core.errors import Forbidden, InvalidInput
+from core.models import AuditEvent
 from core.secrets import decrypt
 from tests.factories import PASSWORD, client_for, make_channel
 

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts import services
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

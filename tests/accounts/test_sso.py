@@ -11,7 +11,7 @@ from django.test import Client
 from oidc_provider_mock import run_server_in_thread
 
 from accounts.models import User
-from compliance.models import AuditEvent
+from core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

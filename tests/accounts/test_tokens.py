@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import ApiToken
-from compliance.models import AuditEvent
 from core.errors import Forbidden
+from core.models import AuditEvent
 from tests.factories import client_for
 
 pytestmark = pytest.mark.django_db

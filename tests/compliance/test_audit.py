@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
-from compliance.models import AuditEvent
-from compliance.services import audit_record
+from core.audit import audit_record
+from core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from compliance.models import AuditEvent, ExportJob, LegalHold, RetentionPolicy
+from compliance.models import ExportJob, LegalHold, RetentionPolicy
+from core.models import AuditEvent
 from tests.factories import make_channel
 
 pytestmark = pytest.mark.django_db

@@ -20,8 +20,9 @@ from django.utils import timezone
 from accounts import services as accounts
 from accounts.models import ApiToken
 from compliance import services
-from compliance.models import AuditEvent, ExportJob
+from compliance.models import ExportJob
 from core.errors import Forbidden
+from core.models import AuditEvent
 from e2ee.models import IdentityKey
 from files import services as files
 from files.models import Attachment

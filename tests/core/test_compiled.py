@@ -16,7 +16,6 @@ from messaging.payloads import message_payload
 from messaging.selectors import (
     conversation_get_for_user,
     message_history,
-    message_queryset,
     messages_by_id,
 )
 from messaging.services import conversations
@@ -138,7 +137,7 @@ def test_history_pages_and_the_conversation_read_compiled_are_what_the_orm_reads
     ids = [m.pk for m in messages] + [shown_reply.pk]
 
     def expected(pks):
-        by_id = {m.pk: m for m in message_queryset().filter(pk__in=pks)}
+        by_id = {m.pk: m for m in Message.objects.filter(pk__in=pks)}
         return [message_payload(by_id[pk]) for pk in pks]
 
     pages = {
@@ -178,7 +177,7 @@ def test_messages_by_id_are_what_the_orm_reads_for_any_number_of_ids():
     Reaction.objects.create(message=messages[0], user=ana, emoji="👀")
     Pin.objects.create(message=messages[1], conversation=channel, pinned_by=ana)
     ids = [m.pk for m in messages]
-    expected = {m.pk: message_payload(m) for m in message_queryset().filter(pk__in=ids)}
+    expected = {m.pk: message_payload(m) for m in Message.objects.filter(pk__in=ids)}
 
     for asked in ([*ids, ids[-1] + 1000], ids + list(range(ids[-1] + 1, ids[-1] + 200))):
         found = messages_by_id(asked)  # the second: more ids than a compiled list takes

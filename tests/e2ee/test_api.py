@@ -9,8 +9,8 @@ import pytest
 
 from accounts import services as account_services
 from accounts.models import Organisation, Role
-from compliance.models import AuditEvent
 from core.errors import Forbidden, InvalidInput
+from core.models import AuditEvent
 from e2ee import scheme
 from e2ee.models import ConversationKey, IdentityKey, WrappedKey
 from messaging import services as messaging

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from accounts import presence
 from accounts.models import Organisation
-from compliance.models import AuditEvent
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.models import AuditEvent
 from messaging import selectors, services
 from messaging.models import (
     Conversation,

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from channels.layers import get_channel_layer
 
-from messaging.events import CONV_EVENT, TYPING_EVENT, conversation_group
+from core.live import CONV_EVENT, TYPING_EVENT, conversation_group
 from realtime.consumer import RealtimeConsumer, Turn
 from realtime.delivery import Delivery
 from realtime.hub import ConversationHub, Inbox, hub_for

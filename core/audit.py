@@ -1,4 +1,5 @@
-"""Writes of the compliance app."""
+"""Recording into the audit chain: every app's services call audit_record inside the
+transaction of the change it records."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from compliance.models import GENESIS_HASH, AuditEvent
+from core.models import GENESIS_HASH, AuditEvent
 
 # Any constant shared by every writer of the audit chain; see audit_record.
 _AUDIT_CHAIN_LOCK = 7_420_001

@@ -1,0 +1,62 @@
+"""The live side of the bus: channel-layer group names, the layer message types the
+realtime consumer handles, and sends to those groups.
+
+Every app tells sockets of a change through here (after its transaction commits), so no
+app imports another's event module for it. Group names are built from ids only:
+`conv.<id>` for a conversation's subscribers, `user.<id>` for every socket of one person,
+`presence.<id>` for the sockets watching one person's presence. Layer messages carry the
+frame already encoded as JSON text, so a fan-out to hundreds of sockets encodes it once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+# Layer message types, handled by realtime.consumer.RealtimeConsumer.
+CONV_EVENT = "conv.event"
+USER_EVENT = "user.event"
+USER_DEACTIVATED = "user.deactivated"
+SESSION_ENDED = "session.ended"
+TYPING_EVENT = "typing.event"
+PRESENCE_EVENT = "presence.event"
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"conv.{conversation_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def presence_group(user_id: int) -> str:
+    """Sockets watching one person's presence."""
+    return f"presence.{user_id}"
+
+
+def encode(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def group_send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(group, message)
+
+
+def user_event_on_commit(user_id: int, frame: dict[str, Any]) -> None:
+    """Send a frame to every socket of one person once the transaction commits."""
+    text = encode(frame)
+    transaction.on_commit(
+        lambda: group_send(user_group(user_id), {"type": USER_EVENT, "text": text})
+    )
+
+
+def user_deactivated_broadcast(user_id: int) -> None:
+    """Tell every open socket of a deactivated person to close."""
+    group_send(user_group(user_id), {"type": USER_DEACTIVATED, "user": user_id})
