@@ -1,29 +1,33 @@
 from django.contrib import admin
+from django.contrib.auth.models import Group
 
 from accounts.models import ApiToken, Invitation, Organisation, User
+from core.admin import ReadOnlyAdmin
+
+# Roles are teamchat's own (accounts.models.Role); Django's permission groups grant nothing.
+admin.site.unregister(Group)
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(ReadOnlyAdmin):
     list_display = ["email", "display_name", "role", "is_bot", "is_active", "date_joined"]
     list_filter = ["role", "is_bot", "is_active"]
     search_fields = ["email", "display_name", "full_name"]
-    readonly_fields = ["password", "last_login", "date_joined", "deactivated_at"]
-    exclude = ["groups", "user_permissions", "is_superuser"]
+    exclude = ["password", "groups", "user_permissions", "is_superuser"]
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(ReadOnlyAdmin):
     list_display = ["name", "message_edit_window_seconds"]
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ReadOnlyAdmin):
     list_display = ["email", "role", "invited_by", "created_at", "expires_at", "accepted_at"]
-    readonly_fields = ["token_hash"]
+    exclude = ["token_hash"]
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyAdmin):
     list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["token_hash", "prefix"]
+    exclude = ["token_hash"]
