@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from calls.models import CallRecord
+from tests.e2e import message_item
 from tests.e2e.test_accessibility import serious
 from tests.factories import make_channel, make_direct, make_user
 
@@ -33,10 +34,6 @@ FRAMES_DECODED = """async () => {
 def daphne_pair(call_daphne_pair):
     """These tests' servers ring for a few seconds only (tests/conftest.py)."""
     return call_daphne_pair
-
-
-def message_item(page, text: str):
-    return page.locator("#message-list .message", has_text=text)
 
 
 def two_people(people, off_loop):

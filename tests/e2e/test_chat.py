@@ -8,13 +8,10 @@ import pytest
 from playwright.sync_api import expect
 
 from messaging import services
+from tests.e2e import message_item
 from tests.factories import make_channel, make_direct, make_user, post
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def message_item(page, text: str):
-    return page.locator("#message-list .message", has_text=text)
 
 
 def test_two_people_chat_live(people, artifacts, off_loop):

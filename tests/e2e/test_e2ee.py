@@ -22,6 +22,7 @@ from e2ee.models import IdentityKey, WrappedKey
 from files.models import Attachment
 from messaging import services as messaging
 from messaging.models import ConversationEvent, Message, MessageRevision
+from tests.e2e import message_item
 from tests.e2ee.helpers import publish, set_policy
 from tests.factories import make_user
 
@@ -34,10 +35,6 @@ EDITED = "Agreed, keep it secret until Thursday"
 FILE_TEXT = b"Term sheet for Northwind: 43 per share, break fee 2 percent\n"
 FILE_NAME = "northwind-term-sheet.txt"
 PLAINTEXTS = [SECRET, REPLY, EDITED, "Northwind", "term sheet", "43 per share", FILE_NAME]
-
-
-def message_item(page, text: str):
-    return page.locator("#message-list .message", has_text=text)
 
 
 def unlock(person, passphrase: str = PASSPHRASE, *, create: bool = True) -> None:

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from files.models import Attachment
 from messaging.models import Message
-from tests.e2e.test_chat import message_item
+from tests.e2e import message_item
 from tests.factories import make_channel, make_direct, make_user, post
 from tests.realtime import Socket, token_for
 
