@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
 from accounts import services
+from accounts.services.security import TWO_FACTOR_OWED_DETAIL
 
 # Pages a person who still has to set up two factors may reach.
 SETUP_PATHS = ("/accounts/2fa/", "/accounts/logout/", "/static/", "/healthz")
@@ -27,14 +28,12 @@ class AccountSecurityMiddleware:
         if user is not None and user.is_authenticated:
             self._seen(request)
             if (not request.path.startswith(SETUP_PATHS)
-                    and request.session.get("auth_method") != "oidc"
-                    and services.two_factor_required(user)
-                    and not services.two_factor_enabled(user)):
+                    and services.two_factor_owed(user,
+                                                 auth_method=request.session.get("auth_method"))):
                 if request.path.startswith("/api/"):
                     return JsonResponse({"error": {
                         "code": "two_factor_required", "fields": {},
-                        "detail": "Set up two-factor authentication first (your organisation requires it)."}},
-                        status=403)
+                        "detail": TWO_FACTOR_OWED_DETAIL}}, status=403)
                 return redirect("accounts:two_factor_setup")
         return self.get_response(request)
 

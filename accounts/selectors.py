@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.db.models import Q, QuerySet
+from django.utils.crypto import constant_time_compare
 
 from accounts.models import ApiToken, Invitation, RecoveryCode, TwoFactorDevice, User, UserSession
-from accounts.services import TOKEN_PREFIX, secret_hash, secrets_match
-from core.errors import NotFound
+from accounts.services import TOKEN_PREFIX, secret_hash, secrets_match, two_factor_owed
+from accounts.services.security import TWO_FACTOR_OWED_DETAIL
+from core.errors import Forbidden, NotAuthenticated, NotFound, TeamchatError
 from core.hooks import Hook
 
 
@@ -91,3 +98,56 @@ def two_factor_user_ids(*, user_ids: list[int]) -> set[int]:
     """Which of these people have a confirmed authenticator."""
     return set(TwoFactorDevice.objects.filter(user_id__in=user_ids, confirmed_at__isnull=False)
                .values_list("user_id", flat=True))
+
+
+# --- Who may keep a socket open ----------------------------------------------------------
+
+
+def socket_refusal(*, user_id: int, role: str, session_key: str | None = None,
+                   token_id: int | None = None) -> TeamchatError | None:
+    """Why a socket opened as this person, in this role, with this browser session (or
+    API token), may not stream (any more); None while it may. The API's checks on every
+    request, made by the WebSocket on connecting and again whenever it is told of a change
+    or its schedule comes round (docs/realtime.md): the person is active; the session
+    still exists, has not expired and still matches the password (or the token is not
+    revoked); the two-factor policy does not hold the session back; and the role is the
+    one the socket was opened with. The refusal's code names the reason."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or not user.is_active:
+        return Forbidden("This account was deactivated.", code="deactivated")
+    auth_method = None
+    if token_id is not None and not ApiToken.objects.filter(
+            pk=token_id, user_id=user_id, revoked_at__isnull=True).exists():
+        return NotAuthenticated("The API token this socket was opened with was revoked.",
+                                code="signed_out")
+    if session_key is not None:
+        data = _session_data(session_key)
+        if not _session_signs_in(data, user):
+            return NotAuthenticated("This session was signed out.", code="signed_out")
+        auth_method = data.get("auth_method")
+        if two_factor_owed(user, auth_method=auth_method):
+            return Forbidden(TWO_FACTOR_OWED_DETAIL, code="two_factor_required")
+    if user.role != role:
+        return Forbidden("Your role changed; connect again to follow what it allows.",
+                         code="role_changed")
+    return None
+
+
+def _session_data(session_key: str) -> dict[str, Any]:
+    """What the session store holds under this key now: nothing once the session expired,
+    was deleted or signed out. Read only (Django's own check on a request may write)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return store.load()
+
+
+def _session_signs_in(data: dict[str, Any], user: User) -> bool:
+    """Whether a session's data signs this person in, as django.contrib.auth.get_user
+    decides it: their id, a backend still configured, and the hash of their current
+    password (a changed or reset password ends every session that holds the old one)."""
+    if str(data.get(SESSION_KEY)) != str(user.pk):
+        return False
+    if data.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
+        return False
+    stored = data.get(HASH_SESSION_KEY) or ""
+    return bool(stored) and any(constant_time_compare(stored, current) for current in (
+        user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()))

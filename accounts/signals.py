@@ -43,4 +43,4 @@ def _on_sign_out(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) ->
         services.sign_out_record(user=user, ip_address=client_ip(request))
         key = getattr(getattr(request, "session", None), "session_key", None)
         if key:
-            services.session_forget(session_key=key)
+            services.session_forget(user_id=user.pk, session_key=key)

@@ -162,7 +162,8 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         old_key = self.request.session.session_key
         response = super().form_valid(form)
-        services.session_rekeyed(old_key=old_key, new_key=self.request.session.session_key)
+        services.session_rekeyed(user_id=self.request.user.pk, old_key=old_key,
+                                 new_key=self.request.session.session_key)
         services.password_changed_record(
             user=self.request.user,
             session_key=self.request.session.session_key,
@@ -187,6 +188,11 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.password_reset_record(user=form.user, ip_address=client_ip(self.request))
+        return response
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):

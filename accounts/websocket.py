@@ -33,9 +33,8 @@ class _RequireUser:
 
 
 @database_sync_to_async
-def _token_user(raw: str) -> Any:
-    token = api_token_authenticate(raw)
-    return token.user if token is not None else None
+def _token(raw: str) -> Any:
+    return api_token_authenticate(raw)
 
 
 class WebSocketAuthMiddleware:
@@ -51,7 +50,8 @@ class WebSocketAuthMiddleware:
             raw = parse_bearer(header.decode("latin-1"))
         except AuthenticationFailed:
             raw = None
-        user = await _token_user(raw) if raw else None
-        if user is None:
+        token = await _token(raw) if raw else None
+        if token is None:
             return await WebsocketDenier()(scope, receive, send)
-        return await self.inner(dict(scope, user=user, auth="token"), receive, send)
+        return await self.inner(dict(scope, user=token.user, auth="token", token_id=token.pk),
+                                receive, send)

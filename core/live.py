@@ -22,6 +22,10 @@ CONV_EVENT = "conv.event"
 USER_EVENT = "user.event"
 USER_DEACTIVATED = "user.deactivated"
 SESSION_ENDED = "session.ended"
+SESSION_REKEYED = "session.rekeyed"
+# Something that decides whether a person may keep streaming changed (role, password,
+# token, two-factor policy): each of their sockets checks its access again now.
+ACCESS_CHANGED = "access.changed"
 TYPING_EVENT = "typing.event"
 PRESENCE_EVENT = "presence.event"
 
@@ -60,3 +64,16 @@ def user_event_on_commit(user_id: int, frame: dict[str, Any]) -> None:
 def user_deactivated_broadcast(user_id: int) -> None:
     """Tell every open socket of a deactivated person to close."""
     group_send(user_group(user_id), {"type": USER_DEACTIVATED, "user": user_id})
+
+
+def access_changed_on_commit(user_ids: list[int]) -> None:
+    """Once the transaction commits, have every socket of these people check again that
+    it may keep streaming (realtime.consumer closes those that may not)."""
+    ids = list(user_ids)
+
+    def tell() -> None:
+        for user_id in ids:
+            group_send(user_group(user_id), {"type": ACCESS_CHANGED})
+
+    if ids:
+        transaction.on_commit(tell)

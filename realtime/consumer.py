@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import random
 import time
 import uuid
 from typing import Any
@@ -24,11 +25,14 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from accounts import presence
+from accounts.selectors import socket_refusal
 from core import metrics, requestid
 from core.errors import InvalidInput, NotFound, TeamchatError, as_teamchat_error, require_field
 from core.live import (
+    ACCESS_CHANGED,
     CONV_EVENT,
     TYPING_EVENT,
     encode,
@@ -50,21 +54,32 @@ FRAME_RATE = 10.0
 FRAME_BURST = 40.0
 FLOOD_STRIKES_BEFORE_CLOSE = 20
 CLOSE_FLOODING = 4029
-CLOSE_DEACTIVATED = 4003
 CLOSE_SIGNED_OUT = 4001
+CLOSE_TWO_FACTOR_REQUIRED = 4002
+CLOSE_DEACTIVATED = 4003
+CLOSE_ROLE_CHANGED = 4004
+# The close code for each reason a socket may not stream (accounts.selectors.socket_refusal).
+CLOSE_CODES = {"signed_out": CLOSE_SIGNED_OUT, "two_factor_required": CLOSE_TWO_FACTOR_REQUIRED,
+               "deactivated": CLOSE_DEACTIVATED, "role_changed": CLOSE_ROLE_CHANGED}
 
 _grace_tasks: set[asyncio.Task] = set()
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
+    ended = False  # told why it may not stream and closed: nothing more is handled or sent
+    access_timer: asyncio.TimerHandle | None = None  # the next scheduled access check
+
     async def connect(self) -> None:
         self.user = self.scope["user"]
+        # What let the socket open (accounts.websocket), checked again while it streams.
+        session = self.scope.get("session") if self.scope.get("auth") == "session" else None
+        self.session_key: str | None = session.session_key if session is not None else None
+        self.token_id: int | None = self.scope.get("token_id")
+        self.role = self.user.role
         # Made at the first in_order (a message.send): most sockets only listen.
         self.sends: asyncio.Queue[tuple[Any, ...] | None] | None = None
         self.sender: asyncio.Task | None = None  # runs self.sends in order
         self.state: dict[str, Any] = {}  # the registered handlers' own (realtime.registry)
-        self.connection_id = uuid.uuid4().hex
-        metrics.websocket_opened()  # balanced in disconnect, which runs once connection_id is set
         self.delivery = Delivery()
         self.member_of: set[int] = set()
         self.watching: set[int] = set()
@@ -73,6 +88,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.strikes = 0
         await self.accept()
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        # The API's checks (the two-factor policy among them), with the reason told in a
+        # close code the browser can read, which an HTTP refusal of the handshake is not.
+        # Made in the person's group: a change committed from here on arrives as news.
+        refusal = await database_sync_to_async(socket_refusal)(**self.access())
+        if refusal is not None:
+            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+            await self.end(refusal)
+            return
+        self.connection_id = uuid.uuid4().hex
+        metrics.websocket_opened()  # balanced in disconnect, which runs once connection_id is set
         # Subscribe first, then read where each conversation stands: anything committed
         # in between arrives from the hub and is dropped as already known.
         conversation_ids = await database_sync_to_async(selectors.conversation_ids_for_socket)(
@@ -105,8 +130,36 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                           "conversations": {str(k): v for k, v in self.delivery.positions().items()},
                           "connection": self.connection_id,
                           "presence": [entry.as_frame() for entry in now]})
+        # Spread over the first period, so sockets that reconnect together after a
+        # restart do not all check at once afterwards.
+        self._check_access_in(settings.REALTIME_ACCESS_CHECK_SECONDS
+                              * random.uniform(0.5, 1.0))  # noqa: S311  (spreading load, no secret)
+
+    def access(self) -> dict[str, Any]:
+        return {"user_id": self.user.pk, "role": self.role, "session_key": self.session_key,
+                "token_id": self.token_id}
+
+    def _check_access_in(self, seconds: float) -> None:
+        """What ends a session without news (expiry, a deleted session, a password set by
+        an operator) is found by checking again every REALTIME_ACCESS_CHECK_SECONDS: a
+        timer that queues an access check for dispatch like any event."""
+        self.access_timer = asyncio.get_running_loop().call_later(seconds, self._access_check_due)
+
+    def _access_check_due(self) -> None:
+        self.inbox.put_nowait({"type": ACCESS_CHANGED})
+        self._check_access_in(settings.REALTIME_ACCESS_CHECK_SECONDS)
+
+    async def end(self, refusal: TeamchatError) -> None:
+        """Tell the client why it may not stream, and close with that reason's code."""
+        if self.ended:
+            return
+        await self.refuse(refusal)
+        self.ended = True
+        await self.close(code=CLOSE_CODES[refusal.code])
 
     async def disconnect(self, code: int) -> None:
+        if self.access_timer is not None:
+            self.access_timer.cancel()
         if not hasattr(self, "connection_id"):
             return
         metrics.websocket_closed()
@@ -146,6 +199,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 await _dispatch_as_they_arrive([receive, self.channel_receive, self.inbox.get],
                                                self.dispatch, self.turn)
         finally:
+            if self.access_timer is not None:
+                self.access_timer.cancel()
             self.hub.forget(self)
             if getattr(self, "sends", None) is not None:
                 # However the consumer ends: the sends still queued are stored all the
@@ -173,7 +228,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         send, which would end this consumer before the disconnect that is already on its
         way, and with it leaving the groups, closing presence and dropping the person from
         their call. Under daphne, a text frame is written straight to the connection
-        (realtime/transport.frame_writer), in the same order as any other."""
+        (realtime/transport.frame_writer), in the same order as any other. Nothing is sent
+        after the socket was told why it ends."""
+        if self.ended and not close:
+            return
         if (text_data is not None and not close and self.write_frame is not None
                 and self.write_frame(OutgoingText(text_data))):
             return
@@ -185,6 +243,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # --- Frames from the client ----------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.ended:
+            return  # sent before the close reached the client: its access has ended
         requestid.begin_frame()
         if not self._take_token():
             self.strikes += 1
@@ -317,6 +377,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         has nothing queued before it, and it is the conversation's next event (or one
         the socket already has, dropped). Anything else (a gap to fill from the log, a
         membership change, a call's status) is queued for dispatch in order."""
+        if self.ended:
+            return True  # dropped: the socket is closing
         if (self.write_frame is not None and not self.turn.busy and not self.inbox
                 and self._handled_now(event, frame)):
             return True
@@ -368,14 +430,25 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def session_ended(self, event: dict[str, Any]) -> None:
         """The browser session this socket was opened with was signed out."""
-        session = self.scope.get("session")
-        if session is not None and session.session_key in event["sessions"]:
-            await self.refuse(TeamchatError("This session was signed out.", code="signed_out"))
-            await self.close(code=CLOSE_SIGNED_OUT)
+        if self.session_key is not None and self.session_key in event["sessions"]:
+            await self.end(TeamchatError("This session was signed out.", code="signed_out"))
+
+    async def session_rekeyed(self, event: dict[str, Any]) -> None:
+        """The session took a new key (a password change): follow it."""
+        if self.session_key == event["old"]:
+            self.session_key = event["new"]
 
     async def user_deactivated(self, event: dict[str, Any]) -> None:
-        await self.refuse(TeamchatError("This account was deactivated.", code="deactivated"))
-        await self.close(code=CLOSE_DEACTIVATED)
+        await self.end(TeamchatError("This account was deactivated.", code="deactivated"))
+
+    async def access_changed(self, event: dict[str, Any]) -> None:
+        """Told of a change (role, password, token, two-factor policy), or the schedule
+        came round: check again that this socket may stream."""
+        if self.ended:
+            return
+        refusal = await database_sync_to_async(socket_refusal)(**self.access())
+        if refusal is not None:
+            await self.end(refusal)
 
     # --- Delivery ------------------------------------------------------------------------
 

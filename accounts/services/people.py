@@ -20,6 +20,7 @@ from accounts.models import ApiToken, Invitation, Organisation, Role, User, vali
 from core.audit import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.hooks import Hook
+from core.live import access_changed_on_commit, user_deactivated_broadcast
 
 
 def _encryption_unavailable(changes: dict[str, Any]) -> dict[str, Any]:
@@ -185,6 +186,10 @@ def user_role_change(*, actor: User, user: User, role: str) -> User:
         locked.save(update_fields=["role"])
         audit_record(action="user.role_changed", actor=actor, target=locked,
                      data={"from": before, "to": role})
+        if before != role:
+            # The sockets were opened, and followed what they follow, under the old role
+            # (and the two-factor policy may cover the new one).
+            access_changed_on_commit([locked.pk])
     user.role = role
     return user
 
@@ -209,18 +214,14 @@ def user_deactivate(*, actor: User, user: User) -> User:
         locked.is_active = False
         locked.deactivated_at = timezone.now()
         locked.save(update_fields=["is_active", "deactivated_at"])
+        # Announced before the sessions end (on-commit callbacks run in order), so that
+        # session sockets close saying why: deactivated, not merely signed out.
+        transaction.on_commit(lambda: user_deactivated_broadcast(locked.pk))
         from accounts.services.security import sessions_end
 
         sessions_end(user_id=locked.pk)
         audit_record(action="user.deactivated", actor=actor, target=locked)
-        transaction.on_commit(lambda: _announce_deactivation(locked.pk))
     return locked
-
-
-def _announce_deactivation(user_id: int) -> None:
-    from core.live import user_deactivated_broadcast
-
-    user_deactivated_broadcast(user_id)
 
 
 def user_reactivate(*, actor: User, user: User) -> User:
@@ -239,7 +240,22 @@ def password_changed_record(*, user: User, session_key: str | None, ip_address: 
         from accounts.services.security import sessions_end
 
         ended = sessions_end(user_id=user.pk, keep_session_key=session_key)
+        # Sessions the list does not hold (opened before it existed, or by an operator)
+        # no longer match the password: their sockets find out now.
+        access_changed_on_commit([user.pk])
         audit_record(action="auth.password_changed", actor=user, target=user,
+                     ip_address=ip_address, data={"sessions_ended": ended})
+
+
+def password_reset_record(*, user: User, ip_address: str | None) -> None:
+    """After a password reset through the emailed link: whoever asked for it may not be
+    the person signed in, so every session ends (and its sockets close); record it."""
+    with transaction.atomic():
+        from accounts.services.security import sessions_end
+
+        ended = sessions_end(user_id=user.pk)
+        access_changed_on_commit([user.pk])
+        audit_record(action="auth.password_reset", actor=user, target=user,
                      ip_address=ip_address, data={"sessions_ended": ended})
 
 
@@ -368,6 +384,7 @@ def api_token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         audit_record(action="token.revoked", actor=actor, target=token,
                      data={"user_id": token.user_id, "prefix": token.prefix})
+        access_changed_on_commit([token.user_id])  # its sockets close
     return token
 
 

@@ -19,6 +19,7 @@ from accounts.models import Organisation, RecoveryCode, Role, TwoFactorDevice, U
 from accounts.services.people import _require_admin, secret_hash
 from core.audit import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.live import SESSION_ENDED, SESSION_REKEYED, access_changed_on_commit, group_send, user_group
 from core.secrets import decrypt, encrypt
 
 RECOVERY_CODES = 10
@@ -29,6 +30,8 @@ FAILURES_BEFORE_LOCK = 5
 LOCK_FIRST_SECONDS = 30
 LOCK_LONGEST_SECONDS = 3600
 FAILURE_MEMORY_SECONDS = 24 * 3600
+# What a session the two-factor policy holds back is told, by the API and the WebSocket.
+TWO_FACTOR_OWED_DETAIL = "Set up two-factor authentication first (your organisation requires it)."
 
 
 # --- Lock-out ---------------------------------------------------------------------------
@@ -74,6 +77,26 @@ def two_factor_required(user: User) -> bool:
 
 def two_factor_enabled(user: User) -> bool:
     return TwoFactorDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
+
+
+def two_factor_owed(user: User, *, auth_method: str | None) -> bool:
+    """Whether a session of this person is held back until they set up a second factor:
+    the policy covers them and they have none. A session signed in through single sign-on
+    is not (the provider is trusted for the second factor). One rule for every door: the
+    pages and the API (accounts.middleware) and the WebSocket (accounts.selectors)."""
+    return (auth_method != "oidc" and two_factor_required(user)
+            and not two_factor_enabled(user))
+
+
+def two_factor_owing_user_ids(*, policy: str) -> list[int]:
+    """The active people (not bots) a policy covers who have no second factor."""
+    people = User.objects.filter(is_active=True, is_bot=False).exclude(
+        two_factor__confirmed_at__isnull=False)
+    if policy == "admins":
+        people = people.filter(role__in=(Role.OWNER, Role.ADMIN))
+    elif policy != "everyone":
+        return []
+    return list(people.values_list("pk", flat=True))
 
 
 def two_factor_begin(*, user: User) -> tuple[TwoFactorDevice, str]:
@@ -192,7 +215,11 @@ def two_factor_policy_set(*, actor: User, policy: str) -> Organisation:
         raise InvalidInput.for_field("require_two_factor", "Must be off, admins or everyone.")
     if actor.role != Role.OWNER:
         raise Forbidden("Only an owner may change the two-factor policy.")
-    return organisation_update(actor=actor, require_two_factor=policy)
+    with transaction.atomic():
+        organisation = organisation_update(actor=actor, require_two_factor=policy)
+        # Those it now holds back are held back on their open sockets too.
+        access_changed_on_commit(two_factor_owing_user_ids(policy=policy))
+    return organisation
 
 
 # --- Sessions ---------------------------------------------------------------------------------
@@ -211,15 +238,19 @@ def session_seen(*, session_key: str) -> None:
         last_seen_at=timezone.now())
 
 
-def session_rekeyed(*, old_key: str | None, new_key: str | None) -> None:
-    """Django gave a session a new key (e.g. after a password change): follow it."""
+def session_rekeyed(*, user_id: int, old_key: str | None, new_key: str | None) -> None:
+    """Django gave a session a new key (e.g. after a password change): follow it, and so
+    do the sockets opened with it (they check the new key from now on)."""
     if old_key and new_key and old_key != new_key:
         UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
+        transaction.on_commit(lambda: group_send(user_group(user_id), {
+            "type": SESSION_REKEYED, "old": old_key, "new": new_key}))
 
 
-def session_forget(*, session_key: str) -> None:
-    """A session signed out the ordinary way."""
+def session_forget(*, user_id: int, session_key: str) -> None:
+    """A session signed out the ordinary way: its sockets close too."""
     UserSession.objects.filter(session_key=session_key).delete()
+    transaction.on_commit(lambda: _close_sockets(user_id, [session_key]))
 
 
 def _end(keys: list[str], user_id: int) -> None:
@@ -231,8 +262,6 @@ def _end(keys: list[str], user_id: int) -> None:
 
 
 def _close_sockets(user_id: int, keys: list[str]) -> None:
-    from core.live import SESSION_ENDED, group_send, user_group
-
     group_send(user_group(user_id), {"type": SESSION_ENDED, "sessions": keys})
 
 
