@@ -87,6 +87,21 @@ export class RealtimeClient {
       emit("connection", { connected: false, final: true, reason: "Your account was deactivated." });
       return;
     }
+    if (event.code === 4001 || event.code === 4002) {
+      // The session ended, or the two-factor policy holds it back: reconnecting would be
+      // refused again, and reloading takes the person to sign in or to set up two factors.
+      this.final = true;
+      emit("connection", { connected: false, final: true, reason: event.code === 4001
+        ? "You were signed out." : "Your organisation requires two-factor authentication." });
+      location.reload();
+      return;
+    }
+    if (event.code === 4004) {
+      // The role changed: a new socket follows what the new one allows.
+      this.attempt = 0;
+      this.connect();
+      return;
+    }
     if (!navigator.onLine) {
       // The browser says it has no network: try again as soon as it has.
       emit("connection", { connected: false, offline: true });
