@@ -8,6 +8,19 @@ from rest_framework import serializers
 from accounts.models import ApiToken, User
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}$", "example": "22:00",
+                      "nullable": True})
+class ClockField(serializers.TimeField):
+    """A time of day in the person's own time zone, to the minute: "22:00"."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(format="%H:%M", **kwargs)
+
+    def to_internal_value(self, value: object):
+        parsed = super().to_internal_value(value)
+        return parsed.replace(second=0, microsecond=0, tzinfo=None)
+
+
 class UserSerializer(serializers.ModelSerializer):
     avatar_url = serializers.SerializerMethodField()
     is_active = serializers.BooleanField(read_only=True)
@@ -28,6 +41,9 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class MeSerializer(UserSerializer):
+    quiet_hours_start = ClockField(read_only=True, allow_null=True)
+    quiet_hours_end = ClockField(read_only=True, allow_null=True)
+
     class Meta(UserSerializer.Meta):
         fields = [*UserSerializer.Meta.fields, "date_joined", "notify_default",
                   "email_notifications", "daily_digest", "quiet_hours_start", "quiet_hours_end",
@@ -97,17 +113,3 @@ class InvitationSerializer(serializers.Serializer):
 
 class InvitationCreatedSerializer(InvitationSerializer):
     url = serializers.CharField(help_text="The one-time link, shown only now.")
-
-
-@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}$", "example": "22:00",
-                      "nullable": True})
-class ClockField(serializers.TimeField):
-    """A time of day in the person's own time zone, to the minute: "22:00"."""
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(format="%H:%M", **kwargs)
-
-    def to_internal_value(self, value: object):
-        parsed = super().to_internal_value(value)
-        return parsed.replace(second=0, microsecond=0, tzinfo=None)
-

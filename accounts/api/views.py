@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -143,6 +144,8 @@ class InvitationDetailView(APIView):
 
 
 class MyAvatarView(APIView):
+    parser_classes = [MultiPartParser]
+
     @extend_schema(request={"multipart/form-data": inline_serializer(
         "AvatarUpload", {"avatar": serializers.ImageField()})}, responses=MeSerializer,
         summary="Upload my avatar (PNG, JPEG, GIF or WebP, up to 5 MB)")
@@ -153,7 +156,7 @@ class MyAvatarView(APIView):
         user = services.user_avatar_set(user=request.user, avatar=upload)
         return Response(MeSerializer(user).data)
 
-    @extend_schema(responses=MeSerializer, summary="Remove my avatar")
+    @extend_schema(responses={200: MeSerializer}, summary="Remove my avatar")
     def delete(self, request: Request) -> Response:
         user = services.user_avatar_clear(user=request.user)
         return Response(MeSerializer(user).data)

@@ -50,17 +50,23 @@ class BotListView(APIView):
         return Response(UserSerializer(bot).data, status=status.HTTP_201_CREATED)
 
 
+class BotTokenSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
 class BotTokenView(APIView):
     @extend_schema(summary="Create an API token for a bot (admins; shown once)",
-                   request=inline_serializer("BotToken", {"name": serializers.CharField()}),
+                   request=BotTokenSerializer,
                    responses={201: inline_serializer("BotTokenCreated", {
                        "id": serializers.IntegerField(), "token": serializers.CharField()})})
     def post(self, request: Request, bot_id: int) -> Response:
+        serializer = BotTokenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         bot = User.objects.filter(pk=bot_id, is_bot=True).first()
         if bot is None:
             raise NotFound("No such bot.")
         token, raw = accounts.api_token_create(actor=request.user, user=bot,
-                                               name=str(request.data.get("name", "")))
+                                               name=serializer.validated_data["name"])
         return Response({"id": token.pk, "token": raw}, status=status.HTTP_201_CREATED)
 
 
@@ -71,8 +77,8 @@ class IncomingSerializer(serializers.Serializer):
     bot = serializers.IntegerField(source="bot_id", read_only=True)
     prefix = serializers.CharField(source="secret_prefix", read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
-    last_used_at = serializers.DateTimeField(read_only=True)
-    revoked_at = serializers.DateTimeField(read_only=True)
+    last_used_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
 class IncomingListView(APIView):
@@ -113,7 +119,7 @@ class OutgoingSerializer(serializers.Serializer):
     trigger_words = serializers.ListField(child=serializers.CharField(max_length=40), required=False)
     bot = serializers.IntegerField(source="bot_id", read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
-    revoked_at = serializers.DateTimeField(read_only=True)
+    revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def to_representation(self, hook: OutgoingWebhook) -> dict:
         return {"id": hook.pk, "name": hook.name, "url": hook.url, "bot": hook.bot_id,
@@ -199,6 +205,14 @@ class CommandRunView(APIView):
                          "message": message_payload(result.message) if result.message else None})
 
 
+class SlashCommandCreateSerializer(serializers.Serializer):
+    # The service checks the name and the address; this only makes sure they are strings.
+    command = serializers.CharField(max_length=33)
+    url = serializers.CharField(max_length=500)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    usage_hint = serializers.CharField(required=False, allow_blank=True, default="")
+
+
 class CommandListView(APIView):
     @extend_schema(summary="Slash commands, built-in and custom",
                    responses=inline_serializer("Command", {
@@ -208,18 +222,13 @@ class CommandListView(APIView):
         return Response({"results": services.command_list()})
 
     @extend_schema(summary="Create a custom slash command (admins); its token is shown once",
-                   request=inline_serializer("CommandCreate", {
-                       "command": serializers.CharField(), "url": serializers.URLField(),
-                       "description": serializers.CharField(required=False),
-                       "usage_hint": serializers.CharField(required=False)}),
+                   request=SlashCommandCreateSerializer,
                    responses={201: inline_serializer("CommandCreated", {
                        "command": serializers.CharField(), "token": serializers.CharField()})})
     def post(self, request: Request) -> Response:
-        slash, token = services.slash_command_create(
-            actor=request.user, command=str(request.data.get("command", "")),
-            url=str(request.data.get("url", "")),
-            description=str(request.data.get("description", "")),
-            usage_hint=str(request.data.get("usage_hint", "")))
+        serializer = SlashCommandCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        slash, token = services.slash_command_create(actor=request.user, **serializer.validated_data)
         return Response({"command": slash.command, "token": token}, status=status.HTTP_201_CREATED)
 
 
