@@ -99,8 +99,7 @@ def measure(seeded: Any, people: int, seconds: float) -> Row:
     servers = [DaphneServer(environment.DATA_DIR / f"daphne-load-{n}") for n in range(2)]
     try:
         for server in servers:
-            server.start(DATABASE_CONN_MAX_AGE="60", **environment.CELERY_ENV,
-                         **environment.RATE_LIMITS)
+            server.start(**environment.CELERY_ENV, **environment.RATE_LIMITS)
             _log(f"  load: daphne pid {server.process.pid} on port {server.port}")
         state, connected = asyncio.run(_load(servers, seeded, tokens, seconds))
     finally:

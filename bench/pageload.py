@@ -56,7 +56,7 @@ def run(*, quick: bool) -> list[Row]:
     session = session_cookie_for(reader).split("=", 1)[1]
     server = DaphneServer(environment.DATA_DIR / "daphne-pageload")
     try:
-        server.start(DATABASE_CONN_MAX_AGE="60", **environment.CELERY_ENV, **environment.RATE_LIMITS)
+        server.start(**environment.CELERY_ENV, **environment.RATE_LIMITS)
         print(f"  daphne pid {server.process.pid} on port {server.port}", file=sys.stderr, flush=True)
         cookie = {"name": "sessionid", "value": session, "url": server.url}
         with sync_playwright() as playwright:

@@ -144,10 +144,8 @@ def _measure_teamchat(seeded: seed_realtime.RealtimeSeed, tokens: list[str], pla
 
     server = DaphneServer(environment.DATA_DIR / "daphne")
     try:
-        # Persistent database connections, as in production (DATABASE_URL's default);
-        # tests.servers turns them off for its own reasons, and runs jobs eagerly.
-        server.start(DATABASE_CONN_MAX_AGE="60", **environment.CELERY_ENV,
-                     **environment.RATE_LIMITS)
+        # Pooled database connections, as in production (DATABASE_URL's default).
+        server.start(**environment.CELERY_ENV, **environment.RATE_LIMITS)
         _progress(f"realtime: daphne pid {server.process.pid} on port {server.port}")
         return asyncio.run(_teamchat(server.ws_url, server.process.pid, seeded, tokens, plan))
     finally:

@@ -122,15 +122,43 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL: str = env.str("DATABASE_URL", default="")
 EMBEDDED_DATABASE = not DATABASE_URL
+# PostgreSQL connections come from a pool per process (psycopg's, through Django): under
+# daphne each request runs in a thread of its own, and a connection kept per thread
+# (CONN_MAX_AGE) outlived its thread and piled up. With the pool a request borrows a
+# connection and gives it back when it ends, so a process holds at most
+# DATABASE_POOL_MAX_SIZE; more requests at once wait up to DATABASE_POOL_TIMEOUT seconds
+# for one. DATABASE_POOL=0 (behind PgBouncer, say) goes back to a connection per thread,
+# closed after each request unless DATABASE_CONN_MAX_AGE says otherwise.
+DATABASE_POOL: bool = env.bool("DATABASE_POOL", default=True)
+DATABASE_POOL_MIN_SIZE: int = env.int("DATABASE_POOL_MIN_SIZE", default=2)
+DATABASE_POOL_MAX_SIZE: int = env.int("DATABASE_POOL_MAX_SIZE", default=8)
+DATABASE_POOL_TIMEOUT: float = env.float("DATABASE_POOL_TIMEOUT", default=10.0)
 if DATABASE_URL:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    # With a pool, the pool checks a connection as it lends it (psycopg's check), instead
+    # of Django checking a kept one at the start of a request.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if "postgresql" in DATABASES["default"]["ENGINE"]:
         # Our queries are short; PostgreSQL's JIT compiles any plan it guesses is costly
         # (the unread counts' correlated subqueries) and spends ~700 ms doing it.
         options = DATABASES["default"].setdefault("OPTIONS", {})
         options["options"] = (options.get("options", "") + " -c jit=off").strip()
+        if DATABASE_POOL:
+            if not 0 <= DATABASE_POOL_MIN_SIZE <= DATABASE_POOL_MAX_SIZE or DATABASE_POOL_MAX_SIZE < 1:
+                raise ImproperlyConfigured("DATABASE_POOL_MIN_SIZE must be between 0 and "
+                                           "DATABASE_POOL_MAX_SIZE, which must be at least 1")
+            if env.int("DATABASE_CONN_MAX_AGE", default=0):
+                raise ImproperlyConfigured("DATABASE_CONN_MAX_AGE keeps connections per thread; "
+                                           "it cannot be combined with the pool (DATABASE_POOL=0)")
+            options["pool"] = {"min_size": DATABASE_POOL_MIN_SIZE,
+                               "max_size": DATABASE_POOL_MAX_SIZE,
+                               "timeout": DATABASE_POOL_TIMEOUT,
+                               # Seen as its own client in pg_stat_activity.
+                               "name": "teamchat"}
+    # Django refuses a pool with persistent connections: with the pool, always 0.
+    DATABASES["default"]["CONN_MAX_AGE"] = (
+        0 if DATABASES["default"].get("OPTIONS", {}).get("pool")
+        else env.int("DATABASE_CONN_MAX_AGE", default=0))
 else:
     DATABASES = {
         "default": {
@@ -152,9 +180,13 @@ else:
 # from (core/replica.py). Needs DATABASE_URL; writes and migrations stay on the primary.
 DATABASE_REPLICA_URL: str = env.str("DATABASE_REPLICA_URL", default="") if DATABASE_URL else ""
 if DATABASE_REPLICA_URL:
+    # The replica's connections follow the primary's settings, in a pool of their own
+    # (Django keeps one per alias): a process may hold up to twice the pool's size.
     DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
-    for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "OPTIONS"):
-        DATABASES["replica"].setdefault(_key, DATABASES["default"].get(_key))
+    DATABASES["replica"]["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {}),
+                                       **DATABASES["replica"].get("OPTIONS", {})}
+    for _key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+        DATABASES["replica"][_key] = DATABASES["default"][_key]
 DATABASE_ROUTERS = ["core.replica.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

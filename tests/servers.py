@@ -37,7 +37,6 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env.update({
         "DJANGO_SETTINGS_MODULE": "teamchat.settings",
         "DATABASE_URL": database_url,
-        "DATABASE_CONN_MAX_AGE": "0",
         "REDIS_URL": settings.REDIS_URL,
         "TEAMCHAT_CHANNEL_PREFIX": settings.CHANNEL_LAYER_PREFIX,
         "SECRET_KEY": settings.SECRET_KEY,

@@ -96,7 +96,12 @@ TEST_USES_REDIS = not _redis_problem
 if TEST_USES_POSTGRES:
     # The replica alias on the test database itself, for tests/core/test_replica.py;
     # nothing reads from it unless a test sets DATABASE_REPLICA_URL.
-    DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
+    # Without a pool of its own: dropping the test database at the end closes only the
+    # pool of the alias it drops, and a mirror's open pool would keep the database busy.
+    DATABASES["replica"] = {  # noqa: F405
+        **DATABASES["default"], "TEST": {"MIRROR": "default"},  # noqa: F405
+        "OPTIONS": {key: value for key, value in DATABASES["default"].get("OPTIONS", {}).items()  # noqa: F405
+                    if key != "pool"}}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

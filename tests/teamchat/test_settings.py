@@ -131,3 +131,38 @@ def test_the_test_run_says_which_services_it_uses(tmp_path):
     assert required.returncode != 0
     assert "TEAMCHAT_REQUIRE_SERVICES=1 but PostgreSQL at postgres://nobody@127.0.0.1:1/none" in (
         required.stderr)
+
+
+PRINT_DATABASES = """
+import json
+from django.conf import settings
+print(json.dumps({alias: {key: db.get(key) for key in ("ENGINE", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS")}
+                  | {"pool": db.get("OPTIONS", {}).get("pool")}
+                  for alias, db in settings.DATABASES.items()}))
+"""
+
+
+def test_postgresql_connections_come_from_a_pool_sized_by_the_environment(tmp_path):
+    base = {"SECRET_KEY": "s" * 60, "TEAMCHAT_DATA_DIR": str(tmp_path),
+            "DATABASE_URL": "postgres://chat:pw@db.internal:5432/teamchat"}
+    pooled = run_settings({**base, "DATABASE_REPLICA_URL": "postgres://chat:pw@replica.internal/teamchat",
+                           "DATABASE_POOL_MIN_SIZE": "1", "DATABASE_POOL_MAX_SIZE": "6"},
+                          PRINT_DATABASES)
+    assert pooled.returncode == 0, pooled.stderr
+    databases = json.loads(pooled.stdout)
+    pool = {"min_size": 1, "max_size": 6, "timeout": 10.0, "name": "teamchat"}
+    for alias in ("default", "replica"):
+        # Django refuses a pool with persistent connections; the pool checks each loan.
+        assert databases[alias] == {"ENGINE": "django.db.backends.postgresql", "CONN_MAX_AGE": 0,
+                                    "CONN_HEALTH_CHECKS": True, "pool": pool}, alias
+
+    without = run_settings({**base, "DATABASE_POOL": "0", "DATABASE_CONN_MAX_AGE": "30"},
+                           PRINT_DATABASES)
+    assert json.loads(without.stdout)["default"]["pool"] is None
+    assert json.loads(without.stdout)["default"]["CONN_MAX_AGE"] == 30
+
+    refused = run_settings({**base, "DATABASE_CONN_MAX_AGE": "60"}, PRINT_DATABASES)
+    assert refused.returncode != 0 and "DATABASE_POOL=0" in refused.stderr
+
+    embedded = run_settings({"DEBUG": "1", "TEAMCHAT_DATA_DIR": str(tmp_path)}, PRINT_DATABASES)
+    assert json.loads(embedded.stdout)["default"]["pool"] is None
