@@ -33,8 +33,9 @@ def _on_sign_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> 
 def _on_sign_in_failed(sender: Any, credentials: dict, request: HttpRequest | None = None,
                        **kwargs: Any) -> None:
     email = credentials.get("username") or credentials.get("email") or ""
+    # The lock-out counted this attempt before the password was checked
+    # (accounts/backends.py).
     services.sign_in_failure_record(email=email, ip_address=client_ip(request))
-    services.sign_in_failed(email=email)
 
 
 @receiver(user_logged_out)

@@ -75,6 +75,10 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     user = User.objects.filter(pk=pending["user"], is_active=True).first()
     if user is None:
         return redirect("accounts:login")
+    if request.method == "POST":
+        # Beside the account's lock-out, each address is limited across accounts.
+        ratelimit.enforce("two_factor", client_ip(request), settings.RATE_LIMIT_TWO_FACTOR,
+                          "codes")
     form = TwoFactorCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -216,7 +220,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 return render(request, "accounts/invitation_invalid.html",
                               {"reason": error.detail}, status=error.status_code)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="accounts.backends.LockoutModelBackend")
             return redirect("/")
     return render(request, "accounts/invitation_accept.html", {"form": form})
 

@@ -100,7 +100,7 @@ ROOT_URLCONF = "teamchat.urls"
 ASGI_APPLICATION = "teamchat.asgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["accounts.backends.LockoutModelBackend"]
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
@@ -284,6 +284,8 @@ RATE_LIMIT_API: str = env.str("RATE_LIMIT_API", default="1200/60")  # per person
 RATE_LIMIT_MESSAGES: str = env.str("RATE_LIMIT_MESSAGES", default="60/60")  # sends per person
 RATE_LIMIT_UPLOADS: str = env.str("RATE_LIMIT_UPLOADS", default="30/60")  # uploads per person
 RATE_LIMIT_SIGN_IN: str = env.str("RATE_LIMIT_SIGN_IN", default="20/60")  # attempts per address
+# second-step codes (sign-in 2FA) per address
+RATE_LIMIT_TWO_FACTOR: str = env.str("RATE_LIMIT_TWO_FACTOR", default="10/60")
 
 # --- Integrations (docs/api.md) -------------------------------------------------------------
 # Link previews and webhooks may reach private and loopback addresses only when this is on.

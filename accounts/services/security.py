@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation, RecoveryCode, Role, TwoFactorDevice, User, UserSession
 from accounts.services.people import _require_admin, secret_hash
+from core import ratelimit
 from core.audit import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.live import SESSION_ENDED, SESSION_REKEYED, access_changed_on_commit, group_send, user_group
@@ -35,6 +36,12 @@ TWO_FACTOR_OWED_DETAIL = "Set up two-factor authentication first (your organisat
 
 
 # --- Lock-out ---------------------------------------------------------------------------
+# Each attempt (a password or a second-step code) is counted before its secret is
+# checked, atomically, so concurrent guesses cannot slip past the count: the first
+# FAILURES_BEFORE_LOCK - 1 run freely; each later one must first claim the account's
+# lock, which then holds for its backoff whether the attempt fails or not. The backoff
+# doubles with each lock claimed (not with the attempts refused meanwhile). A right
+# secret gives its count back (and its lock); a completed sign-in clears all three keys.
 
 
 def _lock_key(email: str) -> str:
@@ -43,25 +50,43 @@ def _lock_key(email: str) -> str:
 
 def sign_in_locked_for(*, email: str) -> int:
     """Seconds until this account may try again (0 when it may try now)."""
-    state = cache.get(_lock_key(email)) or {}
-    return max(0, int(state.get("locked_until", 0) - time.time()))
+    until = cache.get(f"{_lock_key(email)}:lock") or 0
+    return max(0, int(until - time.time() + 0.999))
 
 
-def sign_in_failed(*, email: str) -> int:
-    """Count a failed password or code; returns the lock (seconds) it now carries."""
+def sign_in_attempt_begin(*, email: str) -> int:
+    """Count one attempt on this account before its secret is checked; returns its
+    number, for `sign_in_attempt_passed`. Raises Forbidden (`locked`) when the account
+    is locked; that attempt is not counted and its secret must not be checked."""
     key = _lock_key(email)
-    state = cache.get(key) or {"failures": 0, "locked_until": 0}
-    state["failures"] += 1
-    over = state["failures"] - FAILURES_BEFORE_LOCK
-    if over >= 0:
-        lock = min(LOCK_FIRST_SECONDS * 2 ** over, LOCK_LONGEST_SECONDS)
-        state["locked_until"] = time.time() + lock
-    cache.set(key, state, timeout=FAILURE_MEMORY_SECONDS)
-    return sign_in_locked_for(email=email)
+    # Remembered for a day after the last attempt.
+    attempt = ratelimit.count(f"{key}:n", FAILURE_MEMORY_SECONDS, refresh=True)
+    if attempt < FAILURES_BEFORE_LOCK:
+        return attempt
+    if ratelimit.claim(f"{key}:lock", time.time() + LOCK_FIRST_SECONDS, LOCK_FIRST_SECONDS):
+        # This attempt holds the lock, so nobody else writes it: set its real length.
+        level = ratelimit.count(f"{key}:locks", FAILURE_MEMORY_SECONDS, refresh=True)
+        lock = min(LOCK_FIRST_SECONDS * 2 ** (level - 1), LOCK_LONGEST_SECONDS)
+        cache.set(f"{key}:lock", time.time() + lock, timeout=lock)
+        return attempt
+    ratelimit.count(f"{key}:n", FAILURE_MEMORY_SECONDS, delta=-1)
+    wait = max(1, sign_in_locked_for(email=email))
+    raise Forbidden(f"Too many failed attempts; try again in {wait} s.", code="locked")
+
+
+def sign_in_attempt_passed(*, email: str, attempt: int) -> None:
+    """The secret of a counted attempt was right: it is not a failure. (The person may
+    still have a second step ahead, so earlier failures stay counted.)"""
+    key = _lock_key(email)
+    ratelimit.count(f"{key}:n", FAILURE_MEMORY_SECONDS, delta=-1)
+    if attempt >= FAILURES_BEFORE_LOCK:  # it holds the lock, so nobody else does
+        ratelimit.count(f"{key}:locks", FAILURE_MEMORY_SECONDS, delta=-1)
+        cache.delete(f"{key}:lock")
 
 
 def sign_in_succeeded(*, email: str) -> None:
-    cache.delete(_lock_key(email))
+    key = _lock_key(email)
+    cache.delete_many([f"{key}:n", f"{key}:locks", f"{key}:lock"])
 
 
 # --- Two-factor authentication --------------------------------------------------------------
@@ -166,24 +191,24 @@ def recovery_codes_regenerate(*, user: User, code: str) -> list[str]:
 
 def two_factor_verify(*, user: User, code: str) -> str:
     """Check a second factor: a TOTP code or an unused recovery code (which is then used
-    up). Returns which; raises InvalidInput otherwise, counting toward the lock-out."""
-    locked = sign_in_locked_for(email=user.email)
-    if locked:
-        raise Forbidden(f"Too many failed attempts; try again in {locked} s.", code="locked")
+    up). Returns which; raises InvalidInput otherwise, counting toward the lock-out, and
+    Forbidden (`locked`) without checking the code while the account is locked."""
     device = TwoFactorDevice.objects.filter(user=user, confirmed_at__isnull=False).first()
     if device is None:
         raise NotFound("Two-factor authentication is not on.")
+    attempt = sign_in_attempt_begin(email=user.email)
     if _check_code(device, code):
+        sign_in_attempt_passed(email=user.email, attempt=attempt)
         return "totp"
     cleaned = (code or "").strip().lower()
     if cleaned:
         used = RecoveryCode.objects.filter(user=user, code_hash=secret_hash(cleaned),
                                            used_at__isnull=True).update(used_at=timezone.now())
         if used:
+            sign_in_attempt_passed(email=user.email, attempt=attempt)
             audit_record(action="2fa.recovery_code_used", actor=user, target=user, data={
                 "left": RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()})
             return "recovery"
-    sign_in_failed(email=user.email)
     audit_record(action="2fa.failed", actor=user, target=user)
     raise InvalidInput.for_field("code", "That code is not right.")
 

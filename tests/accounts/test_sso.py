@@ -29,7 +29,7 @@ def provider(settings):
         settings.OIDC_OP_USER_ENDPOINT = config["userinfo_endpoint"]
         settings.OIDC_OP_JWKS_ENDPOINT = config["jwks_uri"]
         settings.AUTHENTICATION_BACKENDS = ["accounts.oidc.TeamchatOIDCBackend",
-                                            "django.contrib.auth.backends.ModelBackend"]
+                                            "accounts.backends.LockoutModelBackend"]
         yield base
 
 

@@ -19,12 +19,12 @@ def test_a_window_counts_each_hit_once_and_expires():
     key = cache.make_and_validate_key(name)
     client = cache._cache.get_client(key, write=True)
 
-    assert [ratelimit._count(name, 120) for _ in range(3)] == [1, 2, 3]
+    assert [ratelimit.count(name, 120) for _ in range(3)] == [1, 2, 3]
     assert 0 < client.ttl(key) <= 120
     client.expire(key, 30)  # a later hit leaves the window's expiry alone
-    assert ratelimit._count(name, 120) == 4 and client.ttl(key) <= 30
+    assert ratelimit.count(name, 120) == 4 and client.ttl(key) <= 30
     client.script_flush()  # Redis restarted, say: the script is loaded again
-    assert ratelimit._count(name, 120) == 5
+    assert ratelimit.count(name, 120) == 5
     client.delete(key)
 
 
@@ -43,7 +43,7 @@ def test_every_thread_counts_through_one_client_and_no_hit_is_lost():
     key = cache.make_and_validate_key(name)
 
     def hits(_: int) -> tuple[int, object]:
-        used = [ratelimit._count(name, 120) for _ in range(25)]
+        used = [ratelimit.count(name, 120) for _ in range(25)]
         return max(used), ratelimit._count_script(cache._cache, key)
 
     with ThreadPoolExecutor(4) as pool:  # each thread has a cache client of its own
