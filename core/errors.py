@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404
@@ -147,6 +148,12 @@ def as_teamchat_error(exc: Exception) -> TeamchatError | None:
         else:
             fields = {"non_field_errors": list(exc.messages)}
         return InvalidInput(_summary(fields), fields=fields)
+    if isinstance(exc, RequestDataTooBig):
+        return InvalidInput("The request body is too large.", code="too_large")
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return InvalidInput(str(exc) or "The request has too many fields or files.")
+    if isinstance(exc, drf_exceptions.ParseError):
+        return InvalidInput(str(exc.detail))
     if isinstance(exc, DataError):
         # The database refused a value (e.g. a NUL character in text); nothing was stored.
         return InvalidInput("Some text contains characters that cannot be stored (such as NUL).",

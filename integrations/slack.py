@@ -11,10 +11,11 @@ no_text, invalid_blocks.
 from __future__ import annotations
 
 import html
-import json
 import re
 from typing import Any
 from urllib.parse import parse_qs
+
+from core.parsers import JSONTooDeep, json_loads
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_BLOCKS = 50
@@ -161,9 +162,11 @@ def parse(body: bytes, content_type: str) -> dict[str, Any]:
             raw = (form.get("payload") or [""])[0]
             if not raw:
                 raise PayloadError("invalid_payload", "no payload field")
-            payload = json.loads(raw)
+            payload = json_loads(raw)
         else:
-            payload = json.loads(body.decode("utf-8"))
+            payload = json_loads(body.decode("utf-8"))
+    except JSONTooDeep as error:
+        raise PayloadError("invalid_payload", f"the payload is {error}") from None
     except (UnicodeDecodeError, ValueError):
         raise PayloadError("invalid_payload", "not valid JSON") from None
     if not isinstance(payload, dict):

@@ -456,9 +456,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # Bodies are JSON (docs/api.md); only the upload endpoints (files/, me/avatar/) take
-    # multipart, and say so themselves.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Bodies are JSON objects (docs/api.md), bounded in size and nesting (core/parsers.py);
+    # only the upload endpoints (files/, me/avatar/) take multipart, and say so themselves.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONObjectParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",

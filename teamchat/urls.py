@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from core.metrics import metrics_view
 from teamchat.health import healthz
 
+handler400 = "teamchat.views.bad_request"
 handler404 = "teamchat.views.not_found"
 handler500 = "teamchat.views.server_error"
 

@@ -253,7 +253,10 @@ def incoming_hook(request: HttpRequest, secret: str) -> HttpResponse:
         return HttpResponse(text, status=code, content_type="text/plain; charset=utf-8")
 
     try:
-        services.incoming_webhook_post(secret=secret, body=request.body,
+        # Read no further than a payload may be: past it, `invalid_payload` (where
+        # request.body would stop at Django's own limit with its HTML page).
+        body = request.read(slack.MAX_PAYLOAD_BYTES + 1)
+        services.incoming_webhook_post(secret=secret, body=body,
                                        content_type=request.content_type or "")
     except NotFound:
         return plain("no_service", 404)

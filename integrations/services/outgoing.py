@@ -16,6 +16,7 @@ from accounts import services as accounts
 from accounts.models import User
 from core.audit import audit_record
 from core.errors import InvalidInput, NotFound
+from core.parsers import json_loads
 from core.secrets import decrypt, encrypt
 from integrations import fetch, signing
 from integrations.models import DeliveryStatus, OutgoingWebhook, WebhookDelivery
@@ -157,7 +158,7 @@ def _reply(delivery: WebhookDelivery, answer: fetch.FetchResult) -> Message | No
     if "json" not in answer.headers.get("content-type", ""):
         return None
     try:
-        data = json.loads(answer.body)
+        data = json_loads(answer.body)  # bounded: deep brackets are no reply
     except ValueError:
         return None
     text = data.get("text") if isinstance(data, dict) else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -17,6 +16,7 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import Organisation
+from core.parsers import json_loads
 from files.images import MAX_IMAGE_PIXELS
 from integrations import fetch
 from integrations.models import LinkPreview, MessageLinkPreview
@@ -110,7 +110,9 @@ def preview_fetch(url: str) -> LinkPreview:
         if parser.oembed and not meta.get("og:title"):
             embed = fetch.request("GET", urljoin(answer.url, parser.oembed), max_bytes=64 * 1024,
                                   timeout=5.0, allowed_domains=domains or None)
-            oembed = json.loads(embed.body) if embed.status == 200 else {}
+            oembed = json_loads(embed.body) if embed.status == 200 else {}  # bounded
+            if not isinstance(oembed, dict):
+                raise ValueError("the oEmbed answer is not a JSON object")
         preview.title = (meta.get("og:title") or oembed.get("title") or parser.title).strip()[:300]
         preview.description = (meta.get("og:description") or meta.get("description") or "")[:1000]
         preview.site_name = (meta.get("og:site_name") or oembed.get("provider_name") or "")[:200]
