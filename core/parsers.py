@@ -82,7 +82,7 @@ class JSONObjectParser(JSONParser):
         except JSONTooDeep as error:
             raise InvalidInput(f"The JSON body is {error}.") from None
         except (UnicodeDecodeError, ValueError) as error:
-            raise InvalidInput(f"The body is not valid JSON ({error}).") from None
+            raise InvalidInput(f"JSON parse error - {error}") from None
         if not isinstance(data, dict):
             raise InvalidInput(f"The JSON body must be an object, not {_json_type(data)}.")
         return data
