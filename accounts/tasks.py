@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 
 from accounts.models import Invitation
 from accounts.services import INVITATION_LIFETIME, invitation_url
+from core.text import one_line
 
 
 @shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -21,7 +22,8 @@ def send_invitation_email(self, invitation_id: int, raw_token: str) -> None:
         "days": INVITATION_LIFETIME.days,
     }
     send_mail(
-        subject=f"{invitation.invited_by.display_name} invited you to teamchat",
+        # One line whatever the name holds: a line break in a header is BadHeaderError.
+        subject=one_line(f"{invitation.invited_by.display_name} invited you to teamchat"),
         message=render_to_string("accounts/email/invitation.txt", context),
         from_email=None,
         recipient_list=[invitation.email],
@@ -30,4 +32,4 @@ def send_invitation_email(self, invitation_id: int, raw_token: str) -> None:
 
 @shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_plain_email(self, subject: str, body: str, to_email: str) -> None:
-    send_mail(subject=subject, message=body, from_email=None, recipient_list=[to_email])
+    send_mail(subject=one_line(subject), message=body, from_email=None, recipient_list=[to_email])

@@ -21,6 +21,7 @@ from core.audit import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.hooks import Hook
 from core.live import access_changed_on_commit, user_deactivated_broadcast
+from core.text import clean_name
 
 
 def _encryption_unavailable(changes: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def _clean_email(email: str) -> str:
 
 
 def _clean_display_name(name: str) -> str:
-    name = (name or "").strip()
+    name = clean_name("display_name", name).strip()
     if not name:
         raise InvalidInput.for_field("display_name", "A display name is required.")
     if len(name) > 80:
@@ -142,7 +143,7 @@ def user_profile_update(*, user: User, **changes: Any) -> User:
     limits = {"full_name": 150, "title": 100, "status_text": 100, "status_emoji": 32}
     for field, limit in limits.items():
         if field in changes:
-            changes[field] = (changes[field] or "").strip()
+            changes[field] = clean_name(field, changes[field]).strip()
             if len(changes[field]) > limit:
                 raise InvalidInput.for_field(field, f"At most {limit} characters.")
     for field, value in changes.items():
@@ -359,7 +360,7 @@ def api_token_create(*, actor: User, user: User, name: str) -> tuple[ApiToken, s
         raise Forbidden("You may create tokens only for yourself (admins: also for bots).")
     if not user.is_active:
         raise InvalidInput.for_field("user", "This account is deactivated.")
-    name = (name or "").strip()
+    name = clean_name("name", name).strip()
     if not name:
         raise InvalidInput.for_field("name", "Give the token a name you will recognise.")
     if len(name) > 100:
@@ -424,6 +425,8 @@ def organisation_update(*, actor: User, **changes: Any) -> Organisation:
     if unknown:
         raise InvalidInput(f"Unknown settings: {', '.join(sorted(unknown))}.",
                            fields={name: ["Unknown field."] for name in unknown})
+    if "name" in changes:
+        changes["name"] = clean_name("name", changes["name"])
     if "name" in changes and not str(changes["name"]).strip():
         raise InvalidInput.for_field("name", "A name is required.")
     if "message_edit_window_seconds" in changes:
@@ -484,6 +487,7 @@ def presence_set(*, user: User, status: str, status_text: str | None = None,
     else:
         changes.update(dnd_until=None, presence_manual="away" if status == "away" else "")
     if status_text is not None:
+        status_text = clean_name("status_text", status_text)
         if len(status_text.strip()) > 100:
             raise InvalidInput.for_field("status_text", "At most 100 characters.")
         changes["status_text"] = status_text.strip()

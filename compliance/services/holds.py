@@ -14,6 +14,7 @@ from accounts.models import User
 from compliance.models import LegalHold
 from core.audit import audit_record
 from core.errors import Forbidden, InvalidInput, NotFound
+from core.text import clean_name
 
 
 def require_records_role(actor: User, what: str) -> None:
@@ -44,7 +45,7 @@ def legal_hold_create(*, actor: User, name: str, reason: str, custodian_ids: Ite
     from messaging.models import Conversation
 
     require_records_role(actor, "place legal holds")
-    name, reason = (name or "").strip(), (reason or "").strip()
+    name, reason = clean_name("name", name).strip(), (reason or "").strip()
     if not name:
         raise InvalidInput.for_field("name", "A hold needs a name (e.g. a matter number).")
     if not reason:

@@ -19,6 +19,7 @@ from core.audit import audit_record
 from core.errors import InvalidInput, NotFound
 from core.parsers import json_loads
 from core.secrets import decrypt, encrypt
+from core.text import clean_name
 from integrations import fetch
 from integrations.models import SlashCommand
 from integrations.services.common import require_admin
@@ -63,6 +64,8 @@ def slash_command_create(*, actor: User, command: str, url: str, description: st
         raise InvalidInput.for_field("command", f"/{command} already exists.")
     if not (url or "").startswith(("http://", "https://")):
         raise InvalidInput.for_field("url", "An http or https address.")
+    description = clean_name("description", description)
+    usage_hint = clean_name("usage_hint", usage_hint)
     token = secrets.token_urlsafe(24)
     with transaction.atomic():
         bot = accounts.bot_create(actor=actor, display_name=f"/{command}",

@@ -15,6 +15,7 @@ from accounts.models import User
 from core import ratelimit
 from core.audit import audit_record
 from core.errors import InvalidInput, NotFound, RateLimited
+from core.text import clean_name
 from integrations import slack
 from integrations.models import IncomingWebhook
 from integrations.services.common import require_admin
@@ -33,7 +34,7 @@ def incoming_webhook_create(*, actor: User, conversation_id: Any, name: str) -> 
     """Create a webhook and its bot (a member of the conversation). Returns the hook and
     its secret, shown only now."""
     require_admin(actor, "create webhooks")
-    name = (name or "").strip()
+    name = clean_name("name", name).strip()
     if not name or len(name) > 100:
         raise InvalidInput.for_field("name", "A name of 1 to 100 characters is required.")
     conversation = Conversation.objects.filter(pk=conversation_id).first()

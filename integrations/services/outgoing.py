@@ -18,6 +18,7 @@ from core.audit import audit_record
 from core.errors import InvalidInput, NotFound
 from core.parsers import json_loads
 from core.secrets import decrypt, encrypt
+from core.text import clean_name
 from integrations import fetch, signing
 from integrations.models import DeliveryStatus, OutgoingWebhook, WebhookDelivery
 from integrations.services.common import require_admin
@@ -35,7 +36,7 @@ def outgoing_webhook_create(*, actor: User, name: str, url: str, conversation_id
     """Create a webhook and its bot (a member of each conversation). Returns the hook and
     its signing secret, shown only now."""
     require_admin(actor, "create webhooks")
-    name = (name or "").strip()
+    name = clean_name("name", name).strip()
     if not name or len(name) > 100:
         raise InvalidInput.for_field("name", "A name of 1 to 100 characters is required.")
     if not (url or "").startswith(("http://", "https://")) or len(url) > 500:

@@ -14,6 +14,7 @@ from accounts.models import User
 from core.audit import audit_record
 from core.compiled import CompiledQuery
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.text import clean_name
 from messaging import permissions
 from messaging.encryption import conversation_encryption_decide
 from messaging.events import event_record
@@ -54,7 +55,7 @@ def membership_of(user: User, conversation: Conversation) -> Membership | None:
 
 
 def clean_channel_name(name: str) -> str:
-    cleaned = (name or "").strip().lstrip("#").lower()
+    cleaned = clean_name("name", name).strip().lstrip("#").lower()
     if not cleaned:
         raise InvalidInput.for_field("name", "A channel needs a name.")
     if not CHANNEL_NAME_RE.match(cleaned):
@@ -69,7 +70,7 @@ def clean_channel_name(name: str) -> str:
 def _clean_text_field(field: str, value: Any, limit: int) -> str:
     if not isinstance(value, str):
         raise InvalidInput.for_field(field, "Must be text.")
-    value = value.strip()
+    value = clean_name(field, value).strip()
     if len(value) > limit:
         raise InvalidInput.for_field(field, f"At most {limit} characters.")
     return value

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 from core.audit import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.text import clean_name
 from messaging.markdown import SPECIAL_MENTIONS
 from messaging.models import UserGroup
 
@@ -48,7 +49,8 @@ def usergroup_create(*, actor: User, handle: Any, name: Any, description: str = 
                      member_ids: Iterable[Any] = ()) -> UserGroup:
     _require_admin(actor)
     handle = _clean_handle(handle)
-    name = str(name or "").strip()
+    name = clean_name("name", name).strip()
+    description = clean_name("description", description)
     if not name or len(name) > 80:
         raise InvalidInput.for_field("name", "A name of 1 to 80 characters is required.")
     members = _members(member_ids)
@@ -78,12 +80,12 @@ def usergroup_update(*, actor: User, group_id: Any, **changes: Any) -> UserGroup
             if "handle" in changes:
                 group.handle = _clean_handle(changes["handle"])
             if "name" in changes:
-                name = str(changes["name"] or "").strip()
+                name = clean_name("name", changes["name"]).strip()
                 if not name or len(name) > 80:
                     raise InvalidInput.for_field("name", "A name of 1 to 80 characters is required.")
                 group.name = name
             if "description" in changes:
-                group.description = str(changes["description"] or "")[:250]
+                group.description = clean_name("description", changes["description"])[:250]
             group.save()
             if "members" in changes:
                 group.members.set(_members(changes["members"]))
