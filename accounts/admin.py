@@ -1,3 +1,9 @@
+"""Django's admin, for owners and admins: browse only (core.admin.ReadOnlyAdmin). People,
+tokens, invitations and settings change through the product (the console, the API), where
+the rules are checked and the audit log records who did what: changing a person's email
+here would let an admin reset their password and read their conversations, handing an
+admin's own token to someone else would let it read theirs."""
+
 from django.contrib import admin
 from django.contrib.auth.models import Group
 

@@ -156,11 +156,13 @@ def exports(request: HttpRequest) -> HttpResponse:
             return redirect("console:exports")
     jobs = list(selectors.export_list(viewer=request.user)[:100])
     for job in jobs:
-        if job.status == ExportStatus.DONE and job.archive:
+        if job.status == ExportStatus.DONE and job.archive and request.user.is_compliance_officer:
             token = services.export_download_token(job=job)
             job.download_url = reverse("console:export_download", args=[job.pk, token])
     running = any(job.status in (ExportStatus.PENDING, ExportStatus.RUNNING) for job in jobs)
-    return render(request, "console/exports.html", {"form": form, "jobs": jobs, "refresh": running})
+    return render(request, "console/exports.html", {
+        "form": form, "jobs": jobs, "refresh": running,
+        "can_export": request.user.is_compliance_officer})
 
 
 @console_view
@@ -182,6 +184,7 @@ def people(request: HttpRequest) -> HttpResponse:
     return render(request, "console/people.html", {
         "page": page, "query": query, "invite_form": InviteForm(), "role_form": RoleForm(),
         "can_manage": request.user.is_org_admin,
+        "can_export": request.user.is_compliance_officer,
         "two_factor_ids": account_selectors.two_factor_user_ids(
             user_ids=[person.pk for person in page]) if request.user.is_org_admin else set(),
         "invitations": account_selectors.invitation_list(viewer=request.user)[:20]})

@@ -419,6 +419,17 @@ def message_visible_to(user: User, message: Message) -> bool:
     return permissions.can_view(user, message.conversation, membership)
 
 
+def member_reach_visible_to(viewer: User, member: User) -> bool:
+    """Whether `viewer` may see every conversation `member` is in, so that nothing a
+    credential of `member` reads (a bot's API token) is hidden from `viewer`.
+    accounts.services asks it (its bot_reach_visible hook) before an admin mints a token
+    for a bot."""
+    theirs = Membership.objects.filter(user=member)
+    if not viewer.is_active:
+        return not theirs.exists()
+    return not theirs.exclude(conversation_id__in=_visible_conversation_ids(viewer)).exists()
+
+
 def message_replies(*, user: User, message_id: Any, after: Any = None, limit: Any = None
                     ) -> tuple[Message, list[Message], bool]:
     """A thread: its root and the replies after `after` (oldest first)."""

@@ -34,6 +34,11 @@ def _encryption_unavailable(changes: dict[str, Any]) -> dict[str, Any]:
 organisation_e2ee_changes = Hook("accounts.organisation_e2ee_changes",
                                  default=_encryption_unavailable)
 
+# Whether an admin may see every conversation a bot is in (messaging answers it,
+# MessagingConfig.ready()): (viewer, bot) -> bool. Without an answer, no bot gets a token
+# from anyone but itself.
+bot_reach_visible = Hook("accounts.bot_reach_visible", default=lambda viewer, bot: False)
+
 INVITATION_LIFETIME = timedelta(days=7)
 # The public prefix of every API token (not a secret; it lets scanners spot leaked tokens).
 TOKEN_PREFIX = "tc_"  # noqa: S105  # nosec B105
@@ -354,10 +359,17 @@ def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
 def api_token_create(*, actor: User, user: User, name: str) -> tuple[ApiToken, str]:
     """Create a bearer token for `user`. Returns the row and the token, shown only now.
 
-    People create their own; admins create them for bots.
+    People create their own; admins create them for bots, and only for a bot whose every
+    conversation they may see themselves: a bot's token reads what the bot is a member
+    of, so it must not open anything to the admin who holds it that they cannot open now.
     """
-    if actor.pk != user.pk and not (actor.is_org_admin and user.is_bot):
-        raise Forbidden("You may create tokens only for yourself (admins: also for bots).")
+    if actor.pk != user.pk:
+        if not (actor.is_active and actor.is_org_admin and user.is_bot):
+            raise Forbidden("You may create tokens only for yourself (admins: also for bots).")
+        if not bot_reach_visible(actor, user):
+            raise Forbidden("This bot is a member of conversations you cannot see; only "
+                            "someone who sees all of them may give it a token.",
+                            code="bot_beyond_reach")
     if not user.is_active:
         raise InvalidInput.for_field("user", "This account is deactivated.")
     name = clean_name("name", name).strip()

@@ -1,5 +1,6 @@
-"""Exports for eDiscovery and data-subject requests: requested by admins and compliance
-officers, written by a Celery job, downloaded through an expiring link, every step audited."""
+"""Exports for eDiscovery and data-subject requests: requested by compliance officers (or
+the operator at the command line), written by a Celery job, downloaded through an expiring
+link, every step audited."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from compliance.export_writers import WRITERS, ExportZip, write_eml
 from compliance.models import ExportFormat, ExportJob, ExportStatus
-from compliance.services.holds import require_records_role
+from compliance.services.holds import require_archive_reader
 from core.audit import audit_record
 from core.errors import InvalidInput, NotFound
 from core.replica import replica_alias
@@ -43,7 +44,7 @@ def export_start(*, actor: User | None, format: str, start: datetime | None = No
     from messaging.models import Conversation
 
     if actor is not None:
-        require_records_role(actor, "export the archive")
+        require_archive_reader(actor, "export the archive")
     if format not in ExportFormat.values:
         raise InvalidInput.for_field("format", f"Must be one of: {', '.join(ExportFormat.values)}.")
     if start and end and start >= end:
@@ -288,7 +289,7 @@ def export_download_token(*, job: ExportJob) -> str:
 def export_for_download(*, actor: User, job_id: Any, token: str,
                         ip_address: str | None = None) -> ExportJob:
     """The export an expiring link names, checked and audited; NotFound otherwise."""
-    require_records_role(actor, "download exports")
+    require_archive_reader(actor, "download exports")
     try:
         data = signing.loads(token, salt=DOWNLOAD_SALT,
                              max_age=DOWNLOAD_LINK_LIFETIME.total_seconds())

@@ -23,6 +23,14 @@ def require_records_role(actor: User, what: str) -> None:
         raise Forbidden(f"Only compliance officers, owners and admins may {what}.")
 
 
+def require_archive_reader(actor: User, what: str) -> None:
+    """Compliance officers read the archive (exports, and their downloads), each read in the
+    audit log. Owners and admins do not: what they cannot see in the chat, no door of theirs
+    opens (docs/security.md); they give the compliance role to whoever must read it."""
+    if not (actor.is_active and actor.is_compliance_officer):
+        raise Forbidden(f"Only compliance officers may {what}.")
+
+
 def holds_in_force(at: datetime | None = None) -> QuerySet[LegalHold]:
     at = at or timezone.now()
     return LegalHold.objects.filter(released_at__isnull=True, starts_at__lte=at).filter(

@@ -16,13 +16,8 @@ from accounts.api.serializers import UserSerializer
 from accounts.models import User
 from core.errors import NotFound, RateLimited
 from files.delivery import serve
-from integrations import services, slack
-from integrations.models import (
-    IncomingWebhook,
-    MessageLinkPreview,
-    OutgoingWebhook,
-    WebhookDelivery,
-)
+from integrations import selectors, services, slack
+from integrations.models import MessageLinkPreview, OutgoingWebhook
 from integrations.services.common import require_admin
 from integrations.services.incoming import hook_url
 from messaging.payloads import message_payload
@@ -55,17 +50,16 @@ class BotTokenSerializer(serializers.Serializer):
 
 
 class BotTokenView(APIView):
-    @extend_schema(summary="Create an API token for a bot (admins; shown once)",
+    @extend_schema(summary="Create an API token for a bot (admins who may see every "
+                           "conversation the bot is in; not a webhook's or slash command's "
+                           "bot; shown once)",
                    request=BotTokenSerializer,
                    responses={201: inline_serializer("BotTokenCreated", {
                        "id": serializers.IntegerField(), "token": serializers.CharField()})})
     def post(self, request: Request, bot_id: int) -> Response:
         serializer = BotTokenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        bot = User.objects.filter(pk=bot_id, is_bot=True).first()
-        if bot is None:
-            raise NotFound("No such bot.")
-        token, raw = accounts.api_token_create(actor=request.user, user=bot,
+        token, raw = services.bot_token_create(actor=request.user, bot_id=bot_id,
                                                name=serializer.validated_data["name"])
         return Response({"id": token.pk, "token": raw}, status=status.HTTP_201_CREATED)
 
@@ -85,7 +79,7 @@ class IncomingListView(APIView):
     @extend_schema(summary="Incoming webhooks (admins)", responses=IncomingSerializer(many=True))
     def get(self, request: Request) -> Response:
         require_admin(request.user, "see webhooks")
-        hooks = IncomingWebhook.objects.order_by("-id")
+        hooks = selectors.incoming_webhook_list(viewer=request.user)
         return Response({"results": IncomingSerializer(hooks, many=True).data})
 
     @extend_schema(summary="Create an incoming webhook; its URL is shown only now",
@@ -122,8 +116,12 @@ class OutgoingSerializer(serializers.Serializer):
     revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def to_representation(self, hook: OutgoingWebhook) -> dict:
+        # Listed: only the conversations the viewer may see (selectors.outgoing_webhook_list).
+        conversations = ([c.pk for c in hook.visible_conversations]
+                         if hasattr(hook, "visible_conversations")
+                         else hook.conversations.values_list("pk", flat=True))
         return {"id": hook.pk, "name": hook.name, "url": hook.url, "bot": hook.bot_id,
-                "conversations": sorted(hook.conversations.values_list("pk", flat=True)),
+                "conversations": sorted(conversations),
                 "trigger_words": hook.trigger_words, "created_at": hook.created_at,
                 "revoked_at": hook.revoked_at}
 
@@ -132,7 +130,7 @@ class OutgoingListView(APIView):
     @extend_schema(summary="Outgoing webhooks (admins)", responses=OutgoingSerializer(many=True))
     def get(self, request: Request) -> Response:
         require_admin(request.user, "see webhooks")
-        hooks = OutgoingWebhook.objects.order_by("-id")
+        hooks = selectors.outgoing_webhook_list(viewer=request.user)
         return Response({"results": [OutgoingSerializer(h).to_representation(h) for h in hooks]})
 
     @extend_schema(summary="Create an outgoing webhook; its signing secret is shown only now",
@@ -171,7 +169,7 @@ class DeliveryLogView(APIView):
                        "delivered_at": serializers.DateTimeField(allow_null=True)}, many=True))
     def get(self, request: Request, hook_id: int) -> Response:
         require_admin(request.user, "see deliveries")
-        deliveries = WebhookDelivery.objects.filter(webhook_id=hook_id).order_by("-id")[:200]
+        deliveries = selectors.delivery_list(viewer=request.user, hook_id=hook_id)[:200]
         return Response({"results": [{
             "id": d.pk, "message": d.message_id, "status": d.status, "attempts": d.attempts,
             "response_status": d.response_status, "response_excerpt": d.response_excerpt,

@@ -1,5 +1,6 @@
 """Every write of the integrations app, one function per action."""
 
+from integrations.services.bots import bot_token_create
 from integrations.services.commands import command_list, command_run, slash_command_create
 from integrations.services.incoming import (
     incoming_webhook_create,
@@ -16,7 +17,8 @@ from integrations.services.outgoing import (
 from integrations.services.previews import message_previews_make
 
 __all__ = [
-    "command_list", "command_run", "deliveries_create", "delivery_attempt", "delivery_give_up",
+    "bot_token_create", "command_list", "command_run", "deliveries_create", "delivery_attempt",
+    "delivery_give_up",
     "incoming_webhook_create", "incoming_webhook_post", "incoming_webhook_revoke",
     "message_previews_make", "outgoing_webhook_create", "outgoing_webhook_revoke",
     "slash_command_create",

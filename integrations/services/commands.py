@@ -172,10 +172,11 @@ def _run_custom(custom: SlashCommand, actor: User, conversation: Any, text: str,
     if not reply:
         return CommandResult("ephemeral", "")
     if response_type == "in_channel" and conversation.is_channel:
-        # The command's bot joins the channel it was invoked in, brought by the invoker.
+        # The command's bot joins the channel it was invoked in, brought by the invoker
+        # through the membership service, with the invoker's right to add people there.
         if not conversation.memberships.filter(user=custom.bot).exists():
-            messaging.membership_add(actor=actor, conversation_id=conversation.pk,
-                                     user_id=custom.bot_id)
+            messaging.membership_add_bot(actor=actor, conversation_id=conversation.pk,
+                                         bot=custom.bot, field="command")
         message = messaging.message_create(author=custom.bot, conversation_id=conversation.pk,
                                            text=reply[:40_000], thread_root_id=thread_root_id).message
         return CommandResult("in_channel", reply, message)

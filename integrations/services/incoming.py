@@ -20,7 +20,7 @@ from integrations import slack
 from integrations.models import IncomingWebhook
 from integrations.services.common import require_admin
 from messaging import services as messaging
-from messaging.models import Conversation, Message
+from messaging.models import Message
 
 # The public prefix of webhook URL secrets (not a secret itself).
 SECRET_PREFIX = "whk_"  # noqa: S105  # nosec B105
@@ -31,24 +31,20 @@ def hook_url(raw: str) -> str:
 
 
 def incoming_webhook_create(*, actor: User, conversation_id: Any, name: str) -> tuple[IncomingWebhook, str]:
-    """Create a webhook and its bot (a member of the conversation). Returns the hook and
-    its secret, shown only now."""
+    """Create a webhook and its bot, which `actor` brings into the channel through the
+    membership service (messaging.services.membership_add_bot): a conversation `actor`
+    may not see is NotFound, as if it did not exist; a direct conversation is refused.
+    Returns the hook and its secret, shown only now."""
     require_admin(actor, "create webhooks")
     name = clean_name("name", name).strip()
     if not name or len(name) > 100:
         raise InvalidInput.for_field("name", "A name of 1 to 100 characters is required.")
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
-    if conversation is None:
-        raise NotFound("No such conversation.")
     raw = SECRET_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         bot = accounts.bot_create(actor=actor, display_name=name,
                                   username=f"webhook-{secrets.token_hex(4)}")
-        if not conversation.memberships.filter(user=bot).exists():
-            from messaging.models import Membership
-
-            Membership.objects.create(user=bot, conversation=conversation,
-                                      last_read_seq=conversation.last_seq)
+        conversation = messaging.membership_add_bot(actor=actor, conversation_id=conversation_id,
+                                                    bot=bot, field="conversation").conversation
         hook = IncomingWebhook.objects.create(
             name=name, conversation=conversation, bot=bot, created_by=actor,
             secret_hash=accounts.secret_hash(raw), secret_prefix=raw[:10])

@@ -23,7 +23,7 @@ from integrations import fetch, signing
 from integrations.models import DeliveryStatus, OutgoingWebhook, WebhookDelivery
 from integrations.services.common import require_admin
 from messaging import services as messaging
-from messaging.models import Conversation, Membership, Message
+from messaging.models import Message
 from messaging.payloads import message_payload
 
 
@@ -33,25 +33,29 @@ class DeliveryFailed(Exception):
 
 def outgoing_webhook_create(*, actor: User, name: str, url: str, conversation_ids: Iterable[Any],
                             trigger_words: Iterable[str] = ()) -> tuple[OutgoingWebhook, str]:
-    """Create a webhook and its bot (a member of each conversation). Returns the hook and
-    its signing secret, shown only now."""
+    """Create a webhook and its bot, which `actor` brings into each channel through the
+    membership service (messaging.services.membership_add_bot): a conversation `actor`
+    may not see is NotFound, as if it did not exist; a direct conversation is refused.
+    Returns the hook and its signing secret, shown only now."""
     require_admin(actor, "create webhooks")
     name = clean_name("name", name).strip()
     if not name or len(name) > 100:
         raise InvalidInput.for_field("name", "A name of 1 to 100 characters is required.")
     if not (url or "").startswith(("http://", "https://")) or len(url) > 500:
         raise InvalidInput.for_field("url", "An http or https address.")
-    conversations = list(Conversation.objects.filter(pk__in=[int(c) for c in conversation_ids]))
-    if not conversations:
+    ids = list(dict.fromkeys(conversation_ids))
+    if not ids:
         raise InvalidInput.for_field("conversations", "Choose at least one conversation.")
+    if len(ids) > 100:
+        raise InvalidInput.for_field("conversations", "At most 100 conversations.")
     words = [w.strip() for w in trigger_words if isinstance(w, str) and w.strip()][:20]
     secret = "whsec_" + secrets.token_urlsafe(32)
     with transaction.atomic():
         bot = accounts.bot_create(actor=actor, display_name=name,
                                   username=f"outgoing-{secrets.token_hex(4)}")
-        for conversation in conversations:
-            Membership.objects.get_or_create(user=bot, conversation=conversation,
-                                             defaults={"last_read_seq": conversation.last_seq})
+        conversations = [messaging.membership_add_bot(actor=actor, conversation_id=conversation_id,
+                                                      bot=bot, field="conversations").conversation
+                         for conversation_id in ids]
         hook = OutgoingWebhook.objects.create(name=name, bot=bot, url=url, trigger_words=words,
                                               secret_encrypted=encrypt(secret), created_by=actor)
         hook.conversations.set(conversations)
@@ -82,14 +86,17 @@ def _trigger(hook: OutgoingWebhook, text: str) -> str | None:
 
 
 def deliveries_create(*, message_id: int) -> list[int]:
-    """A delivery for each live webhook that wants this message (not the webhook's own
-    bot's messages, so a reply does not loop). Idempotent."""
+    """A delivery for each live webhook that wants this message and whose bot is still a
+    member of its conversation (not the webhook's own bot's messages, so a reply does not
+    loop). Idempotent."""
     message = Message.objects.filter(pk=message_id, deleted_at__isnull=True).first()
     if message is None:
         return []
     created = []
+    # A hook's reach is its bot's memberships: removing the bot from a channel stops it.
     for hook in OutgoingWebhook.objects.filter(revoked_at__isnull=True,
-                                               conversations=message.conversation_id):
+                                               conversations=message.conversation_id,
+                                               bot__memberships__conversation=message.conversation_id):
         if hook.bot_id == message.author_id or _trigger(hook, message.text) is None:
             continue
         try:

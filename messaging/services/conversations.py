@@ -42,8 +42,14 @@ _membership = CompiledQuery(
     arity=2)
 
 
-def lock_conversation(conversation_id: int) -> Conversation:
+def lock_conversation(conversation_id: Any) -> Conversation:
     """The conversation row, locked until the transaction ends. Call inside atomic()."""
+    try:
+        conversation_id = int(conversation_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such conversation.") from None
+    if not -(2**63) <= conversation_id < 2**63:
+        raise NotFound("No such conversation.")  # past any id the database holds
     conversation = _locked_conversation.first(conversation_id)
     if conversation is None:
         raise NotFound("No such conversation.")
@@ -278,14 +284,44 @@ def conversation_join(*, actor: User, conversation_id: int) -> Membership:
 def membership_add(*, actor: User, conversation_id: int, user_id: Any) -> Membership:
     """Add a person to a channel. Adding someone already there changes nothing."""
     (user,) = _active_users([user_id], "user")
+    return _member_add(actor, conversation_id, user)
+
+
+def membership_add_bot(*, actor: User, conversation_id: Any, bot: User,
+                       field: str = "conversation") -> Membership:
+    """Bring an integration's bot (an incoming or outgoing webhook's, a slash command's)
+    into a channel on `actor`'s behalf: the one door for every integration.
+
+    The same checks as a person adding a member (membership_add): a conversation the actor
+    may not see is NotFound, exactly like one that does not exist, and the actor must be
+    allowed to add people there; the same `member.joined` event and `membership.added`
+    audit row. Direct conversations (of two people or more) take no integration bot at
+    all: that is refused as InvalidInput naming `field`, the caller's name for the
+    conversation in its request.
+    """
+    if not (bot.is_bot and bot.is_active):
+        raise InvalidInput.for_field("bot", "Only an active bot joins through an integration.")
+    return _member_add(actor, conversation_id, bot, direct_field=field)
+
+
+def _member_add(actor: User, conversation_id: Any, user: User, *,
+                direct_field: str | None = None) -> Membership:
     with transaction.atomic():
         conversation = lock_conversation(conversation_id)
         actor_membership = membership_of(actor, conversation)
+        # Visibility first, so what answers for a conversation the actor may not see is
+        # the NotFound of one that does not exist, whatever else is wrong.
+        permissions.require_view(actor, conversation, actor_membership)
+        if direct_field is not None and not conversation.is_channel:
+            raise InvalidInput.for_field(
+                direct_field, "Integrations cannot be added to a direct conversation; "
+                              "choose a channel.", code="direct_conversation")
         permissions.require_add_members(actor, conversation, actor_membership)
         if user.is_guest and actor.is_guest:
             raise Forbidden("Guests cannot add people.")
         existing = membership_of(user, conversation)
         if existing is not None:
+            existing.conversation = conversation
             return existing
         membership = Membership.objects.create(
             user=user, conversation=conversation, last_read_seq=conversation.last_seq

@@ -146,15 +146,20 @@ def test_csv_and_eml_exports(archive, compliance_officer):
         reply["In-Reply-To"].split("@", 1)[1])
 
 
-def test_exports_and_downloads_are_for_records_roles_only_and_audited(archive, member, guest,
-                                                                     compliance_officer):
-    for person in (member, guest):
+def test_exports_and_downloads_are_for_compliance_officers_only_and_audited(
+        archive, member, guest, admin, owner, compliance_officer):
+    # Owners and admins too are refused: an export holds private channels and direct
+    # conversations they are not in (docs/security.md).
+    for person in (member, guest, admin, owner):
         with pytest.raises(Forbidden):
             services.export_start(actor=person, format="jsonl")
+        with pytest.raises(Forbidden):
+            services.subject_export_start(actor=person, subject=archive["ana"])
     job, _ = run_export(compliance_officer, format="jsonl")
     token = services.export_download_token(job=job)
     url = f"/console/exports/{job.pk}/download/{token}/"
-    for person, status in ((member, 403), (guest, 403), (compliance_officer, 200)):
+    for person, status in ((member, 403), (guest, 403), (admin, 403), (owner, 403),
+                           (compliance_officer, 200)):
         browser = Client()
         browser.force_login(person)
         assert browser.get(url).status_code == status
@@ -297,7 +302,8 @@ def test_erasure_can_remove_messages_except_held_ones(member, admin, compliance_
     assert list(Message.objects.filter(author=member).values_list("pk", flat=True)) == [kept.pk]
 
 
-def test_a_data_subject_export_holds_their_profile_and_messages(member, other_member, admin):
+def test_a_data_subject_export_holds_their_profile_and_messages(member, other_member,
+                                                               compliance_officer):
     from tests.e2ee.helpers import publish
 
     channel = make_channel(other_member, members=[member])
@@ -305,7 +311,7 @@ def test_a_data_subject_export_holds_their_profile_and_messages(member, other_me
     post(other_member, channel, "not mine")
     publish(member)
     publish(other_member)
-    job = services.subject_export_start(actor=admin, subject=member)
+    job = services.subject_export_start(actor=compliance_officer, subject=member)
     job = services.export_run(job_id=job.pk)
     with job.archive.open("rb") as stream:
         bundle = zipfile.ZipFile(io.BytesIO(stream.read()))

@@ -50,6 +50,7 @@ def _hooks():
         "accounts.avatar_response": avatars.avatar_response,
         "accounts.people_sharing_a_conversation": account_selectors.people_sharing_a_conversation,
         "accounts.organisation_e2ee_changes": people.organisation_e2ee_changes,
+        "accounts.bot_reach_visible": people.bot_reach_visible,
         "files.message_visible": file_selectors.message_visible,
         "messaging.accepts_plain_text": encryption.accepts_plain_text,
         "messaging.conversation_encryption_decide": encryption.conversation_encryption_decide,

@@ -1,29 +1,46 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Role, User
-from core.errors import TeamchatError
+from core.errors import NotFound, TeamchatError
 from integrations import services
 from integrations.services.incoming import hook_url
 from messaging.models import Conversation
 
 
 class Command(BaseCommand):
-    help = "Create an incoming webhook posting into a channel and print its secret URL (shown once)."
+    help = ("Create an incoming webhook posting into a channel and print its secret URL (shown "
+            "once). It is created as an owner or admin, with their rights: the channel must be "
+            "one they may see and add people to.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--conversation", required=True, help="channel name")
         parser.add_argument("--name", required=True, help="the name its messages carry")
+        parser.add_argument("--as", dest="actor", default="",
+                            help="email of the owner or admin who creates it "
+                                 "(default: the first active owner)")
 
-    def handle(self, *args, conversation: str, name: str, **options) -> None:
-        channel = Conversation.objects.filter(name__iexact=conversation.lstrip("#")).first()
+    def handle(self, *args, conversation: str, name: str, actor: str = "", **options) -> None:
+        if actor:
+            person = User.objects.filter(email__iexact=actor, is_active=True, is_bot=False).first()
+            if person is None:
+                raise CommandError(f"No active person with the email {actor}.")
+        else:
+            person = User.objects.filter(role=Role.OWNER, is_active=True,
+                                         is_bot=False).order_by("pk").first()
+            if person is None:
+                raise CommandError("Create an owner first (manage.py createsuperuser).")
+        label = conversation.lstrip("#")
+        missing = CommandError(f"No channel named {label} that {person.email} can see.")
+        channel = Conversation.objects.filter(name__iexact=label).exclude(name="").first()
         if channel is None:
-            raise CommandError(f"No channel named {conversation}.")
-        owner = User.objects.filter(role=Role.OWNER, is_active=True).order_by("pk").first()
-        if owner is None:
-            raise CommandError("Create an owner first (manage.py createsuperuser).")
+            raise missing
         try:
-            _, raw = services.incoming_webhook_create(actor=owner, conversation_id=channel.pk,
+            # The service checks that `person` may see the channel and add people to it,
+            # and answers a channel they may not see as one that does not exist.
+            _, raw = services.incoming_webhook_create(actor=person, conversation_id=channel.pk,
                                                       name=name)
+        except NotFound:
+            raise missing from None
         except TeamchatError as error:
             raise CommandError(error.detail) from None
         self.stdout.write(hook_url(raw))
