@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import ApiToken, Invitation, RecoveryCode, TwoFactorDevice, User, UserSession
@@ -131,6 +132,32 @@ def socket_refusal(*, user_id: int, role: str, session_key: str | None = None,
         return Forbidden("Your role changed; connect again to follow what it allows.",
                          code="role_changed")
     return None
+
+
+def socket_access(*, user_id: int, role: str, session_key: str | None = None,
+                  token_id: int | None = None) -> tuple[TeamchatError | None, float | None]:
+    """socket_refusal, and the seconds until the socket's session expires (None for a
+    token, or a session store that keeps no expiry date): the socket checks again then,
+    so an expiry ends it as it happens rather than at its next scheduled check."""
+    refusal = socket_refusal(user_id=user_id, role=role, session_key=session_key,
+                             token_id=token_id)
+    if refusal is not None or session_key is None:
+        return refusal, None
+    return None, _session_expires_in(session_key)
+
+
+_DATABASE_SESSION_ENGINES = {"django.contrib.sessions.backends.db",
+                             "django.contrib.sessions.backends.cached_db"}
+
+
+def _session_expires_in(session_key: str) -> float | None:
+    if settings.SESSION_ENGINE not in _DATABASE_SESSION_ENGINES:
+        return None
+    from django.contrib.sessions.models import Session
+
+    expires = (Session.objects.filter(session_key=session_key)
+               .values_list("expire_date", flat=True).first())
+    return None if expires is None else (expires - timezone.now()).total_seconds()
 
 
 def _session_data(session_key: str) -> dict[str, Any]:

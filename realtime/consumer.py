@@ -28,7 +28,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from accounts import presence
-from accounts.selectors import socket_refusal
+from accounts.selectors import socket_access
 from core import metrics, requestid
 from core.errors import InvalidInput, NotFound, TeamchatError, as_teamchat_error, require_field
 from core.live import (
@@ -68,6 +68,7 @@ _grace_tasks: set[asyncio.Task] = set()
 class RealtimeConsumer(AsyncWebsocketConsumer):
     ended = False  # told why it may not stream and closed: nothing more is handled or sent
     access_timer: asyncio.TimerHandle | None = None  # the next scheduled access check
+    expiry_timer: asyncio.TimerHandle | None = None  # a check when the session expires
 
     async def connect(self) -> None:
         self.user = self.scope["user"]
@@ -91,11 +92,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         # The API's checks (the two-factor policy among them), with the reason told in a
         # close code the browser can read, which an HTTP refusal of the handshake is not.
         # Made in the person's group: a change committed from here on arrives as news.
-        refusal = await database_sync_to_async(socket_refusal)(**self.access())
+        refusal, expires_in = await database_sync_to_async(socket_access)(**self.access())
         if refusal is not None:
             await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
             await self.end(refusal)
             return
+        self._check_at_expiry(expires_in)
         self.connection_id = uuid.uuid4().hex
         metrics.websocket_opened()  # balanced in disconnect, which runs once connection_id is set
         # Subscribe first, then read where each conversation stands: anything committed
@@ -149,6 +151,17 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.inbox.put_nowait({"type": ACCESS_CHANGED})
         self._check_access_in(settings.REALTIME_ACCESS_CHECK_SECONDS)
 
+    def _check_at_expiry(self, expires_in: float | None) -> None:
+        """A session that expires before the next scheduled check is checked the moment it
+        expires (a session used meanwhile may have been given longer: the check finds it
+        valid and looks at its new expiry)."""
+        if self.expiry_timer is not None:
+            self.expiry_timer.cancel()
+            self.expiry_timer = None
+        if expires_in is not None and expires_in < settings.REALTIME_ACCESS_CHECK_SECONDS:
+            self.expiry_timer = asyncio.get_running_loop().call_later(
+                max(expires_in, 0.0) + 0.05, self.inbox.put_nowait, {"type": ACCESS_CHANGED})
+
     async def end(self, refusal: TeamchatError) -> None:
         """Tell the client why it may not stream, and close with that reason's code."""
         if self.ended:
@@ -158,8 +171,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_CODES[refusal.code])
 
     async def disconnect(self, code: int) -> None:
-        if self.access_timer is not None:
-            self.access_timer.cancel()
+        for timer in (self.access_timer, self.expiry_timer):
+            if timer is not None:
+                timer.cancel()
         if not hasattr(self, "connection_id"):
             return
         metrics.websocket_closed()
@@ -199,8 +213,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 await _dispatch_as_they_arrive([receive, self.channel_receive, self.inbox.get],
                                                self.dispatch, self.turn)
         finally:
-            if self.access_timer is not None:
-                self.access_timer.cancel()
+            for timer in (self.access_timer, self.expiry_timer):
+                if timer is not None:
+                    timer.cancel()
             self.hub.forget(self)
             if getattr(self, "sends", None) is not None:
                 # However the consumer ends: the sends still queued are stored all the
@@ -446,9 +461,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         came round: check again that this socket may stream."""
         if self.ended:
             return
-        refusal = await database_sync_to_async(socket_refusal)(**self.access())
+        refusal, expires_in = await database_sync_to_async(socket_access)(**self.access())
         if refusal is not None:
             await self.end(refusal)
+        else:
+            self._check_at_expiry(expires_in)
 
     # --- Delivery ------------------------------------------------------------------------
 

@@ -300,9 +300,9 @@ WEBHOOK_RETRY_SECONDS: int = env.int("WEBHOOK_RETRY_SECONDS", default=10)
 # is taken as lost, so a cut network shows within two of them.
 REALTIME_HEARTBEAT_SECONDS: int = env.int("REALTIME_HEARTBEAT_SECONDS", default=30)
 # How often each socket checks again that its session (or token) still lets it stream:
-# the bound on how long one keeps streaming after its session expired or was deleted
-# without news. Changes that have news (sign-out, a reset password, deactivation, a role
-# or two-factor policy change) close the sockets at once.
+# the bound on how long one keeps streaming after its session was deleted without news.
+# An expiring session ends its sockets as it expires; changes that have news (sign-out, a
+# reset password, deactivation, a role or two-factor policy change) close them at once.
 REALTIME_ACCESS_CHECK_SECONDS: float = env.float("REALTIME_ACCESS_CHECK_SECONDS", default=60.0)
 
 # --- Calls (docs/realtime.md, docs/deploy.md) -----------------------------------------------

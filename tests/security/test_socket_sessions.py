@@ -284,7 +284,23 @@ def test_the_handshake_refuses_a_session_the_two_factor_policy_holds_back(daphne
         assert socket.ready["user"] == member.pk
 
 
-# --- What no news announces: the schedule ----------------------------------------------------
+# --- What no news announces: the session's expiry, and the schedule ------------------------
+
+
+def test_a_session_that_expires_ends_its_socket_as_it_expires(daphne_pair):
+    """daphne_pair checks on schedule only every minute: what ends this socket within the
+    test's timeouts is the check the socket set for its session's expiry."""
+    member, author = make_user(), make_user()
+    channel = make_channel(author, members=[member])
+    browser = signed_in(member)
+    Session.objects.filter(session_key=browser.session.session_key).update(
+        expire_date=timezone.now() + timedelta(seconds=3))
+    socket = browser_socket(daphne_pair[0], browser)
+    streaming(socket, author, channel)
+
+    assert_ended(socket, close_code=4001, error_code="signed_out", author=author,
+                 conversation=channel)
+
 
 
 def test_an_expired_session_stops_streaming_on_the_next_check(checking_server):
