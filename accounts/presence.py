@@ -50,7 +50,10 @@ class Presence:
 
 
 class ConnectionStore(Protocol):
-    def touch(self, user_id: int, connection_id: str, state: str) -> None: ...
+    def touch(self, user_id: int, connection_id: str, state: str) -> bool:
+        """Record the connection as live in `state`; whether that changed anything (a
+        connection new, expired or in another state before)."""
+        ...
     def drop(self, user_id: int, connection_id: str) -> None: ...
     def states(self, user_ids: Iterable[int]) -> dict[int, list[str]]: ...
     def connections(self, user_ids: Iterable[int]) -> dict[int, set[str]]: ...
@@ -71,11 +74,14 @@ class CacheConnectionStore:
     def _key(self, user_id: int) -> str:
         return f"presence:conns:{user_id}"
 
-    def touch(self, user_id: int, connection_id: str, state: str) -> None:
+    def touch(self, user_id: int, connection_id: str, state: str) -> bool:
         with self._lock:
             connections = self._cache.get(self._key(user_id)) or {}
-            connections[connection_id] = (state, time.time() + CONNECTION_TTL)
+            now = time.time()
+            before = connections.get(connection_id)
+            connections[connection_id] = (state, now + CONNECTION_TTL)
             self._cache.set(self._key(user_id), connections, timeout=int(CONNECTION_TTL) * 2)
+            return before is None or before[0] != state or before[1] <= now
 
     def drop(self, user_id: int, connection_id: str) -> None:
         with self._lock:
@@ -123,14 +129,18 @@ class RedisConnectionStore:
         return self._redis.set(f"{self._prefix}:announced:{user_id}", value, get=True,
                                ex=24 * 3600)
 
-    def touch(self, user_id: int, connection_id: str, state: str) -> None:
+    def touch(self, user_id: int, connection_id: str, state: str) -> bool:
         conns, states = self._keys(user_id)
+        now = time.time()
         pipe = self._redis.pipeline(transaction=False)
-        pipe.zadd(conns, {connection_id: time.time() + CONNECTION_TTL})
+        pipe.zscore(conns, connection_id)
+        pipe.hget(states, connection_id)
+        pipe.zadd(conns, {connection_id: now + CONNECTION_TTL})
         pipe.hset(states, connection_id, state)
         pipe.expire(conns, int(CONNECTION_TTL) * 2)
         pipe.expire(states, int(CONNECTION_TTL) * 2)
-        pipe.execute()
+        expires, before = pipe.execute()[:2]
+        return expires is None or float(expires) <= now or before != state
 
     def drop(self, user_id: int, connection_id: str) -> None:
         conns, states = self._keys(user_id)
@@ -252,10 +262,12 @@ def connection_open(user_id: int, connection_id: str) -> Presence:
     return announce(user_id)
 
 
-def connection_state(user_id: int, connection_id: str, state: str) -> Presence:
-    """A socket reports its tab active or idle (and thereby heartbeats)."""
-    store().touch(user_id, connection_id, state)
-    return announce(user_id)
+def connection_state(user_id: int, connection_id: str, state: str) -> None:
+    """A socket reports its tab active or idle (and thereby heartbeats). Only a report
+    that changes the connection's state can change the person's presence: any other is a
+    heartbeat, with no announcement worked out (no query, one Redis round trip)."""
+    if store().touch(user_id, connection_id, state):
+        announce(user_id)
 
 
 def connection_heartbeat(user_id: int, connection_id: str, state: str) -> None:
