@@ -166,6 +166,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         old_key = self.request.session.session_key
         response = super().form_valid(form)
+        # The session's data is stored under its new key now, not when the response
+        # leaves: a socket told of the new key below checks it at once.
+        self.request.session.save()
         services.session_rekeyed(user_id=self.request.user.pk, old_key=old_key,
                                  new_key=self.request.session.session_key)
         services.password_changed_record(
