@@ -1,10 +1,11 @@
 """The API against its own OpenAPI schema, fuzzed by schemathesis: no request it can
 generate gets a 5xx, and every answer is documented (status code, content type, body).
 
-Schemathesis runs its examples, coverage and fuzzing phases, in positive and negative
-modes, against the WSGI application in this process, with a fixed seed and few examples
-per operation so the run is repeatable and takes about a minute. The stateful phase is
-left out: drf-spectacular writes no OpenAPI links for it to follow.
+Schemathesis runs every phase against the WSGI application in this process: examples,
+coverage and fuzzing per operation, in positive and negative modes, and the stateful
+phase, which chains operations along the links schemathesis infers from the schema (a
+conversation created, then read, changed, posted in, left). A fixed seed and few
+examples per operation keep the run repeatable and about a minute and a half long.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 from collections.abc import Iterator
 from datetime import time
 
+import hypothesis
 import pytest
 import schemathesis
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -45,16 +47,17 @@ CONFIG = {
     "seed": 27,
     "generation": {"mode": "all", "max-examples": 6, "deterministic": True, "database": "none"},
     "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True},
-               "fuzzing": {"enabled": True}, "stateful": {"enabled": False}},
+               "fuzzing": {"enabled": True}, "stateful": {"enabled": True}},
     "suppress-health-check": ["all"],
 }
 
 
-def _load_schema() -> schemathesis.BaseSchema:
-    """The schema as /api/v1/schema/ serves it, built at collection so that each operation
-    is a test of its own; requests go to the WSGI application in this process."""
-    document = json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(public=True)))
-    loaded = schemathesis.openapi.from_dict(document, config=SchemathesisConfig.from_dict(CONFIG))
+def _load_schema(document: dict) -> schemathesis.BaseSchema:
+    """The schema built at collection, so that each operation is a test of its own;
+    requests go to the WSGI application in this process. Schemathesis adds the links it
+    infers to the document it is given: it gets a copy."""
+    loaded = schemathesis.openapi.from_dict(json.loads(json.dumps(document)),
+                                            config=SchemathesisConfig.from_dict(CONFIG))
     loaded.app = get_wsgi_application()
     return loaded
 
@@ -89,12 +92,19 @@ def world(db) -> dict[str, str]:
             "admin": accounts.api_token_create(actor=boss, user=boss, name="fuzz")[1]}
 
 
-schema = _load_schema()
+# The schema as /api/v1/schema/ serves it.
+DOCUMENT = json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(public=True)))
+schema = _load_schema(DOCUMENT)
 
 
 # Revoking a token by id could revoke the one this run signs in with, and every later
 # answer would be a (documented) 401 that tests nothing.
-@schema.exclude(method="DELETE", path="/api/v1/me/tokens/{token_id}/").parametrize()
+_member_schema = schema.exclude(method="DELETE", path="/api/v1/me/tokens/{token_id}/")
+STATEFUL_SCENARIOS = 50
+STATEFUL_STEPS = 10
+
+
+@_member_schema.parametrize()
 def test_a_member_gets_no_5xx_and_only_documented_answers(case, world):
     case.call_and_validate(headers={"Authorization": f"Bearer {world['member']}"}, checks=CHECKS)
 
@@ -104,6 +114,36 @@ def test_a_member_gets_no_5xx_and_only_documented_answers(case, world):
 @schema.include(method="GET").parametrize()
 def test_an_admin_reading_gets_no_5xx_and_only_documented_answers(case, world):
     case.call_and_validate(headers={"Authorization": f"Bearer {world['admin']}"}, checks=CHECKS)
+
+
+def test_chained_calls_as_a_member_get_no_5xx_and_only_documented_answers(world):
+    """The stateful phase: sequences of calls, each fed ids from the answers before it."""
+    token = world["member"]
+    workflow = _member_schema.as_state_machine()
+
+    class AsAMember(workflow):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case):
+            return {"headers": {"Authorization": f"Bearer {token}"}}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+
+    answers: list[tuple[str, int]] = []
+    original_step = AsAMember.step
+
+    def counted_step(self, input):
+        output = original_step(self, input)
+        answers.append((input.case.operation.path, output.response.status_code))
+        return output
+
+    AsAMember.step = counted_step
+    AsAMember.run(settings=hypothesis.settings(
+        max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS, deadline=None,
+        derandomize=True, database=None, suppress_health_check=list(hypothesis.HealthCheck)))
+    # The phase ran chains: more calls than scenarios, and calls to an operation that
+    # takes an id found what it named (the id came from an earlier answer).
+    assert len(answers) > STATEFUL_SCENARIOS
+    assert any("{" in path and status < 300 for path, status in answers)
 
 
 def test_bodies_are_json_except_the_uploads(member):
@@ -134,4 +174,4 @@ def test_quiet_hours_read_the_same_on_me_and_on_my_notifications(member):
 def test_the_schema_fuzzed_here_is_the_one_served(member):
     served = client_for(member).get("/api/v1/schema/?format=json")
     assert served.status_code == 200
-    assert served.json() == schema.raw_schema
+    assert served.json() == DOCUMENT
