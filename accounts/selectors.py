@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from importlib import import_module
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -11,9 +12,17 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from accounts.models import ApiToken, Invitation, RecoveryCode, TwoFactorDevice, User, UserSession
+from accounts.models import (
+    ApiToken,
+    Invitation,
+    Organisation,
+    RecoveryCode,
+    TwoFactorDevice,
+    User,
+    UserSession,
+)
 from accounts.services import TOKEN_PREFIX, secret_hash, secrets_match, two_factor_owed
-from accounts.services.security import TWO_FACTOR_OWED_DETAIL
+from accounts.services.security import TWO_FACTOR_OWED_DETAIL, two_factor_required
 from core.errors import Forbidden, NotAuthenticated, NotFound, TeamchatError
 from core.hooks import Hook
 
@@ -104,67 +113,104 @@ def two_factor_user_ids(*, user_ids: list[int]) -> set[int]:
 # --- Who may keep a socket open ----------------------------------------------------------
 
 
-def socket_refusal(*, user_id: int, role: str, session_key: str | None = None,
-                   token_id: int | None = None) -> TeamchatError | None:
+class SocketAccess(NamedTuple):
+    """What a socket was opened with: the person, in the role they had, with a browser
+    session or an API token."""
+    user_id: int
+    role: str
+    session_key: str | None = None
+    token_id: int | None = None
+
+
+def socket_refusal(**access: Any) -> TeamchatError | None:
     """Why a socket opened as this person, in this role, with this browser session (or
-    API token), may not stream (any more); None while it may. The API's checks on every
-    request, made by the WebSocket on connecting and again whenever it is told of a change
-    or its schedule comes round (docs/realtime.md): the person is active; the session
-    still exists, has not expired and still matches the password (or the token is not
-    revoked); the two-factor policy does not hold the session back; and the role is the
-    one the socket was opened with. The refusal's code names the reason."""
-    user = User.objects.filter(pk=user_id).first()
-    if user is None or not user.is_active:
-        return Forbidden("This account was deactivated.", code="deactivated")
-    auth_method = None
-    if token_id is not None and not ApiToken.objects.filter(
-            pk=token_id, user_id=user_id, revoked_at__isnull=True).exists():
-        return NotAuthenticated("The API token this socket was opened with was revoked.",
-                                code="signed_out")
-    if session_key is not None:
-        data = _session_data(session_key)
-        if not _session_signs_in(data, user):
-            return NotAuthenticated("This session was signed out.", code="signed_out")
-        auth_method = data.get("auth_method")
-        if two_factor_owed(user, auth_method=auth_method):
-            return Forbidden(TWO_FACTOR_OWED_DETAIL, code="two_factor_required")
-    if user.role != role:
-        return Forbidden("Your role changed; connect again to follow what it allows.",
-                         code="role_changed")
-    return None
+    API token), may not stream (any more); None while it may. See socket_accesses."""
+    return socket_accesses([SocketAccess(**access)])[0][0]
 
 
-def socket_access(*, user_id: int, role: str, session_key: str | None = None,
-                  token_id: int | None = None) -> tuple[TeamchatError | None, float | None]:
-    """socket_refusal, and the seconds until the socket's session expires (None for a
-    token, or a session store that keeps no expiry date): the socket checks again then,
-    so an expiry ends it as it happens rather than at its next scheduled check."""
-    refusal = socket_refusal(user_id=user_id, role=role, session_key=session_key,
-                             token_id=token_id)
-    if refusal is not None or session_key is None:
-        return refusal, None
-    return None, _session_expires_in(session_key)
+def socket_access(**access: Any) -> tuple[TeamchatError | None, float | None]:
+    """socket_accesses for one socket (on connecting, and when it is told of a change)."""
+    return socket_accesses([SocketAccess(**access)])[0]
+
+
+def socket_accesses(accesses: list[SocketAccess]) -> list[tuple[TeamchatError | None, float | None]]:
+    """For each socket, why it may not stream (any more), or None while it may; and the
+    seconds until its session expires (None for a token, or a session store that keeps
+    no expiry date), so that it checks again then.
+
+    The API's checks on every request, made by the WebSocket on connecting, whenever it
+    is told of a change, and for all of a process's sockets together on a schedule
+    (docs/realtime.md): the person is active; the session still exists, has not expired
+    and still matches the password (or the token is not revoked); the two-factor policy
+    does not hold the session back; and the role is the one the socket was opened with.
+    The refusal's code names the reason. A few queries however many sockets: the people,
+    the tokens, the sessions, and the second factors of those the policy covers."""
+    users: dict[int, User] = {}
+    for chunk in _chunks({a.user_id for a in accesses}):
+        users.update(User.objects.in_bulk(chunk))
+    token_users: dict[int, int] = {}  # each token not revoked: its person
+    for chunk in _chunks({a.token_id for a in accesses if a.token_id is not None}):
+        token_users.update(ApiToken.objects.filter(pk__in=chunk, revoked_at__isnull=True)
+                           .values_list("pk", "user_id"))
+    sessions = _sessions_now({a.session_key for a in accesses if a.session_key is not None})
+    policy = Organisation.get().require_two_factor
+    covered = {a.user_id for a in accesses if a.session_key is not None and a.user_id in users
+               and two_factor_required(users[a.user_id], policy=policy)}
+    with_second_factor = two_factor_user_ids(user_ids=sorted(covered)) if covered else set()
+
+    answers: list[tuple[TeamchatError | None, float | None]] = []
+    for access in accesses:
+        user = users.get(access.user_id)
+        data, expires_in = sessions.get(access.session_key or "", ({}, None))
+        refusal: TeamchatError | None = None
+        if user is None or not user.is_active:
+            refusal = Forbidden("This account was deactivated.", code="deactivated")
+        elif access.token_id is not None and token_users.get(access.token_id) != user.pk:
+            refusal = NotAuthenticated("The API token this socket was opened with was revoked.",
+                                       code="signed_out")
+        elif access.session_key is not None and not _session_signs_in(data, user):
+            refusal = NotAuthenticated("This session was signed out.", code="signed_out")
+        elif access.session_key is not None and two_factor_owed(
+                user, auth_method=data.get("auth_method"), policy=policy,
+                enabled=user.pk in with_second_factor):
+            refusal = Forbidden(TWO_FACTOR_OWED_DETAIL, code="two_factor_required")
+        elif user.role != access.role:
+            refusal = Forbidden("Your role changed; connect again to follow what it allows.",
+                                code="role_changed")
+        answers.append((refusal, None if refusal is not None else expires_in))
+    return answers
+
+
+_CHUNK = 1000  # ids or keys in one IN list
+
+
+def _chunks(values: set[Any]) -> Iterator[list[Any]]:
+    ordered = sorted(values)
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start:start + _CHUNK]
 
 
 _DATABASE_SESSION_ENGINES = {"django.contrib.sessions.backends.db",
                              "django.contrib.sessions.backends.cached_db"}
 
 
-def _session_expires_in(session_key: str) -> float | None:
+def _sessions_now(keys: set[str]) -> dict[str, tuple[dict[str, Any], float | None]]:
+    """What the session store holds under each key now (nothing once the session expired,
+    was deleted or signed out), and the seconds until it expires. Read only (Django's own
+    check on a request may write). Sessions in the database are read in one statement a
+    chunk (for cached_db too: the database is the record, the cache a copy)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
     if settings.SESSION_ENGINE not in _DATABASE_SESSION_ENGINES:
-        return None
+        return {key: (store(key).load(), None) for key in keys}
     from django.contrib.sessions.models import Session
 
-    expires = (Session.objects.filter(session_key=session_key)
-               .values_list("expire_date", flat=True).first())
-    return None if expires is None else (expires - timezone.now()).total_seconds()
-
-
-def _session_data(session_key: str) -> dict[str, Any]:
-    """What the session store holds under this key now: nothing once the session expired,
-    was deleted or signed out. Read only (Django's own check on a request may write)."""
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    return store.load()
+    now, decoder, found = timezone.now(), store(), {}
+    for chunk in _chunks(keys):
+        rows = Session.objects.filter(session_key__in=chunk, expire_date__gt=now).values_list(
+            "session_key", "session_data", "expire_date")
+        for key, data, expires in rows:
+            found[key] = (decoder.decode(data), (expires - now).total_seconds())
+    return found
 
 
 def _session_signs_in(data: dict[str, Any], user: User) -> bool:

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 import time
 import uuid
 from typing import Any
@@ -41,6 +40,7 @@ from core.live import (
 )
 from messaging import selectors
 from realtime import frames, registry
+from realtime.access import sweep_for_loop
 from realtime.delivery import Delivery, Live, Resume
 from realtime.hub import Inbox, hub_for
 from realtime.transport import OutgoingText, frame_writer
@@ -67,7 +67,6 @@ _grace_tasks: set[asyncio.Task] = set()
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
     ended = False  # told why it may not stream and closed: nothing more is handled or sent
-    access_timer: asyncio.TimerHandle | None = None  # the next scheduled access check
     expiry_timer: asyncio.TimerHandle | None = None  # a check when the session expires
 
     async def connect(self) -> None:
@@ -132,24 +131,21 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                           "conversations": {str(k): v for k, v in self.delivery.positions().items()},
                           "connection": self.connection_id,
                           "presence": [entry.as_frame() for entry in now]})
-        # Spread over the first period, so sockets that reconnect together after a
-        # restart do not all check at once afterwards (spreading load: no secret here).
-        spread = random.uniform(0.5, 1.0)  # noqa: S311  # nosec B311
-        self._check_access_in(settings.REALTIME_ACCESS_CHECK_SECONDS * spread)
+        # What ends a session without news is found by the process's scheduled check
+        # of all its sockets (realtime/access.py).
+        self.sweep.add(self)
 
     def access(self) -> dict[str, Any]:
         return {"user_id": self.user.pk, "role": self.role, "session_key": self.session_key,
                 "token_id": self.token_id}
 
-    def _check_access_in(self, seconds: float) -> None:
-        """What ends a session without news (expiry, a deleted session, a password set by
-        an operator) is found by checking again every REALTIME_ACCESS_CHECK_SECONDS: a
-        timer that queues an access check for dispatch like any event."""
-        self.access_timer = asyncio.get_running_loop().call_later(seconds, self._access_check_due)
-
-    def _access_check_due(self) -> None:
-        self.inbox.put_nowait({"type": ACCESS_CHANGED})
-        self._check_access_in(settings.REALTIME_ACCESS_CHECK_SECONDS)
+    def access_checked(self, refusal: TeamchatError | None, expires_in: float | None) -> None:
+        """The scheduled check's answer: refused, the socket checks again on its own (in
+        dispatch, like any event) before it ends; otherwise it looks at its expiry."""
+        if refusal is not None:
+            self.inbox.put_nowait({"type": ACCESS_CHANGED})
+        else:
+            self._check_at_expiry(expires_in)
 
     def _check_at_expiry(self, expires_in: float | None) -> None:
         """A session that expires before the next scheduled check is checked the moment it
@@ -171,9 +167,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_CODES[refusal.code])
 
     async def disconnect(self, code: int) -> None:
-        for timer in (self.access_timer, self.expiry_timer):
-            if timer is not None:
-                timer.cancel()
+        self.sweep.discard(self)
+        if self.expiry_timer is not None:
+            self.expiry_timer.cancel()
         if not hasattr(self, "connection_id"):
             return
         metrics.websocket_closed()
@@ -205,6 +201,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         # Conversation events come from the process's hub (realtime/hub.py): written
         # at once by hub_event, or queued in the inbox for dispatch like any event.
         self.hub = hub_for(self.channel_layer)
+        self.sweep = sweep_for_loop()
         self.inbox = Inbox()
         self.turn = Turn()
         self.write_frame = frame_writer(send)
@@ -213,9 +210,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 await _dispatch_as_they_arrive([receive, self.channel_receive, self.inbox.get],
                                                self.dispatch, self.turn)
         finally:
-            for timer in (self.access_timer, self.expiry_timer):
-                if timer is not None:
-                    timer.cancel()
+            self.sweep.discard(self)
+            if self.expiry_timer is not None:
+                self.expiry_timer.cancel()
             self.hub.forget(self)
             if getattr(self, "sends", None) is not None:
                 # However the consumer ends: the sends still queued are stored all the
@@ -457,8 +454,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self.end(TeamchatError("This account was deactivated.", code="deactivated"))
 
     async def access_changed(self, event: dict[str, Any]) -> None:
-        """Told of a change (role, password, token, two-factor policy), or the schedule
-        came round: check again that this socket may stream."""
+        """Told of a change (role, password, token, two-factor policy), its session's
+        expiry, or refused by the scheduled check: check again that it may stream."""
         if self.ended:
             return
         refusal, expires_in = await database_sync_to_async(socket_access)(**self.access())

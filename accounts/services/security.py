@@ -92,9 +92,10 @@ def sign_in_succeeded(*, email: str) -> None:
 # --- Two-factor authentication --------------------------------------------------------------
 
 
-def two_factor_required(user: User) -> bool:
-    """Whether the organisation's policy requires this person to use two factors."""
-    policy = Organisation.get().require_two_factor
+def two_factor_required(user: User, *, policy: str | None = None) -> bool:
+    """Whether the organisation's policy (read here unless given) requires this person
+    to use two factors."""
+    policy = Organisation.get().require_two_factor if policy is None else policy
     if user.is_bot:
         return False
     return policy == "everyone" or (policy == "admins" and user.role in (Role.OWNER, Role.ADMIN))
@@ -104,13 +105,16 @@ def two_factor_enabled(user: User) -> bool:
     return TwoFactorDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
 
 
-def two_factor_owed(user: User, *, auth_method: str | None) -> bool:
+def two_factor_owed(user: User, *, auth_method: str | None, policy: str | None = None,
+                    enabled: bool | None = None) -> bool:
     """Whether a session of this person is held back until they set up a second factor:
     the policy covers them and they have none. A session signed in through single sign-on
     is not (the provider is trusted for the second factor). One rule for every door: the
-    pages and the API (accounts.middleware) and the WebSocket (accounts.selectors)."""
-    return (auth_method != "oidc" and two_factor_required(user)
-            and not two_factor_enabled(user))
+    pages and the API (accounts.middleware) and the WebSocket (accounts.selectors), which
+    reads the policy and who has a second factor once for many people (`policy`,
+    `enabled`)."""
+    return (auth_method != "oidc" and two_factor_required(user, policy=policy)
+            and not (two_factor_enabled(user) if enabled is None else enabled))
 
 
 def two_factor_owing_user_ids(*, policy: str) -> list[int]:
