@@ -5,21 +5,42 @@ and production settings (DEBUG off)."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import django
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / "var" / "bench"
-DATABASE_NAME = "teamchat_bench"
+
+
+def _instance() -> str:
+    """BENCH_INSTANCE names a run apart from the others on the machine (two checkouts
+    measured side by side, say): its own database, Redis keys and pub/sub channels, and
+    data folder. Empty, the default, is the usual run."""
+    name = os.environ.get("BENCH_INSTANCE", "")
+    if not re.fullmatch(r"[a-z0-9]{0,16}", name):
+        raise SystemExit(f"BENCH_INSTANCE must be up to 16 lowercase letters and digits, not {name!r}")
+    return name
+
+
+INSTANCE = _instance()
+_SUFFIX = f"_{INSTANCE}" if INSTANCE else ""
+DATA_DIR = ROOT / "var" / f"bench{_SUFFIX}"
+DATABASE_NAME = f"teamchat_bench{_SUFFIX}"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE_NAME}"
 # The maintenance database we connect to when creating or dropping the bench database.
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 BENCH_DSN = f"host=127.0.0.1 port=5432 user=postgres dbname={DATABASE_NAME}"
-REDIS_URL = "redis://127.0.0.1:6379/0"
-# Every Redis key and pub/sub channel of the run starts with this, apart from the tests'
-# (`tctest-…`) and the app's (`teamchat`).
-CHANNEL_PREFIX = "tcbench"
+# The database number separates keys only: pub/sub channels (the channel layer's) are
+# shared by every database, so the prefix is what keeps runs apart.
+_REDIS_DB = os.environ.get("BENCH_REDIS_DB", "0")
+if not re.fullmatch(r"[0-9]{1,2}", _REDIS_DB):
+    raise SystemExit(f"BENCH_REDIS_DB must be a Redis database number, not {_REDIS_DB!r}")
+REDIS_URL = f"redis://127.0.0.1:6379/{_REDIS_DB}"
+# Every Redis key (`tcbench:…`) and pub/sub channel of the run starts with this, apart
+# from the tests' (`tctest-…`), the app's (`teamchat`) and other instances'
+# (`tcbench_b:…`).
+CHANNEL_PREFIX = f"tcbench{_SUFFIX}"
 
 
 # Jobs a send schedules (notifications) are published, as in production, but to an
@@ -59,7 +80,7 @@ def clear_redis() -> int:
     from redis import Redis
 
     redis = Redis.from_url(REDIS_URL)
-    keys = list(redis.scan_iter(match=f"{CHANNEL_PREFIX}*", count=1000))
+    keys = list(redis.scan_iter(match=f"{CHANNEL_PREFIX}:*", count=1000))
     for start in range(0, len(keys), 1000):
         redis.delete(*keys[start:start + 1000])
     return len(keys)

@@ -276,7 +276,10 @@ measurements, in about six minutes.
 and prints its table without rewriting this page. `.venv/bin/python -m bench.run --profile` records
 py-spy profiles of daphne into var/bench/profiles/ (install py-spy first). All need
 PostgreSQL at 127.0.0.1:5432 (user postgres) and Redis at 127.0.0.1:6379; they use the
-database `teamchat_bench` and Redis keys starting with `tcbench`, and nothing else.
+database `teamchat_bench`, Redis keys and pub/sub channels starting with `tcbench:` and
+var/bench/, and nothing else. `BENCH_INSTANCE=b` gives a run its own (`teamchat_bench_b`,
+`tcbench_b`, var/bench_b/), so two runs on one machine (two checkouts compared side by
+side) cannot meet; `BENCH_REDIS_DB` picks the Redis database (0 by default).
 """
 
 
