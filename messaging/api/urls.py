@@ -34,6 +34,7 @@ urlpatterns = [
          name="api-reaction"),
     path("messages/<int:message_id>/pin/", views.PinView.as_view(), name="api-pin"),
     path("messages/<int:message_id>/save/", views.SaveView.as_view(), name="api-save"),
+    path("messages/<int:message_id>/unread/", views.UnreadView.as_view(), name="api-unread"),
     path("me/saved/", views.SavedListView.as_view(), name="api-saved"),
     path("messages/preview/", views.PreviewView.as_view(), name="api-preview"),
     path("emoji/", views.EmojiListView.as_view(), name="api-emoji"),

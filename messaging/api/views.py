@@ -36,6 +36,7 @@ from messaging.api.serializers import (
 from messaging.models import ConversationKind
 from messaging.payloads import conversation_payload, message_payload
 from messaging.services import notifications
+from messaging.services.messages import ReadPosition
 
 
 def _results(items: list, **paging: object) -> Response:
@@ -238,11 +239,22 @@ class ReadView(APIView):
     def post(self, request: Request, conversation_id: int) -> Response:
         serializer = ReadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        read = services.read_mark(actor=request.user, conversation_id=conversation_id,
-                                  message_id=serializer.validated_data["message"])
-        data = _conversation_out(read.membership.conversation, read.membership)
-        data.update(unread_count=read.unread_count, mention_count=read.mention_count)
-        return Response(data)
+        return _read_out(services.read_mark(actor=request.user, conversation_id=conversation_id,
+                                            message_id=serializer.validated_data["message"]))
+
+
+class UnreadView(APIView):
+    @extend_schema(summary="Mark a message unread (the read position moves back to just before it)",
+                   request=None, responses=ConversationSchemaSerializer)
+    def post(self, request: Request, message_id: int) -> Response:
+        return _read_out(services.read_mark_unread(actor=request.user, message_id=message_id))
+
+
+def _read_out(read: ReadPosition) -> Response:
+    """The conversation as the person now stands in it, with what is unread."""
+    data = _conversation_out(read.membership.conversation, read.membership)
+    data.update(unread_count=read.unread_count, mention_count=read.mention_count)
+    return Response(data)
 
 
 class PinListView(APIView):

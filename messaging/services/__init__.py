@@ -25,6 +25,7 @@ from messaging.services.messages import (
     reaction_add,
     reaction_remove,
     read_mark,
+    read_mark_unread,
 )
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "reaction_add",
     "reaction_remove",
     "read_mark",
+    "read_mark_unread",
     "usergroup_create",
     "usergroup_delete",
     "usergroup_update",

@@ -484,14 +484,50 @@ def read_mark(*, actor: User, conversation_id: Any, message_id: Any) -> ReadPosi
         membership.last_read_seq = seq
         membership.last_read_message_id = message_id
         membership.save(update_fields=["last_read_seq", "last_read_message_id"])
-        unread, mentions = unread_count(user=actor, conversation_id=conversation_id)
-        user_event_on_commit(actor.pk, {
-            "type": "read.updated",
-            "conversation": membership.conversation_id,
-            "seq": membership.conversation.last_seq,
-            "last_read_message": message_id,
-            "last_read_seq": seq,
-            "unread_count": unread,
-            "mention_count": mentions,
-        })
+        return _read_moved(actor, membership)
+
+
+def read_mark_unread(*, actor: User, message_id: Any) -> ReadPosition:
+    """Mark a message unread: the person's read position moves back to just before it,
+    and the unread and mention counts follow on every tab and device (`read.updated`,
+    with `marked_unread`). The position, with what is now unread after it."""
+    from messaging.selectors import conversation_get_for_user, message_get_for_user
+
+    message = message_get_for_user(user=actor, message_id=message_id)
+    if message.thread_root_id is not None and not message.also_in_channel:
+        raise InvalidInput.for_field(
+            "message", "A reply in a thread is not counted in the conversation; mark the "
+                       "thread's first message unread instead.")
+    conversation, _ = conversation_get_for_user(user=actor, conversation_id=message.conversation_id)
+    with transaction.atomic():
+        membership = _locked_membership.first(actor.pk, conversation.pk)
+        if membership is None:
+            raise NotFound("You are not a member of this conversation.")
+        membership.conversation = conversation
+        membership.last_read_seq = message.seq - 1
+        membership.last_read_message_id = (
+            Message.objects.filter(conversation_id=conversation.pk, seq__lt=message.seq)
+            .order_by("-seq").values_list("pk", flat=True).first() or 0)
+        membership.save(update_fields=["last_read_seq", "last_read_message_id"])
+        return _read_moved(actor, membership, marked_unread=True)
+
+
+def _read_moved(actor: User, membership: Membership, *, marked_unread: bool = False) -> ReadPosition:
+    """After a read position moved: what is unread after it, told to the person's other
+    tabs and devices once the move commits."""
+    from messaging.selectors import unread_count
+
+    unread, mentions = unread_count(user=actor, conversation_id=membership.conversation_id)
+    event = {
+        "type": "read.updated",
+        "conversation": membership.conversation_id,
+        "seq": membership.conversation.last_seq,
+        "last_read_message": membership.last_read_message_id,
+        "last_read_seq": membership.last_read_seq,
+        "unread_count": unread,
+        "mention_count": mentions,
+    }
+    if marked_unread:
+        event["marked_unread"] = True  # a position that moved back, not a stale one
+    user_event_on_commit(actor.pk, event)
     return ReadPosition(membership, unread, mentions)

@@ -152,6 +152,7 @@ class App {
     }
     const switching = state.current !== conversationId;
     if (switching && state.current) this.composer.storeDraft();
+    if (switching) this.keptUnread = null;
     state.current = conversationId;
     localStorage.setItem(`${LAST_OPEN_KEY}.${state.me.id}`, String(conversationId));
     if (!conversation.is_member) this.socket.subscribe(conversationId);
@@ -203,6 +204,7 @@ class App {
   markRead = debounce(async () => {
     const conversation = state.conversations.get(state.current);
     if (!conversation || !conversation.is_member || document.hidden || !this.timeline.atBottom()) return;
+    if (this.keptUnread === conversation.id) return; // marked unread here: read again once left
     const newest = this.timeline.newestMessage();
     if (!newest || (conversation.membership && newest.seq <= conversation.membership.last_read_seq && !conversation.unread_count)) return;
     try {
@@ -214,11 +216,26 @@ class App {
     }
   }, 400);
 
+  async markUnread(message) {
+    try {
+      const updated = await post(`messages/${message.id}/unread/`);
+      this.keptUnread = message.conversation;
+      this.applyRead({ conversation: message.conversation, last_read_message: updated.membership.last_read_message,
+        last_read_seq: updated.membership.last_read_seq, unread_count: updated.unread_count,
+        mention_count: updated.mention_count, marked_unread: true });
+      this.toast("Marked unread.");
+    } catch (error) {
+      this.toast(error.message);
+    }
+  }
+
   applyRead(frame) {
     const conversation = state.conversations.get(frame.conversation);
     if (!conversation) return;
     if (conversation.membership) {
-      conversation.membership.last_read_seq = Math.max(conversation.membership.last_read_seq, frame.last_read_seq);
+      // A position only moves back when marked unread; otherwise an older frame is stale.
+      conversation.membership.last_read_seq = frame.marked_unread ? frame.last_read_seq
+        : Math.max(conversation.membership.last_read_seq, frame.last_read_seq);
       conversation.membership.last_read_message = frame.last_read_message;
     }
     conversation.unread_count = frame.unread_count;
@@ -500,6 +517,7 @@ class App {
     on("me-updated", ({ me }) => { Object.assign(state.me, me); state.users.set(me.id, { ...state.users.get(me.id), ...me }); this.drawMe(); });
     on("presence-frame", (frame) => this.applyPresence({ ...frame, user: state.me.id }));
     on("timeline-bottom", () => this.markRead());
+    on("mark-unread", ({ message }) => this.markUnread(message));
     on("e2ee-decrypted", ({ conversation }) => this.refreshViews(conversation));
 
     window.addEventListener("hashchange", () => this.route());

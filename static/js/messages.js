@@ -91,6 +91,9 @@ function messageActions(message, { inThread }) {
     if (!inThread && !message.thread_root) actions.push(actionButton("Reply in thread", "💬", () => emit("open-thread", { rootId: message.id })));
     if (message.author === state.me.id) actions.push(actionButton("Edit message", "✏️", () => emit("edit-message", { message })));
     actions.push(actionButton(message.pinned ? "Unpin message" : "Pin message", "📌", () => togglePin(message)));
+    if (!inThread && (!message.thread_root || message.also_in_channel)) {
+      actions.push(actionButton("Mark unread", "🔵", () => emit("mark-unread", { message })));
+    }
   }
   actions.push(actionButton("Save for later", "🔖", () => post(`messages/${message.id}/save/`).then(() => emit("toast", { text: "Saved for later." }))));
   actions.push(actionButton("Copy link to message", "🔗", () => navigator.clipboard.writeText(messageLink(message)).then(

@@ -1,0 +1,48 @@
+"""Catching up in the browser (issue 28): marking a message unread."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e import message_item
+from tests.factories import make_channel, make_user, post
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_marking_unread_restores_the_badge_in_the_persons_other_browser(people, off_loop):
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    channel = off_loop(make_channel, ben, "updates", members=[ana])
+    quiet = off_loop(make_channel, ben, "quiet", members=[ana])
+    for text in ("the plan", f"the budget, <@{ana.pk}>", "the date"):
+        off_loop(post, ben, channel, text)
+
+    laptop, phone = people(ana), people(ana)
+    for browser in (laptop, phone):
+        browser.go(channel.pk)
+    badge = {browser: browser.page.locator(f'a[data-conversation="{channel.pk}"]')
+             for browser in (laptop, phone)}
+    for browser in (laptop, phone):
+        expect(badge[browser]).not_to_have_class(re.compile("unread"))
+
+    budget = message_item(laptop.page, "the budget")
+    budget.hover()
+    budget.get_by_role("button", name="Mark unread").click()
+
+    # Two messages are unread again, from "the budget" on, and its mention, on both.
+    for browser in (phone, laptop):
+        expect(badge[browser]).to_have_class(re.compile("unread"))
+        expect(badge[browser]).to_have_attribute("aria-label", re.compile("2 unread, 1 mention"))
+        expect(badge[browser].locator(".badge")).to_have_text("1")
+    # The laptop keeps it unread while the conversation stays open there ...
+    laptop.page.mouse.wheel(0, 2000)
+    laptop.page.wait_for_timeout(1000)
+    expect(badge[laptop]).to_have_class(re.compile("unread"))
+    # ... and reads it again once the person goes elsewhere and comes back.
+    laptop.go(quiet.pk)
+    laptop.go(channel.pk)
+    expect(badge[laptop]).not_to_have_class(re.compile("unread"))
+    expect(badge[phone]).not_to_have_class(re.compile("unread"))
