@@ -349,3 +349,23 @@ class PendingNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} for {self.user_id} about {self.message_id}"
+
+
+class Draft(models.Model):
+    """A person's unsent text in a conversation (thread_root_id 0) or in one of its
+    threads, kept so that it follows them to their other browsers. Never for an
+    end-to-end encrypted conversation: its drafts stay in the browser."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="drafts")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    thread_root_id = models.BigIntegerField(default=0)
+    text = models.TextField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "conversation", "thread_root_id"],
+                                               name="messaging_draft_unique")]
+
+    def __str__(self) -> str:
+        return f"draft of {self.user_id} in {self.conversation_id}"

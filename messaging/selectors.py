@@ -33,6 +33,7 @@ from messaging.models import (
     Conversation,
     ConversationEvent,
     ConversationKind,
+    Draft,
     Membership,
     Mention,
     Message,
@@ -461,6 +462,13 @@ def pin_list(*, user: User, conversation_id: Any) -> list[Message]:
                     .order_by("-pin__pinned_at"))
     attach_payload_related(messages)
     return messages
+
+
+def draft_list(*, user: User) -> list[Draft]:
+    """The person's drafts in conversations they are still a member of, newest first."""
+    member_of = Membership.objects.filter(user=user).values("conversation_id")
+    return list(Draft.objects.filter(user=user, conversation_id__in=member_of)
+                .order_by("-updated_at")[:500])
 
 
 def saved_list(*, user: User) -> list[Message]:

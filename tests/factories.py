@@ -51,6 +51,21 @@ def make_direct(creator: User, *others: User):
     return conversation
 
 
+# Every kind of conversation, for tests that walk each role against each kind.
+CONVERSATION_KINDS = ["public", "private", "direct", "group"]
+ROLES = ["owner", "admin", "compliance", "member", "guest"]
+
+
+def make_conversation(kind: str, creator: User, member: User):
+    """A conversation of this kind (CONVERSATION_KINDS) that `member` is in; a group
+    direct conversation has a third person."""
+    if kind == "direct":
+        return make_direct(creator, member)
+    if kind == "group":
+        return make_direct(creator, member, make_user())
+    return make_channel(creator, kind=kind, members=[member])
+
+
 def post(author: User, conversation, text: str = "hello", **kwargs):
     from messaging import services
 

@@ -248,7 +248,7 @@ def subject_profile(user: User) -> dict[str, Any]:
     from accounts.models import ApiToken
     from core.models import AuditEvent
     from e2ee.models import IdentityKey
-    from messaging.models import Membership, Reaction, SavedMessage
+    from messaging.models import Draft, Membership, Reaction, SavedMessage
 
     fields = ["email", "display_name", "full_name", "title", "timezone", "role", "is_bot",
               "is_active", "status_text", "status_emoji", "notify_default", "email_notifications",
@@ -266,6 +266,9 @@ def subject_profile(user: User) -> dict[str, Any]:
                       for r in Reaction.objects.filter(user=user)],
         "saved_messages": list(SavedMessage.objects.filter(user=user)
                                .values_list("message_id", flat=True)),
+        "drafts": [{"conversation": d.conversation_id, "thread_root": d.thread_root_id or None,
+                    "text": d.text, "updated_at": d.updated_at.isoformat()}
+                   for d in Draft.objects.filter(user=user)],
         "api_tokens": [{"name": t.name, "prefix": t.prefix, "created_at": t.created_at.isoformat(),
                         "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
                        for t in ApiToken.objects.filter(user=user)],

@@ -59,9 +59,10 @@ class FileDetailView(APIView):
 
 
 class FileDownloadView(APIView):
-    @extend_schema(summary="A file's bytes (images without their metadata); ?download=1 "
-                           "always downloads", parameters=[OpenApiParameter("download", bool)],
-                   responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(summary="A file's bytes (images without their metadata), in the file's own "
+                           "content type; ?download=1 always downloads",
+                   parameters=[OpenApiParameter("download", bool)],
+                   responses={(200, "*/*"): bytes})
     def get(self, request: Request, file_id: int):
         attachment = selectors.attachment_get_for_user(user=request.user, attachment_id=file_id)
         download = request.query_params.get("download") in ("1", "true")

@@ -186,6 +186,20 @@ class ReadSerializer(serializers.Serializer):
     message = serializers.IntegerField()
 
 
+class DraftSerializer(serializers.Serializer):
+    conversation = serializers.IntegerField(source="conversation_id", read_only=True)
+    thread_root = serializers.IntegerField(allow_null=True, required=False,
+                                           help_text="the thread's first message; null for the conversation")
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False,
+                                 help_text="empty clears the draft")
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["thread_root"] = instance.thread_root_id or None
+        return data
+
+
 class ReactionSerializer(serializers.Serializer):
     emoji = serializers.CharField(max_length=64)
 

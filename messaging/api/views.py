@@ -19,6 +19,7 @@ from messaging.api.serializers import (
     ConversationOutSerializer,
     ConversationSchemaSerializer,
     ConversationUpdateSerializer,
+    DraftSerializer,
     MemberAddSerializer,
     MemberOutSerializer,
     MemberRoleSerializer,
@@ -363,6 +364,35 @@ class SavedListView(APIView):
     @extend_schema(summary="My saved messages", responses=MessageSchemaSerializer(many=True))
     def get(self, request: Request) -> Response:
         return _results([message_payload(m) for m in selectors.saved_list(user=request.user)])
+
+
+class DraftListView(APIView):
+    @extend_schema(summary="My drafts, in the conversations I am in, newest first",
+                   responses=DraftSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return _results([DraftSerializer(d).data for d in selectors.draft_list(user=request.user)])
+
+
+class DraftView(APIView):
+    @extend_schema(summary="Keep my draft in a conversation or one of its threads (empty text clears it)",
+                   request=DraftSerializer, responses={200: DraftSerializer, 204: None})
+    def put(self, request: Request, conversation_id: int) -> Response:
+        serializer = DraftSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        draft = services.draft_save(actor=request.user, conversation_id=conversation_id,
+                                    thread_root_id=serializer.validated_data.get("thread_root"),
+                                    text=serializer.validated_data["text"])
+        if draft is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(DraftSerializer(draft).data)
+
+    @extend_schema(summary="Clear my draft in a conversation or one of its threads",
+                   parameters=[OpenApiParameter("thread_root", int, required=False)],
+                   responses={204: None})
+    def delete(self, request: Request, conversation_id: int) -> Response:
+        services.draft_clear(actor=request.user, conversation_id=conversation_id,
+                             thread_root_id=request.query_params.get("thread_root"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UserGroupListView(APIView):

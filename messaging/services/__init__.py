@@ -12,6 +12,7 @@ from messaging.services.conversations import (
     membership_remove,
     membership_role_change,
 )
+from messaging.services.drafts import draft_clear, draft_save
 from messaging.services.groups import usergroup_create, usergroup_delete, usergroup_update
 from messaging.services.messages import (
     SendResult,
@@ -35,6 +36,8 @@ __all__ = [
     "conversation_join",
     "conversation_leave",
     "conversation_update",
+    "draft_clear",
+    "draft_save",
     "membership_add",
     "membership_add_bot",
     "membership_preferences_update",

@@ -31,9 +31,10 @@ class App {
     document.getElementById("org-name").textContent = state.organisation.name;
     this.drawMe();
 
-    const [users, conversations, groups] = await Promise.all([
-      getAll("users/?limit=200"), get("conversations/"), get("usergroups/"),
+    const [users, conversations, groups, drafts] = await Promise.all([
+      getAll("users/?limit=200"), get("conversations/"), get("usergroups/"), get("me/drafts/"),
     ]);
+    for (const draft of drafts.results) state.drafts.set(`${draft.conversation}.${draft.thread_root || 0}`, draft.text);
     for (const user of users) state.users.set(user.id, user);
     state.users.set(state.me.id, { ...state.users.get(state.me.id), ...state.me });
     for (const conversation of conversations.results) state.conversations.set(conversation.id, conversation);
@@ -229,6 +230,15 @@ class App {
     }
   }
 
+  applyDraft(frame) {
+    // A draft kept or cleared in another browser (or this one): shown where it is not
+    // being typed over.
+    const key = `${frame.conversation}.${frame.thread_root || 0}`;
+    if (frame.text) state.drafts.set(key, frame.text);
+    else state.drafts.delete(key);
+    for (const composer of [this.composer, this.panel.composer]) if (composer) composer.draftArrived(key, frame.text);
+  }
+
   applyRead(frame) {
     const conversation = state.conversations.get(frame.conversation);
     if (!conversation) return;
@@ -267,6 +277,7 @@ class App {
       case "typing": return this.applyTyping(frame);
       case "presence": return this.applyPresence(frame);
       case "read.updated": return this.applyRead(frame);
+      case "draft.updated": return this.applyDraft(frame);
       case "resync": return this.resync(frame.conversation);
       case "error":
         if (!frame.client_msg_id && frame.code !== "rate_limited") this.toast(frame.detail);

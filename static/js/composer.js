@@ -1,8 +1,10 @@
 // The message box: Markdown with preview, @mention, #channel and :emoji: completion,
 // Enter to send, Shift+Enter for a new line, Up to edit your last message, a draft per
-// conversation, typing signals and file attachments with progress.
+// conversation and thread (kept on the server, so it follows the person to their other
+// browsers; in this browser only for an end-to-end encrypted conversation), typing
+// signals and file attachments with progress.
 
-import { get, patch, post, upload } from "./api.js";
+import { del, get, patch, post, put, upload } from "./api.js";
 import { editSealed, isEncrypted, openedText, sealUpload, sendSealed } from "./e2ee.js";
 import { loadEmoji, openEmojiPicker, searchEmoji } from "./emoji.js";
 import { debounce, el, fileSize, uuid } from "./format.js";
@@ -45,18 +47,62 @@ export class Composer {
     return `${DRAFT_PREFIX}${state.me.id}.${conversation}${threadRoot ? `.${threadRoot}` : ""}`;
   }
 
+  serverKey() {
+    const { conversation, threadRoot } = this.target();
+    return `${conversation}.${threadRoot || 0}`;
+  }
+
   storeDraft() {
     if (this.editing) return;
     const value = this.input.value;
-    if (value.trim()) localStorage.setItem(this.draftKey(), value);
-    else localStorage.removeItem(this.draftKey());
+    const { conversation, threadRoot } = this.target();
+    if (isEncrypted(conversation)) {
+      if (value.trim()) localStorage.setItem(this.draftKey(), value);
+      else localStorage.removeItem(this.draftKey());
+      return;
+    }
+    const key = this.serverKey();
+    if (!value.trim()) return this.forgetDraft();
+    if (state.drafts.get(key) === value) return;
+    state.drafts.set(key, value);
+    this.syncDraft(() => put(`conversations/${conversation}/draft/`, { text: value, thread_root: threadRoot || null }));
+  }
+
+  syncDraft(request) {
+    // One at a time, in order: a clear never overtakes the keep before it.
+    this.draftSync = (this.draftSync || Promise.resolve()).then(request)
+      .catch((error) => console.warn("syncing the draft failed", error));
+  }
+
+  forgetDraft() {
+    // Sent or emptied: gone here and from the person's other browsers.
+    localStorage.removeItem(this.draftKey());
+    const key = this.serverKey();
+    if (!state.drafts.has(key)) return;
+    state.drafts.delete(key);
+    const { conversation, threadRoot } = this.target();
+    this.syncDraft(() => del(`conversations/${conversation}/draft/${threadRoot ? `?thread_root=${threadRoot}` : ""}`));
+  }
+
+  savedDraft() {
+    const { conversation } = this.target();
+    return isEncrypted(conversation) ? localStorage.getItem(this.draftKey()) || "" : state.drafts.get(this.serverKey()) || "";
   }
 
   loadDraft() {
     this.cancelEdit(false);
-    this.input.value = localStorage.getItem(this.draftKey()) || "";
+    this.input.value = this.savedDraft();
     this.resize();
     this.clearUploads();
+  }
+
+  draftArrived(key, text) {
+    // Another browser of this person kept (or cleared) a draft: show it here unless
+    // this box is being typed in.
+    if (this.editing || key !== this.serverKey() || this.input.value === (text || "")) return;
+    if (document.activeElement === this.input && this.input.value.trim()) return;
+    this.input.value = text || "";
+    this.resize();
   }
 
   bind() {
@@ -162,7 +208,7 @@ export class Composer {
     if (command) {
       this.input.value = "";
       this.resize();
-      localStorage.removeItem(this.draftKey());
+      this.forgetDraft();
       try {
         const result = await post(`conversations/${conversation}/commands/`, {
           command: command[1].toLowerCase(), text: command[2] || "", ...(threadRoot ? { thread_root: threadRoot } : {}),
@@ -176,7 +222,7 @@ export class Composer {
     }
     this.input.value = "";
     this.resize();
-    localStorage.removeItem(this.draftKey());
+    this.forgetDraft();
     this.closeMenu();
     if (!this.preview.hidden) this.togglePreview();
     const clientMsgId = uuid();
@@ -213,7 +259,7 @@ export class Composer {
     if (!this.editing) return;
     this.editing = null;
     this.modeBar.hidden = true;
-    this.input.value = restoreDraft ? localStorage.getItem(this.draftKey()) || "" : "";
+    this.input.value = restoreDraft ? this.savedDraft() : "";
     this.resize();
   }
 

@@ -23,6 +23,7 @@ export const state = {
   typing: new Map(),         // conversation id -> Map(user id -> expires at ms)
   presence: new Map(),       // user id -> presence frame
   myGroups: new Set(),       // handles of user groups I belong to
+  drafts: new Map(),         // "conversation.threadRoot" (0: the conversation) -> text kept on the server
   current: null,             // id of the open conversation
   connected: false,
 };

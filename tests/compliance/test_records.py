@@ -27,7 +27,7 @@ from e2ee.models import IdentityKey
 from files import services as files
 from files.models import Attachment
 from messaging import services as messaging
-from messaging.models import Message, MessageRevision
+from messaging.models import Draft, Message, MessageRevision
 from tests.factories import make_channel, post
 
 pytestmark = pytest.mark.django_db
@@ -275,6 +275,7 @@ def test_erasure_leaves_no_personal_data_in_the_profile(member, other_member, ad
     accounts.user_profile_update(user=member, full_name="Mia Maria Member", title="Engineer",
                                  status_text="On holiday")
     accounts.api_token_create(actor=member, user=member, name="script")
+    messaging.draft_save(actor=member, conversation_id=channel.pk, text="half a secret")
     original_email = member.email
 
     services.user_erase(actor=admin, user=member)
@@ -288,6 +289,7 @@ def test_erasure_leaves_no_personal_data_in_the_profile(member, other_member, ad
     assert not member.is_active and not member.has_usable_password()
     assert not ApiToken.objects.filter(user=member, revoked_at__isnull=True).exists()
     assert Message.objects.filter(author=member).count() == 1  # retention decides
+    assert not Draft.objects.filter(user=member).exists()
     assert AuditEvent.objects.filter(action="data_subject.erased").exists()
 
 
@@ -309,6 +311,8 @@ def test_a_data_subject_export_holds_their_profile_and_messages(member, other_me
     channel = make_channel(other_member, members=[member])
     mine = post(member, channel, "about me")
     post(other_member, channel, "not mine")
+    messaging.draft_save(actor=member, conversation_id=channel.pk, text="still thinking")
+    messaging.draft_save(actor=other_member, conversation_id=channel.pk, text="not my draft")
     publish(member)
     publish(other_member)
     job = services.subject_export_start(actor=compliance_officer, subject=member)
@@ -319,6 +323,7 @@ def test_a_data_subject_export_holds_their_profile_and_messages(member, other_me
     profile = json.loads(bundle.read("profile.json"))
     assert profile["email"] == member.email
     assert [m["conversation"] for m in profile["memberships"]] == [channel.pk]
+    assert [(d["conversation"], d["text"]) for d in profile["drafts"]] == [(channel.pk, "still thinking")]
     (key,) = profile["encryption_keys"]  # theirs only
     stored = IdentityKey.objects.get(user=member)
     assert (key["fingerprint"], key["backup"]) == (stored.fingerprint, stored.backup)

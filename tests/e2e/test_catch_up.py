@@ -46,3 +46,41 @@ def test_marking_unread_restores_the_badge_in_the_persons_other_browser(people, 
     laptop.go(channel.pk)
     expect(badge[laptop]).not_to_have_class(re.compile("unread"))
     expect(badge[phone]).not_to_have_class(re.compile("unread"))
+
+
+def test_a_draft_typed_in_one_browser_appears_in_the_other_and_goes_when_sent(people, off_loop):
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    channel = off_loop(make_channel, ana, "plans", members=[ben])
+    root = off_loop(post, ben, channel, "where do we meet?")
+    laptop, phone = people(ana), people(ana)
+    for browser in (laptop, phone):
+        browser.go(channel.pk)
+
+    laptop.page.fill("#composer-input", "Let us meet at ten")
+    expect(phone.page.locator("#composer-input")).to_have_value("Let us meet at ten", timeout=3000)
+
+    # A thread's draft is the thread's own, and follows too.
+    for browser in (laptop, phone):
+        item = message_item(browser.page, "where do we meet?")
+        item.hover()
+        item.get_by_role("button", name="Reply in thread").click()
+    laptop.page.fill("#thread-composer textarea", "in the small room")
+    expect(phone.page.locator("#thread-composer textarea")).to_have_value("in the small room",
+                                                                       timeout=3000)
+    expect(phone.page.locator("#composer-input")).to_have_value("Let us meet at ten")
+
+    # Sent from the laptop: gone from the phone's box, and from the server.
+    laptop.page.press("#composer-input", "Enter")
+    expect(message_item(phone.page, "Let us meet at ten")).to_be_visible()
+    expect(phone.page.locator("#composer-input")).to_have_value("", timeout=3000)
+    thread_draft = {(root.conversation_id, root.pk): "in the small room"}
+    assert off_loop(lambda: {(d.conversation_id, d.thread_root_id): d.text
+                             for d in ana.drafts.all()}) == thread_draft
+
+    # A browser opened later starts with it.
+    tablet = people(ana)
+    tablet.go(channel.pk)
+    item = message_item(tablet.page, "where do we meet?")
+    item.hover()
+    item.get_by_role("button", name="Reply in thread").click()
+    expect(tablet.page.locator("#thread-composer textarea")).to_have_value("in the small room")

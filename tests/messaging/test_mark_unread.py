@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import Role
 from core.errors import InvalidInput, NotFound
 from messaging import selectors, services
 from messaging.models import Membership
-from tests.factories import client_for, make_channel, make_direct, make_user, post
+from tests.factories import (
+    CONVERSATION_KINDS,
+    ROLES,
+    client_for,
+    make_channel,
+    make_conversation,
+    make_direct,
+    make_user,
+    post,
+)
 from tests.realtime import Socket, token_for
 
 pytestmark = pytest.mark.django_db
@@ -67,25 +75,14 @@ def test_a_thread_reply_is_refused_naming_the_message_and_nothing_moves(member, 
     assert position(other_member, channel) == before
 
 
-KINDS = ["public", "private", "direct", "group"]
-
-
-def conversation_of(kind: str, creator, member):
-    if kind == "direct":
-        return make_direct(creator, member)
-    if kind == "group":
-        return make_direct(creator, member, make_user())
-    return make_channel(creator, kind=kind, members=[member])
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN, Role.COMPLIANCE, Role.MEMBER, Role.GUEST])
+@pytest.mark.parametrize("kind", CONVERSATION_KINDS)
+@pytest.mark.parametrize("role", ROLES)
 def test_only_a_member_may_mark_unread(kind, role):
     """Every role, member or not, against every kind of conversation: members move their
     own position; anyone else gets 404 whatever the conversation, and nothing moves."""
     creator, insider = make_user(), make_user(role)
     outsider = make_user(role)
-    conversation = conversation_of(kind, creator, insider)
+    conversation = make_conversation(kind, creator, insider)
     message = post(creator, conversation, "hello")
     post(creator, conversation, "again")
     before = list(Membership.objects.order_by("pk").values_list("last_read_seq", flat=True))

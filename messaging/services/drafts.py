@@ -1,0 +1,89 @@
+"""Drafts that follow a person from one browser to the next (issue 28)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from core.errors import Conflict, InvalidInput
+from core.live import user_event_on_commit
+from messaging import markdown, permissions
+from messaging.models import Draft, Message
+from messaging.payloads import iso
+
+
+def draft_save(*, actor: User, conversation_id: Any, thread_root_id: Any = None,
+               text: Any) -> Draft | None:
+    """Keep the person's unsent text for a conversation (or one of its threads) and show
+    it in their other browsers (`draft.updated`). Empty text clears the draft: returns
+    None then."""
+    from messaging.selectors import conversation_get_for_user
+
+    conversation, membership = conversation_get_for_user(user=actor, conversation_id=conversation_id)
+    permissions.require_participate(actor, conversation, membership)
+    if conversation.encrypted:
+        raise Conflict("Drafts of an end-to-end encrypted conversation stay in the browser: "
+                       "the server never holds their text.", code="encrypted")
+    root = _thread_root(conversation.pk, thread_root_id)
+    if not isinstance(text, str):
+        raise InvalidInput.for_field("text", "Must be text.")
+    if len(text) > markdown.MAX_TEXT_LENGTH:
+        raise InvalidInput.for_field("text", f"At most {markdown.MAX_TEXT_LENGTH} characters.")
+    if "\x00" in text:
+        raise InvalidInput.for_field("text", "Contains a NUL character.")
+    if not text.strip():
+        draft_clear(actor=actor, conversation_id=conversation.pk, thread_root_id=root)
+        return None
+    with transaction.atomic():
+        draft, _ = Draft.objects.update_or_create(
+            user=actor, conversation=conversation, thread_root_id=root,
+            defaults={"text": text, "updated_at": timezone.now()})
+        _tell(actor, conversation.pk, root, text, draft.updated_at)
+    return draft
+
+
+def draft_clear(*, actor: User, conversation_id: Any, thread_root_id: Any = None) -> bool:
+    """Remove the person's draft there (sent, or emptied), from every browser. Whether
+    there was one. Anyone may clear their own, also after leaving the conversation."""
+    conversation_id = _id(conversation_id, "conversation", "Must be a conversation id.")
+    root = _thread_id(thread_root_id)
+    with transaction.atomic():
+        deleted, _ = Draft.objects.filter(user=actor, conversation_id=conversation_id,
+                                          thread_root_id=root).delete()
+        if deleted:
+            _tell(actor, conversation_id, root, "", timezone.now())
+    return bool(deleted)
+
+
+def _id(value: Any, field: str, problem: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput.for_field(field, problem) from None
+    if not 0 < number < 2**63:
+        raise InvalidInput.for_field(field, problem)
+    return number
+
+
+def _thread_id(value: Any) -> int:
+    if value in (None, "", 0, "0"):
+        return 0
+    return _id(value, "thread_root", "Must be a message id.")
+
+
+def _thread_root(conversation_id: int, value: Any) -> int:
+    """0 for the conversation itself, or a thread's first message in it."""
+    root = _thread_id(value)
+    if root and not Message.objects.filter(pk=root, conversation_id=conversation_id,
+                                           thread_root__isnull=True).exists():
+        raise InvalidInput.for_field("thread_root", "No such thread in this conversation.")
+    return root
+
+
+def _tell(actor: User, conversation_id: int, root: int, text: str, when: Any) -> None:
+    user_event_on_commit(actor.pk, {
+        "type": "draft.updated", "conversation": conversation_id, "thread_root": root or None,
+        "text": text, "updated_at": iso(when)})
