@@ -275,6 +275,8 @@ class SavedMessage(models.Model):
                              related_name="saved_messages")
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
     saved_at = models.DateTimeField(default=timezone.now)
+    # Marked done: listed under "Done" instead of "In progress" (issue 28).
+    done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -471,16 +471,19 @@ def draft_list(*, user: User) -> list[Draft]:
                 .order_by("-updated_at")[:500])
 
 
-def saved_list(*, user: User) -> list[Message]:
-    """Saved messages the person may still see, most recently saved first."""
-    saved = list(SavedMessage.objects.filter(user=user).order_by("-saved_at")
-                 .values_list("message_id", flat=True)[:500])
+def saved_list(*, user: User, done: bool | None = None) -> list[tuple[Message, SavedMessage]]:
+    """Saved messages the person may still see, most recently saved first, each with
+    its saved row; only those in progress (done=False) or done (done=True) when asked."""
+    rows = SavedMessage.objects.filter(user=user)
+    if done is not None:
+        rows = rows.filter(done_at__isnull=not done)
+    saved = list(rows.order_by("-saved_at", "-id")[:500])
     visible = _visible_conversation_ids(user)
-    found = list(Message.objects.filter(pk__in=saved, deleted_at__isnull=True,
-                                        conversation_id__in=visible))
+    found = list(Message.objects.filter(pk__in=[s.message_id for s in saved],
+                                        deleted_at__isnull=True, conversation_id__in=visible))
     attach_payload_related(found)
     messages = {m.pk: m for m in found}
-    return [messages[pk] for pk in saved if pk in messages]
+    return [(messages[s.message_id], s) for s in saved if s.message_id in messages]
 
 
 def _visible_conversation_ids(user: User) -> QuerySet:

@@ -20,7 +20,7 @@ import schemathesis
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from schemathesis.checks import not_a_server_error
@@ -122,6 +122,14 @@ def test_chained_calls_as_a_member_get_no_5xx_and_only_documented_answers(world)
     workflow = _member_schema.as_state_machine()
 
     class AsAMember(workflow):  # type: ignore[misc, valid-type]
+        # Each scenario starts from the same data (the world), so that what one scenario
+        # wrote cannot make the next one's choices differ from run to run.
+        def setup(self):
+            self.savepoint = transaction.savepoint()
+
+        def teardown(self):
+            transaction.savepoint_rollback(self.savepoint)
+
         def get_call_kwargs(self, case):
             return {"headers": {"Authorization": f"Bearer {token}"}}
 

@@ -59,6 +59,17 @@ class MessageSchemaSerializer(serializers.Serializer):
     key_id = serializers.IntegerField(allow_null=True)
 
 
+class SavedMessageSchemaSerializer(MessageSchemaSerializer):
+    """A saved message: the message, with when it was saved and marked done."""
+
+    saved_at = serializers.DateTimeField()
+    done_at = serializers.DateTimeField(allow_null=True)
+
+
+class SavedDoneSerializer(serializers.Serializer):
+    done = serializers.BooleanField()
+
+
 class MembershipStateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=MembershipRole.choices)
     last_read_message = serializers.IntegerField(allow_null=True)
@@ -192,6 +203,8 @@ class DraftSerializer(serializers.Serializer):
                                            help_text="the thread's first message; null for the conversation")
     text = serializers.CharField(allow_blank=True, trim_whitespace=False,
                                  help_text="empty clears the draft")
+    origin = serializers.CharField(write_only=True, required=False, max_length=64,
+                                   help_text="the browser tab making the change, told back in draft.updated")
     updated_at = serializers.DateTimeField(read_only=True)
 
     def to_representation(self, instance):

@@ -32,10 +32,12 @@ from messaging.api.serializers import (
     ReactionSerializer,
     ReadSerializer,
     RevisionOutSerializer,
+    SavedDoneSerializer,
+    SavedMessageSchemaSerializer,
     UserGroupSerializer,
 )
 from messaging.models import ConversationKind
-from messaging.payloads import conversation_payload, message_payload
+from messaging.payloads import conversation_payload, iso, message_payload
 from messaging.services import notifications
 from messaging.services.messages import ReadPosition
 
@@ -349,10 +351,21 @@ class PinView(APIView):
 
 
 class SaveView(APIView):
-    @extend_schema(summary="Save a message for later", request=None, responses={201: None})
+    @extend_schema(summary="Save a message for later (in progress again if it was done)",
+                   request=None, responses={201: None})
     def post(self, request: Request, message_id: int) -> Response:
         services.message_save(actor=request.user, message_id=message_id)
         return Response(status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Mark a saved message done, or in progress again",
+                   request=SavedDoneSerializer, responses=SavedMessageSchemaSerializer)
+    def patch(self, request: Request, message_id: int) -> Response:
+        serializer = SavedDoneSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        saved = services.message_save_done(actor=request.user, message_id=message_id,
+                                           done=serializer.validated_data["done"])
+        message = selectors.message_get_for_user(user=request.user, message_id=saved.message_id)
+        return Response(_saved_out(message, saved))
 
     @extend_schema(summary="Remove a message from my saved items", responses={204: None})
     def delete(self, request: Request, message_id: int) -> Response:
@@ -361,9 +374,20 @@ class SaveView(APIView):
 
 
 class SavedListView(APIView):
-    @extend_schema(summary="My saved messages", responses=MessageSchemaSerializer(many=True))
+    @extend_schema(summary="My saved messages, most recently saved first",
+                   parameters=[OpenApiParameter("state", str, enum=["open", "done"], required=False,
+                                                description="only those in progress, or only those done")],
+                   responses=SavedMessageSchemaSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return _results([message_payload(m) for m in selectors.saved_list(user=request.user)])
+        state = request.query_params.get("state")
+        if state not in (None, "open", "done"):
+            raise InvalidInput.for_field("state", "Must be open or done.")
+        done = None if state is None else state == "done"
+        return _results([_saved_out(m, s) for m, s in selectors.saved_list(user=request.user, done=done)])
+
+
+def _saved_out(message, saved) -> dict:
+    return {**message_payload(message), "saved_at": iso(saved.saved_at), "done_at": iso(saved.done_at)}
 
 
 class DraftListView(APIView):
@@ -381,17 +405,20 @@ class DraftView(APIView):
         serializer.is_valid(raise_exception=True)
         draft = services.draft_save(actor=request.user, conversation_id=conversation_id,
                                     thread_root_id=serializer.validated_data.get("thread_root"),
-                                    text=serializer.validated_data["text"])
+                                    text=serializer.validated_data["text"],
+                                    origin=serializer.validated_data.get("origin"))
         if draft is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(DraftSerializer(draft).data)
 
     @extend_schema(summary="Clear my draft in a conversation or one of its threads",
-                   parameters=[OpenApiParameter("thread_root", int, required=False)],
+                   parameters=[OpenApiParameter("thread_root", int, required=False),
+                               OpenApiParameter("origin", str, required=False)],
                    responses={204: None})
     def delete(self, request: Request, conversation_id: int) -> Response:
         services.draft_clear(actor=request.user, conversation_id=conversation_id,
-                             thread_root_id=request.query_params.get("thread_root"))
+                             thread_root_id=request.query_params.get("thread_root"),
+                             origin=request.query_params.get("origin"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db import transaction
@@ -16,10 +17,10 @@ from messaging.payloads import iso
 
 
 def draft_save(*, actor: User, conversation_id: Any, thread_root_id: Any = None,
-               text: Any) -> Draft | None:
+               text: Any, origin: Any = None) -> Draft | None:
     """Keep the person's unsent text for a conversation (or one of its threads) and show
-    it in their other browsers (`draft.updated`). Empty text clears the draft: returns
-    None then."""
+    it in their other browsers (`draft.updated`, carrying `origin`: the browser tab that
+    made the change knows its own news). Empty text clears the draft: returns None then."""
     from messaging.selectors import conversation_get_for_user
 
     conversation, membership = conversation_get_for_user(user=actor, conversation_id=conversation_id)
@@ -34,27 +35,30 @@ def draft_save(*, actor: User, conversation_id: Any, thread_root_id: Any = None,
         raise InvalidInput.for_field("text", f"At most {markdown.MAX_TEXT_LENGTH} characters.")
     if "\x00" in text:
         raise InvalidInput.for_field("text", "Contains a NUL character.")
+    origin = _origin(origin)
     if not text.strip():
-        draft_clear(actor=actor, conversation_id=conversation.pk, thread_root_id=root)
+        draft_clear(actor=actor, conversation_id=conversation.pk, thread_root_id=root, origin=origin)
         return None
     with transaction.atomic():
         draft, _ = Draft.objects.update_or_create(
             user=actor, conversation=conversation, thread_root_id=root,
             defaults={"text": text, "updated_at": timezone.now()})
-        _tell(actor, conversation.pk, root, text, draft.updated_at)
+        _tell(actor, conversation.pk, root, text, draft.updated_at, origin)
     return draft
 
 
-def draft_clear(*, actor: User, conversation_id: Any, thread_root_id: Any = None) -> bool:
+def draft_clear(*, actor: User, conversation_id: Any, thread_root_id: Any = None,
+                origin: Any = None) -> bool:
     """Remove the person's draft there (sent, or emptied), from every browser. Whether
     there was one. Anyone may clear their own, also after leaving the conversation."""
     conversation_id = _id(conversation_id, "conversation", "Must be a conversation id.")
     root = _thread_id(thread_root_id)
+    origin = _origin(origin)
     with transaction.atomic():
         deleted, _ = Draft.objects.filter(user=actor, conversation_id=conversation_id,
                                           thread_root_id=root).delete()
         if deleted:
-            _tell(actor, conversation_id, root, "", timezone.now())
+            _tell(actor, conversation_id, root, "", timezone.now(), origin)
     return bool(deleted)
 
 
@@ -83,7 +87,19 @@ def _thread_root(conversation_id: int, value: Any) -> int:
     return root
 
 
-def _tell(actor: User, conversation_id: int, root: int, text: str, when: Any) -> None:
+def _origin(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not _ORIGIN_RE.fullmatch(value):
+        raise InvalidInput.for_field("origin", "Up to 64 letters, digits, dots, dashes or underscores.")
+    return value
+
+
+_ORIGIN_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _tell(actor: User, conversation_id: int, root: int, text: str, when: Any,
+          origin: str | None) -> None:
     user_event_on_commit(actor.pk, {
         "type": "draft.updated", "conversation": conversation_id, "thread_root": root or None,
-        "text": text, "updated_at": iso(when)})
+        "text": text, "updated_at": iso(when), "origin": origin})

@@ -428,17 +428,58 @@ def pin_remove(*, actor: User, message_id: Any) -> None:
 
 
 def message_save(*, actor: User, message_id: Any) -> SavedMessage:
+    """Save a message for later (saved again once done, it is in progress again); the
+    person's other browsers follow (`saved.updated`)."""
     from messaging.selectors import message_get_for_user
 
     message = message_get_for_user(user=actor, message_id=message_id)
-    saved, _ = SavedMessage.objects.get_or_create(user=actor, message=message)
+    with transaction.atomic():
+        saved, created = SavedMessage.objects.get_or_create(user=actor, message=message)
+        if not created and saved.done_at is not None:
+            saved.done_at = None
+            saved.save(update_fields=["done_at"])
+        _saved_changed(actor, saved)
+    return saved
+
+
+def message_save_done(*, actor: User, message_id: Any, done: Any) -> SavedMessage:
+    """Mark a saved message done (or in progress again)."""
+    if not isinstance(done, bool):
+        raise InvalidInput.for_field("done", "Must be true or false.")
+    with transaction.atomic():
+        saved = (SavedMessage.objects.select_for_update()
+                 .filter(user=actor, message_id=_message_id(message_id)).first())
+        if saved is None:
+            raise NotFound("That message is not in your saved items.")
+        if (saved.done_at is not None) != done:
+            saved.done_at = timezone.now() if done else None
+            saved.save(update_fields=["done_at"])
+            _saved_changed(actor, saved)
     return saved
 
 
 def message_unsave(*, actor: User, message_id: Any) -> None:
-    deleted, _ = SavedMessage.objects.filter(user=actor, message_id=message_id).delete()
-    if not deleted:
+    with transaction.atomic():
+        deleted, _ = SavedMessage.objects.filter(user=actor, message_id=_message_id(message_id)).delete()
+        if not deleted:
+            raise NotFound("That message is not in your saved items.")
+        user_event_on_commit(actor.pk, {"type": "saved.updated", "message": int(message_id),
+                                        "saved": False, "done": False})
+
+
+def _message_id(value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise NotFound("That message is not in your saved items.") from None
+    if not 0 < number < 2**63:
         raise NotFound("That message is not in your saved items.")
+    return number
+
+
+def _saved_changed(actor: User, saved: SavedMessage) -> None:
+    user_event_on_commit(actor.pk, {"type": "saved.updated", "message": saved.message_id,
+                                    "saved": True, "done": saved.done_at is not None})
 
 
 @dataclass(frozen=True)

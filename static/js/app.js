@@ -231,8 +231,9 @@ class App {
   }
 
   applyDraft(frame) {
-    // A draft kept or cleared in another browser (or this one): shown where it is not
-    // being typed over.
+    // A draft kept or cleared in another browser: shown where it is not being typed
+    // over. This tab's own news is old news here (and may arrive after newer typing).
+    if (frame.origin === state.tab) return;
     const key = `${frame.conversation}.${frame.thread_root || 0}`;
     if (frame.text) state.drafts.set(key, frame.text);
     else state.drafts.delete(key);
@@ -278,6 +279,7 @@ class App {
       case "presence": return this.applyPresence(frame);
       case "read.updated": return this.applyRead(frame);
       case "draft.updated": return this.applyDraft(frame);
+      case "saved.updated": return this.panel.savedChanged();
       case "resync": return this.resync(frame.conversation);
       case "error":
         if (!frame.client_msg_id && frame.code !== "rate_limited") this.toast(frame.detail);
@@ -542,6 +544,7 @@ class App {
     document.getElementById("browse-channels").addEventListener("click", browseChannelsDialog);
     document.getElementById("new-direct").addEventListener("click", newDirectDialog);
     document.getElementById("jump-button").addEventListener("click", quickSwitcher);
+    document.getElementById("saved-button").addEventListener("click", () => this.panel.openSaved());
     document.getElementById("me-button").addEventListener("click", () => settingsDialog("status"));
     document.getElementById("join-button").addEventListener("click", async () => {
       try {

@@ -65,7 +65,7 @@ export class Composer {
     if (!value.trim()) return this.forgetDraft();
     if (state.drafts.get(key) === value) return;
     state.drafts.set(key, value);
-    this.syncDraft(() => put(`conversations/${conversation}/draft/`, { text: value, thread_root: threadRoot || null }));
+    this.syncDraft(() => put(`conversations/${conversation}/draft/`, { text: value, thread_root: threadRoot || null, origin: state.tab }));
   }
 
   syncDraft(request) {
@@ -81,7 +81,7 @@ export class Composer {
     if (!state.drafts.has(key)) return;
     state.drafts.delete(key);
     const { conversation, threadRoot } = this.target();
-    this.syncDraft(() => del(`conversations/${conversation}/draft/${threadRoot ? `?thread_root=${threadRoot}` : ""}`));
+    this.syncDraft(() => del(`conversations/${conversation}/draft/?origin=${state.tab}${threadRoot ? `&thread_root=${threadRoot}` : ""}`));
   }
 
   savedDraft() {

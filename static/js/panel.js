@@ -1,7 +1,7 @@
 // The side panel: a thread with its own composer, a person's profile, a conversation's
-// members, and its pinned messages.
+// members, its pinned messages, and the messages saved for later.
 
-import { del, get, getAll } from "./api.js";
+import { del, get, getAll, patch } from "./api.js";
 import { Composer } from "./composer.js";
 import { addMembersDialog } from "./dialogs.js";
 import { searchOpened } from "./e2ee.js";
@@ -189,6 +189,56 @@ export class SidePanel {
       body().append(el("div", { class: "panel-section load-more" },
         el("button", { type: "button", class: "secondary", onclick: () => this.openSearch(query, page + 1) }, "More results")));
     }
+  }
+
+  // --- Saved for later ---
+
+  async openSaved(which = "open") {
+    this.kind = "saved";
+    this.savedState = which;
+    this.showPanel("Saved for later");
+    let items;
+    try {
+      items = (await get(`me/saved/?state=${which}`)).results;
+    } catch (error) {
+      body().replaceChildren(el("p", { class: "search-error", role: "alert" }, error.message));
+      return;
+    }
+    if (this.kind !== "saved" || this.savedState !== which) return; // moved on meanwhile
+    const tabs = el("div", { class: "panel-tabs", role: "tablist", "aria-label": "Saved for later" },
+      [["open", "In progress"], ["done", "Done"]].map(([key, label]) => el("button", {
+        type: "button", role: "tab", class: "panel-tab", "aria-selected": String(key === which),
+        onclick: () => this.openSaved(key),
+      }, label)));
+    const list = items.length
+      ? el("ol", { class: "message-list saved-list", "aria-label": which === "open" ? "Saved, in progress" : "Saved, done" },
+        items.map((item) => {
+          const node = renderMessage(item, { inThread: true });
+          const conversation = state.conversations.get(item.conversation);
+          node.append(el("div", { class: "saved-tools" },
+            el("a", { href: `#/c/${item.conversation}/m/${item.id}`, class: "result-detail" },
+              conversation ? conversationName(conversation) : "Open"),
+            el("button", { type: "button", class: "secondary", onclick: () => this.savedDone(item, which === "open") },
+              which === "open" ? "Done" : "Not done"),
+            el("button", { type: "button", class: "secondary", onclick: () => this.savedRemove(item) }, "Remove")));
+          return node;
+        }))
+      : el("p", { class: "empty-state" }, which === "open"
+        ? "Nothing saved for later. Save a message from its menu (🔖)." : "Nothing marked done yet.");
+    body().replaceChildren(tabs, list);
+  }
+
+  async savedDone(item, done) {
+    try { await patch(`messages/${item.id}/save/`, { done }); } catch (error) { emit("toast", { text: error.message }); }
+  }
+
+  async savedRemove(item) {
+    try { await del(`messages/${item.id}/save/`); } catch (error) { emit("toast", { text: error.message }); }
+  }
+
+  savedChanged() {
+    // saved.updated, from this browser or another of the person's: the list follows.
+    if (this.kind === "saved") this.openSaved(this.savedState);
   }
 
   // --- Pins ---

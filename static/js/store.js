@@ -24,6 +24,7 @@ export const state = {
   presence: new Map(),       // user id -> presence frame
   myGroups: new Set(),       // handles of user groups I belong to
   drafts: new Map(),         // "conversation.threadRoot" (0: the conversation) -> text kept on the server
+  tab: Math.random().toString(36).slice(2, 14), // this tab, so that its own draft news is known as such
   current: null,             // id of the open conversation
   connected: false,
 };

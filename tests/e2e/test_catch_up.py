@@ -84,3 +84,32 @@ def test_a_draft_typed_in_one_browser_appears_in_the_other_and_goes_when_sent(pe
     item.hover()
     item.get_by_role("button", name="Reply in thread").click()
     expect(tablet.page.locator("#thread-composer textarea")).to_have_value("in the small room")
+
+
+def test_saved_for_later_lists_in_progress_and_done_on_every_browser(people, off_loop):
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    channel = off_loop(make_channel, ben, "finance", members=[ana])
+    off_loop(post, ben, channel, "the Q3 numbers are in")
+    laptop, phone = people(ana), people(ana)
+    laptop.go(channel.pk)
+    phone.page.get_by_role("button", name="Saved for later").click()
+    expect(phone.page.locator("#side-panel")).to_contain_text("Nothing saved for later")
+
+    item = message_item(laptop.page, "the Q3 numbers are in")
+    item.hover()
+    item.get_by_role("button", name="Save for later").click()
+
+    in_progress = phone.page.get_by_role("list", name="Saved, in progress")
+    expect(in_progress).to_contain_text("the Q3 numbers are in")
+    expect(in_progress).to_contain_text("finance")
+    laptop.page.get_by_role("button", name="Saved for later").click()
+    laptop.page.get_by_role("list", name="Saved, in progress").get_by_role(
+        "button", name="Done").click()
+
+    expect(phone.page.locator("#side-panel")).to_contain_text("Nothing saved for later")
+    phone.page.get_by_role("tab", name="Done").click()
+    expect(phone.page.get_by_role("list", name="Saved, done")).to_contain_text(
+        "the Q3 numbers are in")
+    phone.page.get_by_role("list", name="Saved, done").get_by_role("button", name="Remove").click()
+    expect(phone.page.locator("#side-panel")).to_contain_text("Nothing marked done yet")
+    assert off_loop(lambda: ana.saved_messages.count()) == 0

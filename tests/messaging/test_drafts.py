@@ -68,6 +68,15 @@ def test_bad_input_names_the_field_and_keeps_nothing(member, text, thread_root, 
     assert drafts_of(member) == {}
 
 
+@pytest.mark.parametrize("origin", ["a tab", "x" * 65, 7, "tab\n"])
+def test_a_bad_origin_names_the_field_and_keeps_nothing(member, origin):
+    channel = make_channel(member)
+    with pytest.raises(InvalidInput) as refused:
+        services.draft_save(actor=member, conversation_id=channel.pk, text="hi", origin=origin)
+    assert list(refused.value.fields) == ["origin"]
+    assert drafts_of(member) == {}
+
+
 def test_a_thread_of_another_conversation_or_a_reply_is_not_a_thread_root(member):
     channel, elsewhere = make_channel(member), make_channel(member)
     root = post(member, elsewhere, "root")
@@ -149,15 +158,16 @@ def test_the_persons_other_browsers_are_told_and_no_one_else(daphne_pair):
     channel = make_channel(writer, members=[colleague])
     with Socket(daphne_pair[0].ws_url, token=token_for(writer)) as other_browser, \
             Socket(daphne_pair[1].ws_url, token=token_for(colleague)) as theirs:
-        services.draft_save(actor=writer, conversation_id=channel.pk, text="to the team:")
+        services.draft_save(actor=writer, conversation_id=channel.pk, text="to the team:",
+                            origin="tab-1")
         kept = other_browser.next("draft.updated")
         services.draft_clear(actor=writer, conversation_id=channel.pk)
         cleared = other_browser.next("draft.updated")
         post(writer, channel, "a marker after it")
         seen = theirs.collect("draft.updated", "message.created", seconds=2)
 
-    assert {k: kept[k] for k in ("conversation", "thread_root", "text")} == {
-        "conversation": channel.pk, "thread_root": None, "text": "to the team:"}
+    assert {k: kept[k] for k in ("conversation", "thread_root", "text", "origin")} == {
+        "conversation": channel.pk, "thread_root": None, "text": "to the team:", "origin": "tab-1"}
     assert kept["updated_at"].endswith("Z")
     assert (cleared["conversation"], cleared["text"]) == (channel.pk, "")
     assert [f["type"] for f in seen] == ["message.created"]
