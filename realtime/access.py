@@ -4,8 +4,8 @@ What ends a session without news (it expired, or was deleted; a password set by 
 operator) is found by checking every socket again every REALTIME_ACCESS_CHECK_SECONDS.
 Each socket used to run that check itself on its own timer: three or four queries a
 socket a minute, 250 queries a second for 5,000 sockets. The sweep checks all the
-sockets of the event loop in one pass (accounts.selectors.socket_accesses: a few queries
-however many there are) and hands each its answer (`access_checked`): a socket refused
+sockets of the event loop together (accounts.selectors.socket_accesses: four queries for
+up to SWEEP_CHUNK sockets) and hands each its answer (`access_checked`): a socket refused
 checks again on its own before it ends, so a change under way (a session taking a new
 key) is not mistaken for an end.
 """
@@ -24,6 +24,8 @@ from accounts.selectors import SocketAccess, socket_accesses
 from core.errors import TeamchatError
 
 logger = logging.getLogger(__name__)
+
+SWEEP_CHUNK = 250  # sockets checked in one pass of accounts.selectors.socket_accesses
 
 
 class Checked(Protocol):
@@ -62,15 +64,16 @@ class AccessSweep:
                 logger.exception("the scheduled access check of this process's sockets failed")
 
     async def check(self) -> int:
-        """Check every open socket now; returns how many were checked."""
+        """Check every open socket now, SWEEP_CHUNK at a time (so that what a check reads
+        is never held for thousands of sockets at once); returns how many were checked."""
         sockets = [socket for socket in self.sockets if not socket.ended]
-        if not sockets:
-            return 0
-        answers = await database_sync_to_async(socket_accesses)(
-            [SocketAccess(**socket.access()) for socket in sockets])
-        for socket, (refusal, expires_in) in zip(sockets, answers, strict=True):
-            if socket in self.sockets and not socket.ended:
-                socket.access_checked(refusal, expires_in)
+        for start in range(0, len(sockets), SWEEP_CHUNK):
+            chunk = sockets[start:start + SWEEP_CHUNK]
+            answers = await database_sync_to_async(socket_accesses)(
+                [SocketAccess(**socket.access()) for socket in chunk])
+            for socket, (refusal, expires_in) in zip(chunk, answers, strict=True):
+                if socket in self.sockets and not socket.ended:
+                    socket.access_checked(refusal, expires_in)
         return len(sockets)
 
 

@@ -114,3 +114,38 @@ def test_the_queries_do_not_grow_with_the_sockets(owner):
             if refusal is not None} == owed
     assert all(refusal.code == "two_factor_required"
                for refusal, _ in answers if refusal is not None)
+
+
+class FakeSocket:
+    """What the sweep needs of a socket: its access, and a place for the answer."""
+
+    ended = False
+
+    def __init__(self, access: SocketAccess) -> None:
+        self._access = access
+        self.answers: list = []
+
+    def access(self) -> dict:
+        return self._access._asdict()
+
+    def access_checked(self, refusal, expires_in) -> None:
+        self.answers.append(refusal.code if refusal else None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_checks_every_socket_a_chunk_at_a_time(monkeypatch):
+    import asyncio
+
+    from realtime import access as sweep_module
+
+    monkeypatch.setattr(sweep_module, "SWEEP_CHUNK", 2)
+    people = [make_user() for _ in range(5)]
+    sockets = [FakeSocket(SocketAccess(p.pk, p.role, session_key=session_of(p))) for p in people]
+    Session.objects.filter(session_key=sockets[3]._access.session_key).delete()
+    sweep = sweep_module.AccessSweep()
+    sweep.sockets.update(sockets)
+
+    checked = asyncio.run(sweep.check())
+
+    assert checked == 5
+    assert [s.answers for s in sockets] == [[None], [None], [None], ["signed_out"], [None]]
