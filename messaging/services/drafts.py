@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import Conflict, InvalidInput
+from core.ids import row_id
 from core.live import user_event_on_commit
 from messaging import markdown, permissions
 from messaging.models import Draft, Message
@@ -63,13 +64,7 @@ def draft_clear(*, actor: User, conversation_id: Any, thread_root_id: Any = None
 
 
 def _id(value: Any, field: str, problem: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput.for_field(field, problem) from None
-    if not 0 < number < 2**63:
-        raise InvalidInput.for_field(field, problem)
-    return number
+    return row_id(value, InvalidInput.for_field(field, problem))
 
 
 def _thread_id(value: Any) -> int:

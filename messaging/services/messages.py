@@ -18,6 +18,7 @@ from core.audit import audit_record
 from core.batching import Batched
 from core.compiled import CompiledQuery
 from core.errors import Conflict, InvalidInput, NotFound
+from core.ids import row_id
 from core.live import user_event_on_commit
 from files.services import attachments_attach
 from messaging import markdown, permissions
@@ -468,13 +469,7 @@ def message_unsave(*, actor: User, message_id: Any) -> None:
 
 
 def _message_id(value: Any) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise NotFound("That message is not in your saved items.") from None
-    if not 0 < number < 2**63:
-        raise NotFound("That message is not in your saved items.")
-    return number
+    return row_id(value, NotFound("That message is not in your saved items."))
 
 
 def _saved_changed(actor: User, saved: SavedMessage) -> None:
