@@ -287,6 +287,30 @@ class SavedMessage(models.Model):
         return f"{self.message_id} saved by {self.user_id}"
 
 
+class ThreadFollow(models.Model):
+    """A person following a thread (issue 28): they started it, replied in it, were
+    mentioned in it, or followed it by hand. An unfollow keeps the row with
+    `following` False, so the next reply does not follow them again (their own reply or
+    a mention of them does). Replies after `last_read_reply_id`, by others, are unread."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    root = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    following = models.BooleanField(default=True)
+    last_read_reply_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "root"],
+                                               name="messaging_threadfollow_unique")]
+        # The unique pair serves the Threads view (one person's rows); this, a reply's
+        # followers.
+        indexes = [models.Index(fields=["root", "following"], name="messaging_follow_root_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} follows {self.root_id}"
+
+
 class ConversationEvent(models.Model):
     """The ordered log of what happened in a conversation, for resume after a disconnect.
 

@@ -13,8 +13,10 @@ from django.db import router
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -41,9 +43,10 @@ from messaging.models import (
     Pin,
     Reaction,
     SavedMessage,
+    ThreadFollow,
     UserGroup,
 )
-from messaging.payloads import PayloadRelated
+from messaging.payloads import PayloadRelated, iso
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -484,6 +487,116 @@ def saved_list(*, user: User, done: bool | None = None) -> list[tuple[Message, S
     attach_payload_related(found)
     messages = {m.pk: m for m in found}
     return [(messages[s.message_id], s) for s in saved if s.message_id in messages]
+
+
+# --- Threads the person follows (issue 28) ----------------------------------------------
+
+THREADS_PAGE = 20
+
+
+def _unread_replies() -> Coalesce:
+    """Per follow row: replies by others, not deleted, after where the person read to."""
+    replies = (Message.objects.filter(thread_root_id=OuterRef("root_id"),
+                                      id__gt=OuterRef("last_read_reply_id"),
+                                      deleted_at__isnull=True)
+               .filter(~Q(author_id=OuterRef("user_id")))
+               .order_by().values("thread_root_id").annotate(n=Count("id")).values("n"))
+    return Coalesce(Subquery(replies, output_field=IntegerField()), Value(0))
+
+
+def thread_fields(root: Message, follow: ThreadFollow | None, unread: int) -> dict[str, Any]:
+    return {
+        "root": root.pk,
+        "conversation": root.conversation_id,
+        "following": bool(follow and follow.following),
+        "reply_count": root.reply_count,
+        "last_reply_at": iso(root.last_reply_at),
+        "last_read_reply": follow.last_read_reply_id if follow else 0,
+        "unread_replies": unread if follow and follow.following else 0,
+    }
+
+
+def thread_state(*, user: User, root: Message, follow: ThreadFollow | None) -> dict[str, Any]:
+    """One thread as the person's Threads view counts it (the `thread.updated` frame)."""
+    unread = 0
+    if follow is not None:
+        unread = (Message.objects.filter(thread_root_id=root.pk, id__gt=follow.last_read_reply_id,
+                                         deleted_at__isnull=True)
+                  .exclude(author_id=user.pk).count())
+    return thread_fields(root, follow, unread)
+
+
+def thread_states(*, root_id: int) -> dict[int, dict[str, Any]]:
+    """{follower's id: their state of the thread} for everyone following it who may still
+    see it, in one query."""
+    root = Message.objects.select_related("conversation").filter(pk=root_id).first()
+    if root is None:
+        return {}
+    follows = list(ThreadFollow.objects.filter(root_id=root_id, following=True)
+                   .annotate(unread=_unread_replies()))
+    if not follows:
+        return {}
+    members = set(Membership.objects.filter(
+        conversation_id=root.conversation_id,
+        user_id__in=[f.user_id for f in follows]).values_list("user_id", flat=True))
+    if root.conversation.kind == ConversationKind.PUBLIC:
+        # Employees see a public channel without being in it; guests and bots do not.
+        members |= set(User.objects.filter(pk__in=[f.user_id for f in follows], is_active=True,
+                                           is_bot=False).exclude(role="guest")
+                       .values_list("pk", flat=True))
+    return {f.user_id: thread_fields(root, f, f.unread) for f in follows if f.user_id in members}
+
+
+@dataclass
+class ThreadsPage:
+    threads: list[tuple[ThreadFollow, Message | None]]  # each follow (root loaded), its newest reply
+    next_cursor: str | None
+    unread_threads: int
+
+
+def _threads_cursor(value: Any) -> tuple[datetime, int]:
+    try:
+        moment, root_id = str(value).rsplit("_", 1)
+        return datetime.fromisoformat(moment.replace("Z", "+00:00")), int(root_id)
+    except (TypeError, ValueError):
+        raise InvalidInput.for_field("cursor", "Give the next_cursor of the page before.") from None
+
+
+def thread_list(*, user: User, cursor: Any = None, limit: Any = None) -> ThreadsPage:
+    """The threads the person follows, in conversations they may still see, newest
+    activity first, each with its unread replies and newest reply; the number of
+    followed threads with anything unread."""
+    size = THREADS_PAGE if limit in (None, "") else min(_int_param("limit", limit), MAX_PAGE)
+    follows = (ThreadFollow.objects.filter(user=user, following=True,
+                                           conversation_id__in=_visible_conversation_ids(user))
+               .annotate(activity=Coalesce("root__last_reply_at", "root__created_at")))
+    unread_threads = follows.filter(unread_flag()).count()
+    rows = follows.annotate(unread=_unread_replies()).select_related("root")
+    if cursor not in (None, ""):
+        moment, root_id = _threads_cursor(cursor)
+        rows = rows.filter(Q(activity__lt=moment) | Q(activity=moment, root_id__lt=root_id))
+    page = list(rows.order_by("-activity", "-root_id")[: size + 1])
+    more = len(page) > size
+    page = page[:size]
+    newest_ids = dict(
+        Message.objects.filter(thread_root_id__in=[f.root_id for f in page], deleted_at__isnull=True)
+        .order_by().values("thread_root_id").annotate(newest=Max("id"))
+        .values_list("thread_root_id", "newest"))
+    newest = messages_by_id(list(newest_ids.values()))
+    attach_payload_related([f.root for f in page])
+    next_cursor = None
+    if more and page:
+        last = page[-1]
+        next_cursor = f"{iso(last.activity)}_{last.root_id}"
+    return ThreadsPage([(f, newest.get(newest_ids.get(f.root_id, 0))) for f in page],
+                       next_cursor, unread_threads)
+
+
+def unread_flag() -> Q:
+    """A follow row with a reply by someone else after where its person read to."""
+    return Q(Exists(Message.objects.filter(
+        thread_root_id=OuterRef("root_id"), id__gt=OuterRef("last_read_reply_id"),
+        deleted_at__isnull=True).filter(~Q(author_id=OuterRef("user_id")))))
 
 
 def _visible_conversation_ids(user: User) -> QuerySet:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging.api import views
+from messaging.api import catch_up, views
 
 urlpatterns = [
     path("me/notifications/", views.MyNotificationsView.as_view(), name="api-my-notifications"),
@@ -35,6 +35,10 @@ urlpatterns = [
     path("messages/<int:message_id>/pin/", views.PinView.as_view(), name="api-pin"),
     path("messages/<int:message_id>/save/", views.SaveView.as_view(), name="api-save"),
     path("messages/<int:message_id>/unread/", views.UnreadView.as_view(), name="api-unread"),
+    path("messages/<int:message_id>/follow/", catch_up.FollowView.as_view(), name="api-follow"),
+    path("messages/<int:message_id>/thread-read/", catch_up.ThreadReadView.as_view(),
+         name="api-thread-read"),
+    path("me/threads/", catch_up.ThreadListView.as_view(), name="api-threads"),
     path("me/saved/", views.SavedListView.as_view(), name="api-saved"),
     path("me/drafts/", views.DraftListView.as_view(), name="api-drafts"),
     path("conversations/<int:conversation_id>/draft/", views.DraftView.as_view(), name="api-draft"),

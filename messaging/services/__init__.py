@@ -29,6 +29,7 @@ from messaging.services.messages import (
     read_mark,
     read_mark_unread,
 )
+from messaging.services.threads import thread_follow, thread_read
 
 __all__ = [
     "SendResult",
@@ -56,6 +57,8 @@ __all__ = [
     "reaction_remove",
     "read_mark",
     "read_mark_unread",
+    "thread_follow",
+    "thread_read",
     "usergroup_create",
     "usergroup_delete",
     "usergroup_update",

@@ -41,6 +41,7 @@ from messaging.models import (
 )
 from messaging.payloads import PayloadRelated
 from messaging.services.conversations import lock_conversation, membership_of
+from messaging.services.threads import thread_announce, threads_after_reply
 
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 THREAD_PARTICIPANTS_KEPT = 50
@@ -254,6 +255,9 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
         root.reply_count += 1
         root.last_reply_at = now
         root.save(update_fields=["thread_participants", "reply_count", "last_reply_at"])
+        threads_after_reply(root=root, reply=message, mentioned=[
+            user_id for user_id, kind in mentions.items()
+            if kind in (MentionKind.USER, MentionKind.GROUP)])
     # A new message has no reactions, previews or pin yet: its payload asks no query.
     message.payload_related = PayloadRelated(attachments=attachments)
     frame = event_announce(conversation=conversation, event_type="message.created", seq=seq,
@@ -361,6 +365,8 @@ def message_delete(*, actor: User, message_id: Any) -> Message:
         if root is not None and root.reply_count > 0:
             root.reply_count -= 1
             root.save(update_fields=["reply_count"])
+            root_id = root.pk
+            transaction.on_commit(lambda: thread_announce(root_id))  # counts fall
         event_record(conversation=message.conversation, event_type="message.deleted",
                      message=message, thread_root=root)
         audit_record(action="message.deleted", actor=actor, target=message,

@@ -31,9 +31,11 @@ class App {
     document.getElementById("org-name").textContent = state.organisation.name;
     this.drawMe();
 
-    const [users, conversations, groups, drafts] = await Promise.all([
+    const [users, conversations, groups, drafts, threads] = await Promise.all([
       getAll("users/?limit=200"), get("conversations/"), get("usergroups/"), get("me/drafts/"),
+      get("me/threads/?limit=100"),
     ]);
+    for (const thread of threads.results) if (thread.unread_replies) state.unreadThreads.add(thread.root);
     for (const draft of drafts.results) state.drafts.set(`${draft.conversation}.${draft.thread_root || 0}`, draft.text);
     for (const user of users) state.users.set(user.id, user);
     state.users.set(state.me.id, { ...state.users.get(state.me.id), ...state.me });
@@ -65,6 +67,7 @@ class App {
     });
     this.bindEvents();
     this.bindKeyboard();
+    this.drawThreadsBadge();
     renderSidebar();
     this.updateTitle();
     this.socket.connect();
@@ -280,6 +283,7 @@ class App {
       case "read.updated": return this.applyRead(frame);
       case "draft.updated": return this.applyDraft(frame);
       case "saved.updated": return this.panel.savedChanged();
+      case "thread.updated": return this.applyThreadState(frame);
       case "resync": return this.resync(frame.conversation);
       case "error":
         if (!frame.client_msg_id && frame.code !== "rate_limited") this.toast(frame.detail);
@@ -370,6 +374,23 @@ class App {
     renderSidebar();
     this.updateTitle();
     this.notify(conversation, message);
+  }
+
+  // A followed thread's counts (thread.updated): the Threads badge and view follow.
+  applyThreadState(frame) {
+    if (frame.following && frame.unread_replies) state.unreadThreads.add(frame.root);
+    else state.unreadThreads.delete(frame.root);
+    this.drawThreadsBadge();
+    this.panel.threadChanged(frame);
+  }
+
+  drawThreadsBadge() {
+    const badge = document.getElementById("threads-badge");
+    const count = state.unreadThreads.size;
+    badge.hidden = !count;
+    badge.textContent = String(count);
+    document.getElementById("threads-button").setAttribute("aria-label",
+      count ? `Threads, ${count} with new replies` : "Threads");
   }
 
   applyThreadSummary(summary) {
@@ -545,6 +566,7 @@ class App {
     document.getElementById("new-direct").addEventListener("click", newDirectDialog);
     document.getElementById("jump-button").addEventListener("click", quickSwitcher);
     document.getElementById("saved-button").addEventListener("click", () => this.panel.openSaved());
+    document.getElementById("threads-button").addEventListener("click", () => this.panel.openThreads());
     document.getElementById("me-button").addEventListener("click", () => settingsDialog("status"));
     document.getElementById("join-button").addEventListener("click", async () => {
       try {

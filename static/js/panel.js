@@ -1,11 +1,12 @@
-// The side panel: a thread with its own composer, a person's profile, a conversation's
-// members, its pinned messages, and the messages saved for later.
+// The side panel: a thread with its own composer, the threads the person follows, a
+// person's profile, a conversation's members, its pinned messages, and the messages
+// saved for later.
 
-import { del, get, getAll, patch } from "./api.js";
+import { del, get, getAll, patch, post, put } from "./api.js";
 import { Composer } from "./composer.js";
 import { addMembersDialog } from "./dialogs.js";
 import { searchOpened } from "./e2ee.js";
-import { el } from "./format.js";
+import { debounce, el } from "./format.js";
 import { avatar, continues, renderMessage } from "./messages.js";
 import { conversationName, emit, putMessage, state, userName } from "./store.js";
 
@@ -37,7 +38,7 @@ export class SidePanel {
 
   // --- Thread ---
 
-  async openThread(rootId) {
+  async openThread(rootId, { fromThreads = false } = {}) {
     this.kind = "thread";
     this.threadRoot = rootId;
     this.showPanel("Thread");
@@ -66,7 +67,9 @@ export class SidePanel {
         el("button", { type: "button", class: "icon-button", dataset: { role: "preview" }, "aria-pressed": "false", "aria-label": "Preview formatting" }, "👁"),
         el("label", { class: "composer-hint", for: "thread-also" }, alsoSend, " Also send to the channel"),
         el("button", { type: "submit", class: "primary" }, "Reply")));
-    body().replaceChildren(log, form);
+    const back = fromThreads ? el("div", { class: "panel-section" },
+      el("button", { type: "button", class: "link-button", onclick: () => this.openThreads() }, "← All threads")) : null;
+    body().replaceChildren(...(back ? [back] : []), log, form);
     this.composer = new Composer(form, {
       target: () => ({ conversation: page.root.conversation, threadRoot: rootId, alsoInChannel: () => alsoSend.checked }),
       socket: this.socket,
@@ -100,7 +103,68 @@ export class SidePanel {
     }
     list.replaceChildren(...items);
     list.lastElementChild?.scrollIntoView({ block: "end" });
+    if (!document.hidden) this.markThreadRead();
   }
+
+  // The open thread's replies are seen: read to the newest (if I follow it).
+  markThreadRead = debounce(() => {
+    const rootId = this.threadRoot;
+    if (this.kind !== "thread" || !rootId || !state.unreadThreads.has(rootId)) return;
+    post(`messages/${rootId}/thread-read/`, {}).catch(() => {});
+  }, 300);
+
+  // --- Threads I follow ---
+
+  async openThreads() {
+    this.kind = "threads";
+    this.showPanel("Threads");
+    let page;
+    try {
+      page = await get("me/threads/?limit=50");
+    } catch (error) {
+      body().replaceChildren(el("p", { class: "search-error", role: "alert" }, error.message));
+      return;
+    }
+    if (this.kind !== "threads") return; // moved on meanwhile
+    if (!page.results.length) {
+      body().replaceChildren(el("p", { class: "empty-state" },
+        "No threads yet. Threads you start, reply in or are mentioned in show up here."));
+      return;
+    }
+    body().replaceChildren(el("ol", { class: "thread-items", "aria-label": "Threads you follow" },
+      page.results.map((item) => this.threadItem(item))));
+  }
+
+  threadItem(item) {
+    const conversation = state.conversations.get(item.conversation);
+    const unread = item.unread_replies;
+    const node = el("li", { class: `thread-item${unread ? " unread" : ""}`, dataset: { root: item.root } },
+      el("div", { class: "thread-item-head" },
+        el("a", { href: `#/c/${item.conversation}/m/${item.root}`, class: "result-detail" },
+          conversation ? conversationName(conversation) : "Conversation"),
+        unread ? el("span", { class: "badge thread-unread" }, unread === 1 ? "1 new reply" : `${unread} new replies`) : null),
+      el("ol", { class: "message-list" }, renderMessage(item.message, { inThread: true }),
+        item.latest_reply ? renderMessage(item.latest_reply, { inThread: true }) : null),
+      el("div", { class: "saved-tools" },
+        el("span", { class: "result-detail" }, `${item.reply_count} ${item.reply_count === 1 ? "reply" : "replies"}`),
+        el("button", { type: "button", class: "secondary", onclick: () => this.openThread(item.root, { fromThreads: true }) }, "Open and reply"),
+        el("button", { type: "button", class: "secondary", onclick: () => this.unfollow(item.root) }, "Unfollow")));
+    return node;
+  }
+
+  async unfollow(rootId) {
+    try { await put(`messages/${rootId}/follow/`, { following: false }); } catch (error) { emit("toast", { text: error.message }); }
+  }
+
+  // thread.updated: the Threads view follows; an open thread is read as it grows.
+  threadChanged(frame) {
+    if (this.kind === "threads") this.refreshThreads();
+    else if (this.kind === "thread" && this.threadRoot === frame.root && frame.unread_replies && !document.hidden) {
+      this.markThreadRead();
+    }
+  }
+
+  refreshThreads = debounce(() => { if (this.kind === "threads") this.openThreads(); }, 200);
 
   // --- Profile ---
 

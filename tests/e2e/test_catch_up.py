@@ -1,4 +1,5 @@
-"""Catching up in the browser (issue 28): marking a message unread."""
+"""Catching up in the browser (issue 28): marking a message unread, drafts on every
+device, saved for later, and the Threads view."""
 
 from __future__ import annotations
 
@@ -113,3 +114,35 @@ def test_saved_for_later_lists_in_progress_and_done_on_every_browser(people, off
     phone.page.get_by_role("list", name="Saved, done").get_by_role("button", name="Remove").click()
     expect(phone.page.locator("#side-panel")).to_contain_text("Nothing marked done yet")
     assert off_loop(lambda: ana.saved_messages.count()) == 0
+
+
+def test_a_reply_in_a_followed_thread_appears_in_the_threads_view_live(people, off_loop):
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    channel = off_loop(make_channel, ana, "launch", members=[ben])
+    root = off_loop(post, ana, channel, "who books the venue?")
+    off_loop(post, ben, channel, "I can", thread_root_id=root.pk)
+    other = off_loop(make_channel, ana, "elsewhere", members=[ben])
+    browser = people(ana)
+    browser.go(other.pk)
+    page = browser.page
+    expect(page.locator("#threads-badge")).to_have_text("1")
+
+    page.get_by_role("button", name=re.compile("^Threads")).click()
+    item = page.locator(f'.thread-item[data-root="{root.pk}"]')
+    expect(item.locator(".thread-unread")).to_have_text("1 new reply")
+
+    off_loop(post, ben, channel, "booked for Friday", thread_root_id=root.pk)
+    expect(item.locator(".thread-unread")).to_have_text("2 new replies")
+    expect(item).to_contain_text("booked for Friday")
+
+    # Open it in place and reply: read, and the badge goes.
+    item.get_by_role("button", name="Open and reply").click()
+    expect(page.locator("#thread-list")).to_contain_text("booked for Friday")
+    expect(page.locator("#threads-badge")).to_be_hidden()
+    page.fill("#thread-input", "Thanks, Ben")
+    page.keyboard.press("Enter")
+    expect(page.locator("#thread-list")).to_contain_text("Thanks, Ben")
+    page.get_by_role("button", name="← All threads").click()
+    item = page.locator(f'.thread-item[data-root="{root.pk}"]')
+    expect(item).to_contain_text("Thanks, Ben")
+    expect(item.locator(".thread-unread")).to_have_count(0)
