@@ -237,7 +237,9 @@ class Mention(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["message", "user"], name="messaging_mention_unique")
         ]
-        indexes = [models.Index(fields=["user", "conversation", "seq"])]
+        indexes = [models.Index(fields=["user", "conversation", "seq"]),
+                   # The Activity view: one person's mentions, newest first.
+                   models.Index(fields=["user", "message"], name="messaging_mention_user_msg_idx")]
 
     def __str__(self) -> str:
         return f"mention of {self.user_id} in {self.message_id}"
@@ -309,6 +311,19 @@ class ThreadFollow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} follows {self.root_id}"
+
+
+class ActivityState(models.Model):
+    """Where a person has looked at their Activity view to (issue 28): reactions to their
+    messages after `reactions_seen_at` are unread there. Mentions and replies need no
+    mark of their own: they are read where the person reads the conversation or thread."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                primary_key=True, related_name="+")
+    reactions_seen_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"activity of {self.user_id}"
 
 
 class ConversationEvent(models.Model):

@@ -32,12 +32,14 @@ from core.errors import InvalidInput, NotFound
 from core.hooks import Hook
 from messaging import permissions
 from messaging.models import (
+    ActivityState,
     Conversation,
     ConversationEvent,
     ConversationKind,
     Draft,
     Membership,
     Mention,
+    MentionKind,
     Message,
     MessageRevision,
     Pin,
@@ -597,6 +599,113 @@ def unread_flag() -> Q:
     return Q(Exists(Message.objects.filter(
         thread_root_id=OuterRef("root_id"), id__gt=OuterRef("last_read_reply_id"),
         deleted_at__isnull=True).filter(~Q(author_id=OuterRef("user_id")))))
+
+
+# --- Activity: mentions of me, replies to me, reactions to me (issue 28) ----------------
+
+ACTIVITY_KINDS = ("mention", "reply", "reaction")
+ACTIVITY_PAGE = 30
+
+
+@dataclass
+class ActivityItem:
+    kind: str  # mention, reply, reaction
+    key: str  # unique among the person's items, e.g. "reaction-12"
+    at: datetime
+    message: Message  # the mentioning message, the reply, or my message reacted to
+    actor_id: int  # who mentioned, replied or reacted
+    unread: bool = True
+    emoji: str | None = None
+    mention_kind: str | None = None  # user or group
+
+
+@dataclass
+class ActivityPage:
+    items: list[ActivityItem]
+    next_before: str | None
+
+
+def activity_list(*, user: User, kind: Any = None, before: Any = None,
+                  limit: Any = None) -> ActivityPage:
+    """What happened to the person, newest first: mentions of them and of their groups,
+    replies in threads they started, reactions to their messages, each from others and
+    in conversations they may still see; `kind` keeps one of them. Mentions and replies
+    are unread until the person reads them where they were written (the conversation,
+    or the thread); reactions until they look at their Activity view (activity_seen)."""
+    if kind in (None, ""):
+        kinds = ACTIVITY_KINDS
+    elif kind in ACTIVITY_KINDS:
+        kinds = (kind,)
+    else:
+        raise InvalidInput.for_field("kind", "Must be mention, reply or reaction.")
+    size = ACTIVITY_PAGE if limit in (None, "") else min(_int_param("limit", limit), MAX_PAGE)
+    moment = None
+    if before not in (None, ""):
+        try:
+            moment = datetime.fromisoformat(str(before).replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput.for_field("before", "Give next_before of the page before.") from None
+    visible = _visible_conversation_ids(user)
+    live = {"deleted_at__isnull": True, "conversation_id__in": visible}
+    items: list[ActivityItem] = []
+    if "mention" in kinds:
+        rows = (Mention.objects.filter(user=user, kind__in=(MentionKind.USER, MentionKind.GROUP),
+                                       message__deleted_at__isnull=True,
+                                       conversation_id__in=visible)
+                .select_related("message"))
+        if moment:
+            rows = rows.filter(message__created_at__lt=moment)
+        items += [ActivityItem("mention", f"mention-{m.pk}", m.message.created_at, m.message,
+                               m.message.author_id, mention_kind=m.kind)
+                  for m in rows.order_by("-message__created_at", "-message_id")[: size + 1]]
+    if "reply" in kinds:
+        started = Message.objects.filter(author=user, thread_root__isnull=True, reply_count__gt=0)
+        rows = Message.objects.filter(thread_root_id__in=started.values("pk"), **live).exclude(
+            author=user)
+        if moment:
+            rows = rows.filter(created_at__lt=moment)
+        items += [ActivityItem("reply", f"reply-{m.pk}", m.created_at, m, m.author_id)
+                  for m in rows.order_by("-created_at", "-id")[: size + 1]]
+    if "reaction" in kinds:
+        mine = Message.objects.filter(author=user, **live)
+        rows = (Reaction.objects.filter(message_id__in=mine.values("pk")).exclude(user=user)
+                .select_related("message"))
+        if moment:
+            rows = rows.filter(created_at__lt=moment)
+        items += [ActivityItem("reaction", f"reaction-{r.pk}", r.created_at, r.message, r.user_id,
+                               emoji=r.emoji)
+                  for r in rows.order_by("-created_at", "-id")[: size + 1]]
+    items.sort(key=lambda item: (item.at, item.message.pk), reverse=True)
+    more = len(items) > size
+    items = items[:size]
+    _activity_unread(user, items)
+    attach_payload_related(list({item.message.pk: item.message for item in items}.values()))
+    return ActivityPage(items, iso(items[-1].at) if more and items else None)
+
+
+def _activity_unread(user: User, items: list[ActivityItem]) -> None:
+    """Mark which items the person has not read yet (see activity_list)."""
+    if not items:
+        return
+    read_seq = dict(Membership.objects.filter(
+        user=user, conversation_id__in={i.message.conversation_id for i in items})
+        .values_list("conversation_id", "last_read_seq"))
+    roots = {i.message.thread_root_id for i in items if i.message.thread_root_id}
+    threads = {root: (following, last_read) for root, following, last_read in
+               ThreadFollow.objects.filter(user=user, root_id__in=roots)
+               .values_list("root_id", "following", "last_read_reply_id")}
+    seen = ActivityState.objects.filter(user=user).values_list("reactions_seen_at", flat=True).first()
+    for item in items:
+        message = item.message
+        if item.kind == "reaction":
+            item.unread = seen is None or item.at > seen
+            continue
+        in_channel_read = message.in_channel and message.seq <= read_seq.get(message.conversation_id, 0)
+        if message.thread_root_id is None:
+            item.unread = not in_channel_read
+            continue
+        following, last_read = threads.get(message.thread_root_id, (True, 0))
+        item.unread = following and message.pk > last_read and not in_channel_read
 
 
 def _visible_conversation_ids(user: User) -> QuerySet:

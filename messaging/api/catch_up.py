@@ -1,4 +1,5 @@
-"""REST doors for catching up (issue 28): the threads a person follows."""
+"""REST doors for catching up (issue 28): the threads a person follows and their
+Activity view."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rest_framework.views import APIView
 
 from messaging import selectors, services
 from messaging.api.serializers import MessageSchemaSerializer
-from messaging.payloads import message_payload
+from messaging.payloads import iso, message_payload
 
 
 class ThreadStateSerializer(serializers.Serializer):
@@ -80,3 +81,47 @@ class ThreadReadView(APIView):
         follow = services.thread_read(actor=request.user, message_id=root.pk,
                                       reply_id=serializer.validated_data.get("reply"))
         return Response(selectors.thread_state(user=request.user, root=root, follow=follow))
+
+
+class ActivityItemSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="unique among your items, e.g. reaction-12")
+    kind = serializers.ChoiceField(choices=["mention", "reply", "reaction"])
+    at = serializers.DateTimeField()
+    unread = serializers.BooleanField()
+    conversation = serializers.IntegerField()
+    user = serializers.IntegerField(help_text="who mentioned you, replied or reacted")
+    emoji = serializers.CharField(allow_null=True, help_text="reactions only")
+    mention_kind = serializers.ChoiceField(choices=["user", "group"], allow_null=True,
+                                           help_text="mentions only: you, or a group of yours")
+    message = MessageSchemaSerializer(help_text="the mention or reply; for a reaction, your message")
+
+
+class ActivityListView(APIView):
+    @extend_schema(summary="My activity: mentions of me and my groups, replies to my threads, "
+                           "reactions to my messages, newest first",
+                   parameters=[OpenApiParameter("kind", str, enum=["mention", "reply", "reaction"],
+                                                required=False),
+                               OpenApiParameter("before", str, description="next_before of the page before"),
+                               OpenApiParameter("limit", int, description="at most 100 (30 when left out)")],
+                   responses=inline_serializer("ActivityPage", {
+                       "results": ActivityItemSerializer(many=True),
+                       "next_before": serializers.CharField(allow_null=True),
+                   }))
+    def get(self, request: Request) -> Response:
+        page = selectors.activity_list(user=request.user, kind=request.query_params.get("kind"),
+                                       before=request.query_params.get("before"),
+                                       limit=request.query_params.get("limit"))
+        items = [{"id": item.key, "kind": item.kind, "at": iso(item.at), "unread": item.unread,
+                  "conversation": item.message.conversation_id, "user": item.actor_id,
+                  "emoji": item.emoji, "mention_kind": item.mention_kind,
+                  "message": message_payload(item.message)} for item in page.items]
+        return Response({"results": items, "next_before": page.next_before})
+
+
+class ActivitySeenView(APIView):
+    @extend_schema(summary="I looked at my Activity view: reactions until now are read",
+                   request=None, responses=inline_serializer("ActivitySeen", {
+                       "seen_at": serializers.DateTimeField()}))
+    def post(self, request: Request) -> Response:
+        state = services.activity_seen(actor=request.user)
+        return Response({"seen_at": iso(state.reactions_seen_at)})

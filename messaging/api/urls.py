@@ -39,6 +39,8 @@ urlpatterns = [
     path("messages/<int:message_id>/thread-read/", catch_up.ThreadReadView.as_view(),
          name="api-thread-read"),
     path("me/threads/", catch_up.ThreadListView.as_view(), name="api-threads"),
+    path("me/activity/", catch_up.ActivityListView.as_view(), name="api-activity"),
+    path("me/activity/seen/", catch_up.ActivitySeenView.as_view(), name="api-activity-seen"),
     path("me/saved/", views.SavedListView.as_view(), name="api-saved"),
     path("me/drafts/", views.DraftListView.as_view(), name="api-drafts"),
     path("conversations/<int:conversation_id>/draft/", views.DraftView.as_view(), name="api-draft"),

@@ -1,5 +1,6 @@
 """Every write of the messaging app, one function per action."""
 
+from messaging.services.activity import activity_seen
 from messaging.services.conversations import (
     conversation_create,
     conversation_direct_open,
@@ -33,6 +34,7 @@ from messaging.services.threads import thread_follow, thread_read
 
 __all__ = [
     "SendResult",
+    "activity_seen",
     "conversation_create",
     "conversation_direct_open",
     "conversation_join",

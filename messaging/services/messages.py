@@ -40,6 +40,7 @@ from messaging.models import (
     UserGroup,
 )
 from messaging.payloads import PayloadRelated
+from messaging.services.activity import activity_tell, may_see
 from messaging.services.conversations import lock_conversation, membership_of
 from messaging.services.threads import thread_announce, threads_after_reply
 
@@ -244,6 +245,9 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
                 seq=message.seq)
         for user_id, kind in mentions.items()
     )
+    # Mentioned by name or group: their Threads and Activity views hear of it.
+    named = [user_id for user_id, kind in mentions.items()
+             if kind in (MentionKind.USER, MentionKind.GROUP)]
     if root is not None:
         # The root's author first, then repliers in the order they last replied.
         participants = list(root.thread_participants) or [root.author_id]
@@ -255,9 +259,12 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
         root.reply_count += 1
         root.last_reply_at = now
         root.save(update_fields=["thread_participants", "reply_count", "last_reply_at"])
-        threads_after_reply(root=root, reply=message, mentioned=[
-            user_id for user_id, kind in mentions.items()
-            if kind in (MentionKind.USER, MentionKind.GROUP)])
+        threads_after_reply(root=root, reply=message, mentioned=named)
+        if root.author_id != author.pk and may_see(root.author_id, conversation):
+            activity_tell(user_ids=[root.author_id], kind="reply", message=message,
+                          actor_id=author.pk)
+    if named:
+        activity_tell(user_ids=named, kind="mention", message=message, actor_id=author.pk)
     # A new message has no reactions, previews or pin yet: its payload asks no query.
     message.payload_related = PayloadRelated(attachments=attachments)
     frame = event_announce(conversation=conversation, event_type="message.created", seq=seq,
@@ -387,6 +394,9 @@ def reaction_add(*, actor: User, message_id: Any, emoji_value: Any) -> Reaction:
         if existing is not None:
             return existing
         reaction = Reaction.objects.create(message=message, user=actor, emoji=value)
+        if message.author_id != actor.pk and may_see(message.author_id, message.conversation):
+            activity_tell(user_ids=[message.author_id], kind="reaction", message=message,
+                          actor_id=actor.pk)
         event_record(conversation=message.conversation, event_type="reaction.added",
                      payload={"message_id": message.pk, "emoji": value, "user": actor.pk})
     return reaction

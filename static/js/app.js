@@ -36,6 +36,7 @@ class App {
       get("me/threads/?limit=100"),
     ]);
     for (const thread of threads.results) if (thread.unread_replies) state.unreadThreads.add(thread.root);
+    this.countActivity();
     for (const draft of drafts.results) state.drafts.set(`${draft.conversation}.${draft.thread_root || 0}`, draft.text);
     for (const user of users) state.users.set(user.id, user);
     state.users.set(state.me.id, { ...state.users.get(state.me.id), ...state.me });
@@ -244,6 +245,7 @@ class App {
   }
 
   applyRead(frame) {
+    this.countActivity();
     const conversation = state.conversations.get(frame.conversation);
     if (!conversation) return;
     if (conversation.membership) {
@@ -283,7 +285,10 @@ class App {
       case "read.updated": return this.applyRead(frame);
       case "draft.updated": return this.applyDraft(frame);
       case "saved.updated": return this.panel.savedChanged();
-      case "thread.updated": return this.applyThreadState(frame);
+      case "thread.updated": this.countActivity(); return this.applyThreadState(frame);
+      case "activity.new": case "activity.seen":
+        this.countActivity();
+        return this.panel.activityChanged(frame);
       case "resync": return this.resync(frame.conversation);
       case "error":
         if (!frame.client_msg_id && frame.code !== "rate_limited") this.toast(frame.detail);
@@ -383,6 +388,18 @@ class App {
     this.drawThreadsBadge();
     this.panel.threadChanged(frame);
   }
+
+  // The Activity badge: unread items among the newest (mentions and replies are read
+  // where they were written, reactions when the view is seen), asked again after news.
+  countActivity = debounce(async () => {
+    let page;
+    try { page = await get("me/activity/?limit=50"); } catch { return; }
+    const count = page.results.filter((item) => item.unread).length;
+    const badge = document.getElementById("activity-badge");
+    badge.hidden = !count;
+    badge.textContent = count >= 50 ? "50+" : String(count);
+    document.getElementById("activity-button").setAttribute("aria-label", count ? `Activity, ${badge.textContent} unread` : "Activity");
+  }, 250);
 
   drawThreadsBadge() {
     const badge = document.getElementById("threads-badge");
@@ -567,6 +584,7 @@ class App {
     document.getElementById("jump-button").addEventListener("click", quickSwitcher);
     document.getElementById("saved-button").addEventListener("click", () => this.panel.openSaved());
     document.getElementById("threads-button").addEventListener("click", () => this.panel.openThreads());
+    document.getElementById("activity-button").addEventListener("click", () => this.panel.openActivity());
     document.getElementById("me-button").addEventListener("click", () => settingsDialog("status"));
     document.getElementById("join-button").addEventListener("click", async () => {
       try {

@@ -255,6 +255,58 @@ export class SidePanel {
     }
   }
 
+  // --- Activity: mentions, replies, reactions ---
+
+  async openActivity(kind = "") {
+    this.kind = "activity";
+    this.activityKind = kind;
+    this.showPanel("Activity");
+    let page;
+    try {
+      page = await get(`me/activity/?limit=50${kind ? `&kind=${kind}` : ""}`);
+    } catch (error) {
+      body().replaceChildren(el("p", { class: "search-error", role: "alert" }, error.message));
+      return;
+    }
+    if (this.kind !== "activity" || this.activityKind !== kind) return; // moved on meanwhile
+    const tabs = el("div", { class: "panel-tabs", role: "tablist", "aria-label": "Activity" },
+      [["", "All"], ["mention", "Mentions"], ["reply", "Replies"], ["reaction", "Reactions"]].map(([key, label]) => el("button", {
+        type: "button", role: "tab", class: "panel-tab", "aria-selected": String(key === kind),
+        onclick: () => this.openActivity(key),
+      }, label)));
+    const list = page.results.length
+      ? el("ol", { class: "thread-items activity-items", "aria-label": "Activity" }, page.results.map((item) => this.activityItem(item)))
+      : el("p", { class: "empty-state" }, "Nothing yet. Mentions of you, replies to your threads and reactions to your messages show up here.");
+    body().replaceChildren(tabs, list);
+    // Looked at: reactions until now are read (mentions and replies, where they were written).
+    if (page.results.some((item) => item.kind === "reaction" && item.unread)) post("me/activity/seen/").catch(() => {});
+  }
+
+  activityItem(item) {
+    const conversation = state.conversations.get(item.conversation);
+    const where = conversation ? conversationName(conversation) : "a conversation";
+    const who = userName(item.user);
+    const what = item.kind === "mention" ? `${who} mentioned ${item.mention_kind === "group" ? "your group" : "you"} in ${where}`
+      : item.kind === "reply" ? `${who} replied to your thread in ${where}` : `${who} reacted ${item.emoji} to your message in ${where}`;
+    const root = item.message.thread_root;
+    const open = () => {
+      if (root) this.openThread(root);
+      else location.hash = `#/c/${item.conversation}/m/${item.message.id}`;
+    };
+    return el("li", { class: `thread-item activity-item${item.unread ? " unread" : ""}`, dataset: { kind: item.kind, id: item.id } },
+      el("div", { class: "thread-item-head" },
+        el("button", { type: "button", class: "link-button activity-what", onclick: open }, what),
+        item.unread ? el("span", { class: "badge activity-unread" }, "new") : null),
+      el("ol", { class: "message-list" }, renderMessage(item.message, { inThread: true })));
+  }
+
+  activityChanged(frame) {
+    // Something new: the open view shows it. (Seen: the marks stay until it is reopened.)
+    if (frame.type === "activity.new" && this.kind === "activity") this.refreshActivity();
+  }
+
+  refreshActivity = debounce(() => { if (this.kind === "activity") this.openActivity(this.activityKind); }, 300);
+
   // --- Saved for later ---
 
   async openSaved(which = "open") {

@@ -146,3 +146,30 @@ def test_a_reply_in_a_followed_thread_appears_in_the_threads_view_live(people, o
     item = page.locator(f'.thread-item[data-root="{root.pk}"]')
     expect(item).to_contain_text("Thanks, Ben")
     expect(item.locator(".thread-unread")).to_have_count(0)
+
+
+def test_a_mention_appears_in_activity_live_and_reading_it_clears_the_badge(people, off_loop):
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    channel = off_loop(make_channel, ben, "budget", members=[ana])
+    other = off_loop(make_channel, ana, "elsewhere", members=[ben])
+    browser = people(ana)
+    browser.go(other.pk)
+    page = browser.page
+    page.get_by_role("button", name=re.compile("^Activity")).click()
+    expect(page.locator("#side-panel-body")).to_contain_text("Nothing yet")
+
+    off_loop(post, ben, channel, f"<@{ana.pk}> can you sign off the budget?")
+    item = page.locator('.activity-item[data-kind="mention"]')
+    expect(item).to_contain_text("Ben Okafor mentioned you in")
+    expect(item).to_contain_text("can you sign off the budget?")
+    expect(item.locator(".activity-unread")).to_have_text("new")
+    expect(page.locator("#activity-badge")).to_have_text("1")
+
+    # Only kinds asked for: no reactions yet.
+    page.get_by_role("tab", name="Reactions").click()
+    expect(page.locator(".activity-item")).to_have_count(0)
+    page.get_by_role("tab", name="Mentions").click()
+    # Opening it reads the conversation there: the badge goes.
+    page.locator(".activity-what").click()
+    expect(message_item(page, "can you sign off the budget?")).to_be_visible()
+    expect(page.locator("#activity-badge")).to_be_hidden()
