@@ -79,6 +79,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     email_notifications = models.BooleanField(default=True)
     daily_digest = models.BooleanField(default=False)
+    # Read receipts (issue 28): whether others see when this person has read their
+    # messages. Off, they see no one's either.
+    share_read_receipts = models.BooleanField(default=True)
     # A daily window in the person's own time zone when nothing is emailed.
     quiet_hours_start = models.TimeField(null=True, blank=True)
     quiet_hours_end = models.TimeField(null=True, blank=True)
@@ -161,6 +164,10 @@ class Organisation(models.Model):
     )
     e2ee_escrow_public_key = models.TextField(blank=True)
     e2ee_escrow_fingerprint = models.CharField(max_length=64, blank=True)
+    # Read receipts ("Seen by"): on or off, and in channels only up to this many members
+    # (direct and group direct conversations always, when on).
+    read_receipts_enabled = models.BooleanField(default=True)
+    read_receipts_max_members = models.PositiveIntegerField(default=50)
     created_at = models.DateTimeField(default=now)
 
     def __str__(self) -> str:

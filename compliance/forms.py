@@ -106,6 +106,13 @@ class OrganisationForm(forms.Form):
     link_preview_domains = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Link preview domains",
         help_text="One per line or comma-separated; empty allows every public site.")
+    read_receipts_enabled = forms.BooleanField(
+        required=False, label="Read receipts",
+        help_text="Show who has read a message (\"Seen by\") in direct conversations and in "
+                  "channels up to the size below. People may still stop sharing theirs.")
+    read_receipts_max_members = forms.IntegerField(
+        required=False, min_value=0, max_value=10_000, label="Read receipts in channels up to (members)",
+        help_text="0 keeps them to direct conversations.")
     require_two_factor = forms.ChoiceField(
         choices=[("off", "Nobody"), ("admins", "Owners and admins"), ("everyone", "Everyone")],
         label="Require two-factor authentication for",

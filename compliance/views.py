@@ -283,12 +283,16 @@ def organisation_settings(request: HttpRequest) -> HttpResponse:
                "message_edit_window_seconds": organisation.message_edit_window_seconds,
                "link_previews_enabled": organisation.link_previews_enabled,
                "link_preview_domains": "\n".join(organisation.link_preview_domains),
+               "read_receipts_enabled": organisation.read_receipts_enabled,
+               "read_receipts_max_members": organisation.read_receipts_max_members,
                "require_two_factor": organisation.require_two_factor,
                "e2ee_policy": organisation.e2ee_policy,
                "e2ee_escrow_public_key": organisation.e2ee_escrow_public_key}
     form = OrganisationForm(request.POST or None, initial=current)
     if request.method == "POST" and form.is_valid():
         changes = dict(form.cleaned_data)
+        if changes.get("read_receipts_max_members") is None:
+            changes.pop("read_receipts_max_members", None)  # left empty: unchanged
         policy = changes.pop("require_two_factor")
         try:
             with transaction.atomic():

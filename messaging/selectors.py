@@ -708,6 +708,75 @@ def _activity_unread(user: User, items: list[ActivityItem]) -> None:
         item.unread = following and message.pk > last_read and not in_channel_read
 
 
+# --- Read receipts: who has read a message ("Seen by", issue 28) ------------------------
+
+
+@dataclass
+class Receipts:
+    enabled: bool
+    reason: str | None  # why not: organisation_off, not_sharing, too_large
+    seen_by: list[int]
+
+
+def receipts_refusal(*, viewer: User, conversation: Conversation) -> str | None:
+    """Why receipts are not shown to this person in this conversation (None: they are).
+    Off for the organisation; not for someone who does not share their own; and in
+    channels only up to the size an admin set."""
+    from accounts.models import Organisation
+
+    organisation = Organisation.get()
+    if not organisation.read_receipts_enabled:
+        return "organisation_off"
+    if not viewer.share_read_receipts:
+        return "not_sharing"
+    if conversation.kind != ConversationKind.DIRECT and (
+            Membership.objects.filter(conversation_id=conversation.pk).count()
+            > organisation.read_receipts_max_members):
+        return "too_large"
+    return None
+
+
+def message_receipts(*, user: User, message_id: Any) -> Receipts:
+    """Who has read a message the person may see: members (never its author, a bot, or
+    someone who does not share receipts) whose read position is at or past it, in the
+    conversation or, for a reply kept to its thread, in the thread they follow."""
+    message = message_get_for_user(user=user, message_id=message_id)
+    refusal = receipts_refusal(viewer=user, conversation=message.conversation)
+    if refusal is not None:
+        return Receipts(False, refusal, [])
+    readers = (Membership.objects.filter(conversation_id=message.conversation_id,
+                                         user__is_active=True, user__is_bot=False,
+                                         user__share_read_receipts=True)
+               .exclude(user_id=message.author_id))
+    if message.in_channel:
+        seen = readers.filter(last_read_seq__gte=message.seq).values_list("user_id", flat=True)
+    else:
+        seen = ThreadFollow.objects.filter(
+            root_id=message.thread_root_id, last_read_reply_id__gte=message.pk,
+            user_id__in=readers.values("user_id")).values_list("user_id", flat=True)
+    return Receipts(True, None, sorted(seen))
+
+
+def receipt_recipients(*, reader: User, conversation: Conversation, after_seq: int = 0,
+                       upto_seq: int = 0, thread_root_id: int | None = None,
+                       after_reply: int = 0, upto_reply: int = 0) -> list[int]:
+    """Whom to tell that `reader` read further: the authors of what they just read (in
+    the conversation, seqs after..upto; or in a thread, reply ids after..upto), still
+    members, sharing receipts, for whom receipts are on here. Empty when the reader does
+    not share theirs or receipts are off."""
+    if receipts_refusal(viewer=reader, conversation=conversation) is not None:
+        return []
+    if thread_root_id is None:
+        read = _channel_visible(conversation.pk).filter(seq__gt=after_seq, seq__lte=upto_seq)
+    else:
+        read = Message.objects.filter(thread_root_id=thread_root_id, id__gt=after_reply,
+                                      id__lte=upto_reply)
+    authors = read.filter(deleted_at__isnull=True).exclude(author_id=reader.pk).values("author_id")
+    return sorted(Membership.objects.filter(
+        conversation_id=conversation.pk, user_id__in=authors, user__is_active=True,
+        user__is_bot=False, user__share_read_receipts=True).values_list("user_id", flat=True))
+
+
 def _visible_conversation_ids(user: User) -> QuerySet:
     mine = Membership.objects.filter(user=user).values("conversation_id")
     if user.is_guest or user.is_bot:

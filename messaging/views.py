@@ -23,6 +23,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "name": organisation.name,
             "message_edit_window_seconds": organisation.message_edit_window_seconds,
             "e2ee_policy": organisation.e2ee_policy,
+            "read_receipts_enabled": organisation.read_receipts_enabled,
         },
         "limits": {"upload_max_bytes": settings.FILE_UPLOAD_MAX_BYTES,
                    "heartbeat_seconds": settings.REALTIME_HEARTBEAT_SECONDS},

@@ -47,7 +47,7 @@ class MeSerializer(UserSerializer):
     class Meta(UserSerializer.Meta):
         fields = [*UserSerializer.Meta.fields, "date_joined", "notify_default",
                   "email_notifications", "daily_digest", "quiet_hours_start", "quiet_hours_end",
-                  "dnd_until"]
+                  "dnd_until", "share_read_receipts"]
         read_only_fields = fields
 
 
@@ -58,6 +58,8 @@ class ProfileUpdateSerializer(serializers.Serializer):
     timezone = serializers.CharField(max_length=64, required=False)
     status_text = serializers.CharField(max_length=100, required=False, allow_blank=True)
     status_emoji = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    share_read_receipts = serializers.BooleanField(
+        required=False, help_text="let others see when you have read their messages (off: you see no one's)")
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):

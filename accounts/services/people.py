@@ -42,7 +42,8 @@ bot_reach_visible = Hook("accounts.bot_reach_visible", default=lambda viewer, bo
 INVITATION_LIFETIME = timedelta(days=7)
 # The public prefix of every API token (not a secret; it lets scanners spot leaked tokens).
 TOKEN_PREFIX = "tc_"  # noqa: S105  # nosec B105
-PROFILE_FIELDS = ("display_name", "full_name", "title", "timezone", "status_text", "status_emoji")
+PROFILE_FIELDS = ("display_name", "full_name", "title", "timezone", "status_text", "status_emoji",
+                  "share_read_receipts")
 
 
 def secret_hash(raw: str) -> str:
@@ -145,6 +146,8 @@ def user_profile_update(*, user: User, **changes: Any) -> User:
             validate_timezone(changes["timezone"])
         except ValidationError as error:
             raise InvalidInput.for_field("timezone", error.messages[0]) from None
+    if "share_read_receipts" in changes and not isinstance(changes["share_read_receipts"], bool):
+        raise InvalidInput.for_field("share_read_receipts", "Must be true or false.")
     limits = {"full_name": 150, "title": 100, "status_text": 100, "status_emoji": 32}
     for field, limit in limits.items():
         if field in changes:
@@ -432,7 +435,8 @@ def organisation_update(*, actor: User, **changes: Any) -> Organisation:
     _require_admin(actor, "change organisation settings")
     organisation = Organisation.get()
     allowed = {"name", "message_edit_window_seconds", "link_previews_enabled",
-               "link_preview_domains", "require_two_factor", "e2ee_policy", "e2ee_escrow_public_key"}
+               "link_preview_domains", "require_two_factor", "e2ee_policy", "e2ee_escrow_public_key",
+               "read_receipts_enabled", "read_receipts_max_members"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"Unknown settings: {', '.join(sorted(unknown))}.",
@@ -451,6 +455,13 @@ def organisation_update(*, actor: User, **changes: Any) -> Organisation:
         changes["message_edit_window_seconds"] = window
     if "link_previews_enabled" in changes and not isinstance(changes["link_previews_enabled"], bool):
         raise InvalidInput.for_field("link_previews_enabled", "Must be true or false.")
+    if "read_receipts_enabled" in changes and not isinstance(changes["read_receipts_enabled"], bool):
+        raise InvalidInput.for_field("read_receipts_enabled", "Must be true or false.")
+    if "read_receipts_max_members" in changes:
+        largest = changes["read_receipts_max_members"]
+        if not isinstance(largest, int) or isinstance(largest, bool) or not 0 <= largest <= 10_000:
+            raise InvalidInput.for_field("read_receipts_max_members",
+                                         "A number of members from 0 (channels never) to 10000.")
     if "link_preview_domains" in changes:
         domains = changes["link_preview_domains"]
         if not isinstance(domains, list) or not all(isinstance(d, str) and d.strip() for d in domains):

@@ -1,5 +1,5 @@
-"""REST doors for catching up (issue 28): the threads a person follows and their
-Activity view."""
+"""REST doors for catching up (issue 28): the threads a person follows, their Activity
+view, and who has read a message."""
 
 from __future__ import annotations
 
@@ -125,3 +125,18 @@ class ActivitySeenView(APIView):
     def post(self, request: Request) -> Response:
         state = services.activity_seen(actor=request.user)
         return Response({"seen_at": iso(state.reactions_seen_at)})
+
+
+class ReceiptsView(APIView):
+    @extend_schema(summary="Who has read a message (\"Seen by\")",
+                   responses=inline_serializer("Receipts", {
+                       "enabled": serializers.BooleanField(),
+                       "reason": serializers.ChoiceField(
+                           choices=["organisation_off", "not_sharing", "too_large"], allow_null=True,
+                           help_text="why receipts are not shown to you here"),
+                       "seen_by": serializers.ListField(child=serializers.IntegerField()),
+                   }))
+    def get(self, request: Request, message_id: int) -> Response:
+        receipts = selectors.message_receipts(user=request.user, message_id=message_id)
+        return Response({"enabled": receipts.enabled, "reason": receipts.reason,
+                         "seen_by": receipts.seen_by})

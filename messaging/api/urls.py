@@ -38,6 +38,8 @@ urlpatterns = [
     path("messages/<int:message_id>/follow/", catch_up.FollowView.as_view(), name="api-follow"),
     path("messages/<int:message_id>/thread-read/", catch_up.ThreadReadView.as_view(),
          name="api-thread-read"),
+    path("messages/<int:message_id>/receipts/", catch_up.ReceiptsView.as_view(),
+         name="api-receipts"),
     path("me/threads/", catch_up.ThreadListView.as_view(), name="api-threads"),
     path("me/activity/", catch_up.ActivityListView.as_view(), name="api-activity"),
     path("me/activity/seen/", catch_up.ActivitySeenView.as_view(), name="api-activity-seen"),

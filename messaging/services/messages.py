@@ -42,6 +42,7 @@ from messaging.models import (
 from messaging.payloads import PayloadRelated
 from messaging.services.activity import activity_tell, may_see
 from messaging.services.conversations import lock_conversation, membership_of
+from messaging.services.receipts import receipts_tell
 from messaging.services.threads import thread_announce, threads_after_reply
 
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -533,6 +534,8 @@ def read_mark(*, actor: User, conversation_id: Any, message_id: Any) -> ReadPosi
         seq = found[0]
         if seq <= membership.last_read_seq:
             return ReadPosition(membership, *unread_count(user=actor, conversation_id=conversation_id))
+        receipts_tell(reader=actor, conversation=conversation, after=membership.last_read_seq,
+                      upto=seq)
         membership.last_read_seq = seq
         membership.last_read_message_id = message_id
         membership.save(update_fields=["last_read_seq", "last_read_message_id"])

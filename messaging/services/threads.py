@@ -14,6 +14,7 @@ from core.errors import InvalidInput
 from core.ids import row_id
 from core.live import USER_EVENT, encode, group_send, user_event_on_commit, user_group
 from messaging.models import Message, ThreadFollow
+from messaging.services.receipts import receipts_tell
 
 
 def threads_after_reply(*, root: Message, reply: Message, mentioned: Iterable[int]) -> None:
@@ -93,6 +94,8 @@ def thread_read(*, actor: User, message_id: Any, reply_id: Any = None) -> Thread
         if follow is None:
             return None
         if upto > follow.last_read_reply_id:
+            receipts_tell(reader=actor, conversation=root.conversation,
+                          after=follow.last_read_reply_id, upto=upto, thread_root_id=root.pk)
             follow.last_read_reply_id = upto
             follow.save(update_fields=["last_read_reply_id"])
             user_event_on_commit(actor.pk, {"type": "thread.updated",

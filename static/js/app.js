@@ -167,10 +167,34 @@ class App {
     if (switching) this.composer.loadDraft();
     this.drawTyping();
     if (conversation.encrypted && conversation.is_member) prepareEncryption(conversationId);
+    document.getElementById("seen-by").hidden = true;
     await this.timeline.open(conversationId, { focusMessageId: messageId });
     if (!messageId) this.composer.focus();
     this.markRead();
+    this.refreshSeenBy();
   }
+
+  // "Seen by" under my newest message in the open conversation: who has read to it
+  // (where the organisation has receipts on and I share mine). Asked again after news.
+  refreshSeenBy = debounce(async () => {
+    const node = document.getElementById("seen-by");
+    const conversationId = state.current;
+    const entry = state.timelines.get(conversationId);
+    const mine = entry && [...entry.ids].reverse().map((id) => entry.byId.get(id))
+      .find((message) => message && message.author === state.me.id && !message.deleted);
+    if (!mine || !state.organisation.read_receipts_enabled || state.me.share_read_receipts === false) {
+      node.hidden = true;
+      return;
+    }
+    let receipts;
+    try { receipts = await get(`messages/${mine.id}/receipts/`); } catch { node.hidden = true; return; }
+    if (state.current !== conversationId) return;
+    const names = receipts.seen_by.map((id) => userName(id));
+    node.hidden = !receipts.enabled || !names.length;
+    node.dataset.message = String(mine.id);
+    node.textContent = names.length > 3 ? `Seen by ${names.slice(0, 3).join(", ")} and ${names.length - 3} more`
+      : `Seen by ${names.join(", ").replace(/, ([^,]*)$/, " and $1")}`;
+  }, 300);
 
   drawHeader() {
     const conversation = state.conversations.get(state.current);
@@ -286,6 +310,9 @@ class App {
       case "draft.updated": return this.applyDraft(frame);
       case "saved.updated": return this.panel.savedChanged();
       case "thread.updated": this.countActivity(); return this.applyThreadState(frame);
+      case "receipt.updated":
+        if (frame.conversation === state.current) this.refreshSeenBy();
+        return null;
       case "activity.new": case "activity.seen":
         this.countActivity();
         return this.panel.activityChanged(frame);
@@ -303,6 +330,7 @@ class App {
   applyAck(frame) {
     this.placeMessage(frame.message);
     this.refreshViews(frame.message.conversation);
+    if (frame.message.conversation === state.current) this.refreshSeenBy();
   }
 
   // Put a message where it is shown: the timeline (if in the channel) and its thread.
@@ -370,6 +398,7 @@ class App {
       this.socket.acknowledged(message.client_msg_id);
       return;
     }
+    if (state.current === conversation.id) this.refreshSeenBy(); // a reply means they read on
     const reading = state.current === conversation.id && !document.hidden && this.timeline.atBottom();
     if (inChannel && conversation.is_member && !reading) {
       conversation.unread_count = (conversation.unread_count || 0) + 1;

@@ -304,6 +304,7 @@ function profileTab(error) {
     title: el("input", { type: "text", value: me.title, maxlength: "100" }),
     timezone: el("input", { type: "text", value: me.timezone, maxlength: "64" }),
   };
+  const receipts = el("input", { type: "checkbox", checked: me.share_read_receipts !== false });
   const avatarInput = el("input", { type: "file", accept: "image/png,image/jpeg,image/gif,image/webp" });
   avatarInput.addEventListener("change", async () => {
     if (!avatarInput.files.length) return;
@@ -315,6 +316,7 @@ function profileTab(error) {
     event.preventDefault();
     try {
       const body = Object.fromEntries(Object.entries(inputs).map(([key, input]) => [key, input.value]));
+      body.share_read_receipts = receipts.checked;
       const updated = await patch("me/", body);
       emit("me-updated", { me: updated });
       emit("toast", { text: "Profile saved." });
@@ -323,6 +325,7 @@ function profileTab(error) {
   el("label", {}, "Display name", inputs.display_name), el("label", {}, "Full name", inputs.full_name),
   el("label", {}, "Title", inputs.title), el("label", {}, "Time zone (e.g. Europe/Paris)", inputs.timezone),
   el("label", {}, "Avatar", avatarInput),
+  el("label", { class: "inline" }, receipts, "Share read receipts (others see when you have read their messages; off, you see no one's)"),
   el("p", {}, el("a", { href: "/accounts/password/change/" }, "Change your password")),
   el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Save profile")));
 }

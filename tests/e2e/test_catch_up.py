@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e import message_item
-from tests.factories import make_channel, make_user, post
+from tests.factories import make_channel, make_direct, make_user, post
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -173,3 +173,29 @@ def test_a_mention_appears_in_activity_live_and_reading_it_clears_the_badge(peop
     page.locator(".activity-what").click()
     expect(message_item(page, "can you sign off the budget?")).to_be_visible()
     expect(page.locator("#activity-badge")).to_be_hidden()
+
+
+def test_seen_by_appears_after_the_other_person_reads_and_never_for_an_outsider(people, off_loop):
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    cleo = off_loop(make_user, name="Cleo Diaz")
+    direct = off_loop(make_direct, ana, ben)
+    elsewhere = off_loop(make_channel, ben, "elsewhere", members=[ana, cleo])
+    anas, bens, cleos = people(ana), people(ben), people(cleo)
+    anas.go(direct.pk)
+    bens.go(elsewhere.pk)
+    anas.send("Did you get the contract?")
+    expect(message_item(anas.page, "Did you get the contract?")).to_be_visible()
+    seen_by = anas.page.locator("#seen-by")
+    anas.page.wait_for_timeout(800)
+    expect(seen_by).to_be_hidden()  # Ben has not read it yet
+
+    bens.page.locator(f'a[data-conversation="{direct.pk}"]').click()
+    expect(message_item(bens.page, "Did you get the contract?")).to_be_visible()
+    expect(seen_by).to_have_text("Seen by Ben Okafor")
+
+    # Cleo is not in the conversation: the server tells her nothing about it.
+    message_id = int(seen_by.get_attribute("data-message"))
+    cleos.go(elsewhere.pk)
+    status = cleos.page.evaluate(
+        "async (id) => (await fetch(`/api/v1/messages/${id}/receipts/`)).status", message_id)
+    assert status == 404

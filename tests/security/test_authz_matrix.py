@@ -14,8 +14,8 @@ The doors: REST history and members; incoming and outgoing webhooks; a bot's API
 whose answer brings its bot in); the create_incoming_webhook management command; and the
 WebSocket's subscribe and resume, through the functions the consumer calls for them; and
 marking a message unread, which moves a member's own read position only; keeping a
-draft, which only a member who may post keeps; and following a thread, which whoever may
-read it may do.
+draft, which only a member who may post keeps; following a thread, and asking who has read
+a message, which whoever may read it may do.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ MEMBERSHIP = ["member", "not_member"]
 DOORS = ["rest_read", "rest_add_member", "incoming_webhook", "outgoing_webhook",
          "webhook_bot_token", "bot_token_read", "slash_invite", "slash_custom",
          "management_command", "ws_subscribe", "ws_resume", "rest_mark_unread", "rest_draft",
-         "rest_follow_thread"]
+         "rest_follow_thread", "rest_receipts"]
 DIRECT_KINDS = ("direct", "group_direct")
 NO_SUCH_ID = 2**31 - 7
 
@@ -85,6 +85,8 @@ def expected(role: str, kind: str, membership: str, door: str):
         return 200 if member else 403 if visible else 404  # as posting a message
     if door == "rest_follow_thread":
         return 200 if visible else 404  # following a thread is reading it
+    if door == "rest_receipts":
+        return 200 if visible else 404  # who has read a message: for those who may see it
     if door == "rest_add_member":
         return adds
     if door in ("incoming_webhook", "outgoing_webhook"):
@@ -253,6 +255,10 @@ def walk(door: str, scene: Scene, conversation_id: int, receiver, settings):
         newest = Message.objects.filter(conversation_id=conversation_id).order_by("-seq").first()
         response = client.put(f"/api/v1/messages/{newest.pk if newest else NO_SUCH_ID}/follow/",
                               {"following": True}, format="json")
+        return response.status_code, response
+    if door == "rest_receipts":
+        newest = Message.objects.filter(conversation_id=conversation_id).order_by("-seq").first()
+        response = client.get(f"/api/v1/messages/{newest.pk if newest else NO_SUCH_ID}/receipts/")
         return response.status_code, response
     if door in ("ws_subscribe", "ws_resume"):
         try:
