@@ -24,7 +24,7 @@ from bench.stats import Row
 FULL_MESSAGES = 1_000_000
 QUICK_MESSAGES = 100_000
 DOCUMENT = environment.ROOT / "docs" / "performance.md"
-BENCHMARKS = ("history", "writes", "realtime", "search", "export", "pageload", "load")
+BENCHMARKS = ("history", "catch_up", "writes", "realtime", "search", "export", "pageload", "load")
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -63,6 +63,7 @@ def _prepare(quick: bool) -> int:
 
 def _measure(quick: bool, only: set[str]) -> list[Row]:
     from bench import (
+        catch_up,
         database,
         export,
         history,
@@ -75,7 +76,8 @@ def _measure(quick: bool, only: set[str]) -> list[Row]:
     )
 
     # In this order; the last three run on the realtime seed (people with API tokens).
-    on_history_seed = (("history", "history benchmarks", history), ("search", "search benchmarks", search),
+    on_history_seed = (("history", "history benchmarks", history),
+                       ("catch_up", "catch-up benchmarks", catch_up), ("search", "search benchmarks", search),
                        ("export", "export benchmark", export), ("pageload", "page load benchmark", pageload))
     on_realtime_seed = (("writes", "write benchmark", writes), ("realtime", "realtime benchmarks", realtime),
                         ("load", "load test", load))

@@ -117,11 +117,27 @@ def _seed(messages: int) -> None:
         _log(f"  {messages} messages with their events ({time.monotonic() - started:.0f} s)")
         _update_conversations(timeline, start)
         _update_read_positions(members, timeline, rng)
+        _follow_threads()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     Conversation.objects.filter(name=database.MARKER_CONVERSATION).update(
         purpose=database.marker_text(messages))
     _log(f"  seeded in {time.monotonic() - started:.0f} s")
+
+
+def _follow_threads() -> None:
+    """Threads followed as the services would have left them: by their starters and
+    repliers (the statements of migration 0010), read to the end except for a share
+    left unread from their first reply on, as read positions are."""
+    from importlib import import_module
+
+    statements = import_module("messaging.migrations.0010_thread_follow").FOLLOW_EXISTING
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+        cursor.execute("SELECT setseed(%s)", [0.42])
+        cursor.execute("UPDATE messaging_threadfollow SET last_read_reply_id = root_id "
+                       "WHERE random() < %s", [1 - CAUGHT_UP_SHARE])
 
 
 def _log(text: str) -> None:

@@ -248,11 +248,11 @@ def subject_profile(user: User) -> dict[str, Any]:
     from accounts.models import ApiToken
     from core.models import AuditEvent
     from e2ee.models import IdentityKey
-    from messaging.models import Draft, Membership, Reaction, SavedMessage
+    from messaging.models import Draft, Membership, Reaction, SavedMessage, ThreadFollow
 
     fields = ["email", "display_name", "full_name", "title", "timezone", "role", "is_bot",
               "is_active", "status_text", "status_emoji", "notify_default", "email_notifications",
-              "daily_digest"]
+              "daily_digest", "share_read_receipts"]
     return {
         "id": user.pk,
         **{name: getattr(user, name) for name in fields},
@@ -266,6 +266,9 @@ def subject_profile(user: User) -> dict[str, Any]:
                       for r in Reaction.objects.filter(user=user)],
         "saved_messages": list(SavedMessage.objects.filter(user=user)
                                .values_list("message_id", flat=True)),
+        "followed_threads": [{"root": f.root_id, "following": f.following,
+                              "last_read_reply": f.last_read_reply_id}
+                             for f in ThreadFollow.objects.filter(user=user).order_by("id")],
         "drafts": [{"conversation": d.conversation_id, "thread_root": d.thread_root_id or None,
                     "text": d.text, "updated_at": d.updated_at.isoformat()}
                    for d in Draft.objects.filter(user=user)],

@@ -27,7 +27,7 @@ from e2ee.models import IdentityKey
 from files import services as files
 from files.models import Attachment
 from messaging import services as messaging
-from messaging.models import Draft, Message, MessageRevision
+from messaging.models import ActivityState, Draft, Message, MessageRevision, ThreadFollow
 from tests.factories import make_channel, post
 
 pytestmark = pytest.mark.django_db
@@ -271,7 +271,9 @@ def test_members_and_guests_cannot_set_policy_or_holds(role, user_factory, membe
 
 def test_erasure_leaves_no_personal_data_in_the_profile(member, other_member, admin):
     channel = make_channel(member, members=[other_member])
-    post(member, channel, "my words")
+    words = post(member, channel, "my words")
+    post(other_member, channel, "a reply", thread_root_id=words.pk)
+    messaging.activity_seen(actor=member)
     accounts.user_profile_update(user=member, full_name="Mia Maria Member", title="Engineer",
                                  status_text="On holiday")
     accounts.api_token_create(actor=member, user=member, name="script")
@@ -290,6 +292,8 @@ def test_erasure_leaves_no_personal_data_in_the_profile(member, other_member, ad
     assert not ApiToken.objects.filter(user=member, revoked_at__isnull=True).exists()
     assert Message.objects.filter(author=member).count() == 1  # retention decides
     assert not Draft.objects.filter(user=member).exists()
+    assert not ThreadFollow.objects.filter(user=member).exists()
+    assert not ActivityState.objects.filter(user=member).exists()
     assert AuditEvent.objects.filter(action="data_subject.erased").exists()
 
 
@@ -313,6 +317,7 @@ def test_a_data_subject_export_holds_their_profile_and_messages(member, other_me
     post(other_member, channel, "not mine")
     messaging.draft_save(actor=member, conversation_id=channel.pk, text="still thinking")
     messaging.draft_save(actor=other_member, conversation_id=channel.pk, text="not my draft")
+    post(other_member, channel, "a reply", thread_root_id=mine.pk)
     publish(member)
     publish(other_member)
     job = services.subject_export_start(actor=compliance_officer, subject=member)
@@ -324,6 +329,8 @@ def test_a_data_subject_export_holds_their_profile_and_messages(member, other_me
     assert profile["email"] == member.email
     assert [m["conversation"] for m in profile["memberships"]] == [channel.pk]
     assert [(d["conversation"], d["text"]) for d in profile["drafts"]] == [(channel.pk, "still thinking")]
+    assert [(f["root"], f["following"]) for f in profile["followed_threads"]] == [(mine.pk, True)]
+    assert profile["share_read_receipts"] is True
     (key,) = profile["encryption_keys"]  # theirs only
     stored = IdentityKey.objects.get(user=member)
     assert (key["fingerprint"], key["backup"]) == (stored.fingerprint, stored.backup)
