@@ -29,7 +29,14 @@ def user_erase(*, actor: User, user: User, remove_messages: bool = False) -> dic
     stay (retention decides when they go) unless `remove_messages`, and then only those
     no legal hold preserves."""
     from accounts.services import sessions_end
-    from messaging.models import Draft, Message, PendingNotification, SavedMessage
+    from messaging.models import (
+        Draft,
+        Message,
+        PendingNotification,
+        Reminder,
+        SavedMessage,
+        ScheduledMessage,
+    )
 
     if not (actor.is_active and actor.is_org_admin):
         raise Forbidden("Only owners and admins may erase people.")
@@ -59,6 +66,8 @@ def user_erase(*, actor: User, user: User, remove_messages: bool = False) -> dic
         ApiToken.objects.filter(user=locked, revoked_at__isnull=True).update(revoked_at=timezone.now())
         SavedMessage.objects.filter(user=locked).delete()
         Draft.objects.filter(user=locked).delete()
+        ScheduledMessage.objects.filter(author=locked).delete()
+        Reminder.objects.filter(user=locked).delete()
         PendingNotification.objects.filter(user=locked).delete()
         sessions_end(user_id=locked.pk)
         if remove_messages:

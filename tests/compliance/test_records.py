@@ -27,7 +27,7 @@ from e2ee.models import IdentityKey
 from files import services as files
 from files.models import Attachment
 from messaging import services as messaging
-from messaging.models import Draft, Message, MessageRevision
+from messaging.models import Draft, Message, MessageRevision, Reminder, ScheduledMessage
 from tests.factories import make_channel, post
 
 pytestmark = pytest.mark.django_db
@@ -276,6 +276,9 @@ def test_erasure_leaves_no_personal_data_in_the_profile(member, other_member, ad
                                  status_text="On holiday")
     accounts.api_token_create(actor=member, user=member, name="script")
     messaging.draft_save(actor=member, conversation_id=channel.pk, text="half a secret")
+    soon = (timezone.now() + timedelta(hours=1)).isoformat()
+    messaging.scheduled_create(actor=member, conversation_id=channel.pk, text="a later secret", send_at=soon)
+    messaging.reminder_set(actor=member, message_id=post(other_member, channel, "theirs").pk, in_minutes=5)
     original_email = member.email
 
     services.user_erase(actor=admin, user=member)
@@ -290,6 +293,8 @@ def test_erasure_leaves_no_personal_data_in_the_profile(member, other_member, ad
     assert not ApiToken.objects.filter(user=member, revoked_at__isnull=True).exists()
     assert Message.objects.filter(author=member).count() == 1  # retention decides
     assert not Draft.objects.filter(user=member).exists()
+    assert not ScheduledMessage.objects.filter(author=member).exists()
+    assert not Reminder.objects.filter(user=member).exists()
     assert AuditEvent.objects.filter(action="data_subject.erased").exists()
 
 
@@ -313,6 +318,9 @@ def test_a_data_subject_export_holds_their_profile_and_messages(member, other_me
     post(other_member, channel, "not mine")
     messaging.draft_save(actor=member, conversation_id=channel.pk, text="still thinking")
     messaging.draft_save(actor=other_member, conversation_id=channel.pk, text="not my draft")
+    soon = (timezone.now() + timedelta(hours=1)).isoformat()
+    messaging.scheduled_create(actor=member, conversation_id=channel.pk, text="said later", send_at=soon)
+    messaging.reminder_set(actor=member, message_id=mine.pk, in_minutes=30)
     publish(member)
     publish(other_member)
     job = services.subject_export_start(actor=compliance_officer, subject=member)
@@ -324,6 +332,8 @@ def test_a_data_subject_export_holds_their_profile_and_messages(member, other_me
     assert profile["email"] == member.email
     assert [m["conversation"] for m in profile["memberships"]] == [channel.pk]
     assert [(d["conversation"], d["text"]) for d in profile["drafts"]] == [(channel.pk, "still thinking")]
+    assert [(s["text"], s["state"]) for s in profile["scheduled_messages"]] == [("said later", "pending")]
+    assert [r["message"] for r in profile["reminders"]] == [mine.pk]
     (key,) = profile["encryption_keys"]  # theirs only
     stored = IdentityKey.objects.get(user=member)
     assert (key["fingerprint"], key["backup"]) == (stored.fingerprint, stored.backup)
