@@ -76,8 +76,9 @@ function whenPicker(name, presets, legend) {
 // --- Scheduling a message ---
 
 export function scheduleDialog({ conversation, threadRoot, text, onScheduled }) {
-  const when = whenPicker("send", [[dayAt(1, 9), "Tomorrow at 9:00"], [mondayAt(9), "Monday at 9:00"], [dayAt(0, 13), "Today at 13:00"]],
-    "Send at");
+  // Later today only while it is still ahead.
+  const today = dayAt(0, 13) > localValue(new Date()) ? [[dayAt(0, 13), "Today at 13:00"]] : [];
+  const when = whenPicker("send", [[dayAt(1, 9), "Tomorrow at 9:00"], [mondayAt(9), "Monday at 9:00"], ...today], "Send at");
   const error = errorLine();
   const form = el("form", { method: "dialog", class: "later-form", onsubmit: async (event) => {
     event.preventDefault();
