@@ -410,3 +410,85 @@ class Draft(models.Model):
 
     def __str__(self) -> str:
         return f"draft of {self.user_id} in {self.conversation_id}"
+
+
+class ScheduledState(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Not sent"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ScheduledMessage(models.Model):
+    """A message its author wrote to be sent later ("send at"), by the worker at the
+    minute, as the author and with their rights at that moment (issue 28)."""
+
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                               related_name="scheduled_messages")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    thread_root = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="+")
+    text = models.TextField()
+    # Whole minutes: the worker sends at the minute.
+    send_at = models.DateTimeField()
+    state = models.CharField(max_length=9, choices=ScheduledState.choices,
+                             default=ScheduledState.PENDING)
+    # Why it was not sent (an error code of core.errors, and words for the author).
+    failure_code = models.CharField(max_length=40, blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # The worker's scan: pending rows whose time has come, oldest first.
+            models.Index(fields=["send_at"], condition=Q(state="pending"),
+                         name="messaging_sched_due_idx"),
+            models.Index(fields=["author", "state", "send_at"], name="messaging_sched_author_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"scheduled {self.pk} of {self.author_id} in {self.conversation_id}"
+
+    @property
+    def client_msg_id(self) -> str:
+        """The send's idempotency key: however many times the worker tries, one message."""
+        return f"sched-{self.pk}"
+
+
+class ReminderState(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+    # Due when the message was deleted or no longer visible to the person: not delivered.
+    DROPPED = "dropped", "Not delivered"
+
+
+class Reminder(models.Model):
+    """"Remind me about this message" at a time: a notification to the person then."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="reminders")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    remind_at = models.DateTimeField()
+    state = models.CharField(max_length=9, choices=ReminderState.choices,
+                             default=ReminderState.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One waiting reminder per person and message: asking again moves its time.
+            models.UniqueConstraint(fields=["user", "message"], condition=Q(state="pending"),
+                                    name="messaging_reminder_pending_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["remind_at"], condition=Q(state="pending"),
+                         name="messaging_reminder_due_idx"),
+            models.Index(fields=["user", "state", "remind_at"], name="messaging_reminder_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"reminder {self.pk} of {self.user_id} about {self.message_id}"

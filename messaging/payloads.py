@@ -129,3 +129,35 @@ def conversation_payload(
             "starred": membership.starred,
         }
     return data
+
+
+def scheduled_payload(scheduled: Any) -> dict[str, Any]:
+    """A scheduled message (messaging.models.ScheduledMessage), as its author sees it."""
+    return {
+        "id": scheduled.pk,
+        "conversation": scheduled.conversation_id,
+        "thread_root": scheduled.thread_root_id,
+        "text": scheduled.text,
+        "send_at": iso(scheduled.send_at),
+        "state": scheduled.state,
+        "failure_code": scheduled.failure_code or None,
+        "failure_reason": scheduled.failure_reason or None,
+        "message": scheduled.message_id,
+        "created_at": iso(scheduled.created_at),
+        "updated_at": iso(scheduled.updated_at),
+    }
+
+
+def reminder_payload(reminder: Any, message: Message | None = None) -> dict[str, Any]:
+    """A reminder (messaging.models.Reminder), with the message it is about when the
+    person may see it (its payload), else null."""
+    return {
+        "id": reminder.pk,
+        "message_id": reminder.message_id,
+        "conversation": message.conversation_id if message is not None else None,
+        "remind_at": iso(reminder.remind_at),
+        "state": reminder.state,
+        "created_at": iso(reminder.created_at),
+        "delivered_at": iso(reminder.delivered_at),
+        "message": message_payload(message) if message is not None else None,
+    }

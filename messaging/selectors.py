@@ -44,7 +44,11 @@ from messaging.models import (
     MessageRevision,
     Pin,
     Reaction,
+    Reminder,
+    ReminderState,
     SavedMessage,
+    ScheduledMessage,
+    ScheduledState,
     ThreadFollow,
     UserGroup,
 )
@@ -775,6 +779,44 @@ def receipt_recipients(*, reader: User, conversation: Conversation, after_seq: i
     return sorted(Membership.objects.filter(
         conversation_id=conversation.pk, user_id__in=authors, user__is_active=True,
         user__is_bot=False, user__share_read_receipts=True).values_list("user_id", flat=True))
+def scheduled_list(*, user: User, state: str | None = None) -> list[ScheduledMessage]:
+    """The person's own scheduled messages: those waiting, soonest first, then those
+    not sent and those sent, newest first (cancelled ones only when asked for)."""
+    if state is not None and state not in ScheduledState.values:
+        raise InvalidInput.for_field("state", "Must be pending, sent, failed or cancelled.")
+    rows = ScheduledMessage.objects.filter(author=user)
+    rows = rows.filter(state=state) if state else rows.exclude(state=ScheduledState.CANCELLED)
+    waiting = list(rows.filter(state=ScheduledState.PENDING).order_by("send_at", "id")[:500])
+    others = list(rows.exclude(state=ScheduledState.PENDING).order_by("-send_at", "-id")[:500])
+    return waiting + others
+
+
+def scheduled_get_for_user(*, user: User, scheduled_id: Any) -> ScheduledMessage:
+    """One of the person's own scheduled messages; anyone else's does not exist."""
+    try:
+        pk = int(scheduled_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such scheduled message.") from None
+    scheduled = ScheduledMessage.objects.filter(pk=pk, author=user).first() if 0 < pk < 2**63 else None
+    if scheduled is None:
+        raise NotFound("No such scheduled message.")
+    return scheduled
+
+
+def reminder_list(*, user: User, state: str | None = None) -> list[tuple[Reminder, Message]]:
+    """The person's reminders about messages they may still see, each with its message:
+    those waiting, soonest first (or, asked for, those delivered, newest first)."""
+    state = state or ReminderState.PENDING
+    if state not in (ReminderState.PENDING, ReminderState.DELIVERED):
+        raise InvalidInput.for_field("state", "Must be pending or delivered.")
+    order = ("remind_at", "id") if state == ReminderState.PENDING else ("-remind_at", "-id")
+    reminders = list(Reminder.objects.filter(user=user, state=state).order_by(*order)[:500])
+    found = list(Message.objects.filter(pk__in=[r.message_id for r in reminders],
+                                        deleted_at__isnull=True,
+                                        conversation_id__in=_visible_conversation_ids(user)))
+    attach_payload_related(found)
+    messages = {m.pk: m for m in found}
+    return [(r, messages[r.message_id]) for r in reminders if r.message_id in messages]
 
 
 def _visible_conversation_ids(user: User) -> QuerySet:

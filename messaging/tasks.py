@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from datetime import datetime, timedelta
 
 from celery import shared_task
@@ -12,7 +13,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from core import bus, requestid
-from messaging.services import notifications
+from messaging.services import notifications, reminders, scheduled
 
 # Published (core.bus) once a new message is committed, from its background job, with
 # message_id and has_link.
@@ -91,3 +92,53 @@ def send_digests() -> int:
              retry_jitter=True, max_retries=8)
 def deliver_digest(self, user_id: int, since: str) -> bool:
     return notifications.digest_deliver(user_id=user_id, since=datetime.fromisoformat(since))
+
+
+# --- Scheduled messages and reminders (issue 28) ----------------------------------------
+
+
+def _wait_for(due: str, eager: bool) -> None:
+    """A task published for a moment (`eta`) may start a hair early on a clock that
+    differs from the publisher's: wait out up to a few seconds rather than leave the
+    work to the next sweep. A task run at once (eager) never waits."""
+    remaining = (datetime.fromisoformat(due) - timezone.now()).total_seconds()
+    if not eager and 0 < remaining <= 5:
+        time.sleep(remaining)
+
+
+@shared_task(bind=True)
+def send_scheduled_message(self, scheduled_id: int, send_at: str) -> bool:
+    """Published for the minute a scheduled message is due; does nothing if it was
+    moved, cancelled or already sent (by the sweep)."""
+    _wait_for(send_at, bool(self.request.is_eager))
+    return scheduled.scheduled_send(scheduled_id=scheduled_id) is not None
+
+
+@shared_task
+def send_due_scheduled() -> int:
+    """Every minute (beat): send what is due and no task sent."""
+    return scheduled.scheduled_send_due()
+
+
+@shared_task(bind=True)
+def deliver_reminder(self, reminder_id: int, remind_at: str) -> bool:
+    _wait_for(remind_at, bool(self.request.is_eager))
+    return reminders.reminder_deliver(reminder_id=reminder_id) is not None
+
+
+@shared_task
+def deliver_due_reminders() -> int:
+    """Every minute (beat): deliver the reminders that are due and no task delivered."""
+    return reminders.reminders_deliver_due()
+
+
+@shared_task(bind=True, autoretry_for=SMTP_ERRORS, retry_backoff=settings.NOTIFY_SMTP_RETRY_SECONDS,
+             retry_backoff_max=1800, retry_jitter=True, max_retries=10)
+def email_scheduled_failed(self, scheduled_id: int) -> bool:
+    return scheduled.scheduled_failure_email(scheduled_id=scheduled_id)
+
+
+@shared_task(bind=True, autoretry_for=SMTP_ERRORS, retry_backoff=settings.NOTIFY_SMTP_RETRY_SECONDS,
+             retry_backoff_max=1800, retry_jitter=True, max_retries=10)
+def email_reminder(self, reminder_id: int) -> bool:
+    return reminders.reminder_email(reminder_id=reminder_id)

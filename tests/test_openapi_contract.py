@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 
 import hypothesis
 import pytest
@@ -76,7 +76,8 @@ def _keep_the_test_connection() -> Iterator[None]:
 @pytest.fixture
 def world(db) -> dict[str, str]:
     """A member and an admin, with what the fuzzer's ids can find: a channel, a thread, a
-    reaction, quiet hours, and webhooks never used nor revoked. Returns their tokens."""
+    reaction, quiet hours, webhooks never used nor revoked, a scheduled message and a
+    reminder. Returns their tokens."""
     ana, ben = make_user(name="Ana Lopez"), make_user(name="Ben Okafor")
     boss = make_user(Role.ADMIN, name="Bo Admin")
     channel = make_channel(ana, "general", members=[ben, boss])
@@ -88,6 +89,9 @@ def world(db) -> dict[str, str]:
     integrations.incoming_webhook_create(actor=boss, conversation_id=channel.pk, name="CI")
     integrations.outgoing_webhook_create(actor=boss, name="Deploy", url="https://ci.example.com/",
                                          conversation_ids=[channel.pk])
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    messaging.scheduled_create(actor=ana, conversation_id=channel.pk, text="later", send_at=soon)
+    messaging.reminder_set(actor=ana, message_id=root.pk, in_minutes=30)
     return {"member": accounts.api_token_create(actor=ana, user=ana, name="fuzz")[1],
             "admin": accounts.api_token_create(actor=boss, user=boss, name="fuzz")[1]}
 

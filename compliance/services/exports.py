@@ -248,7 +248,15 @@ def subject_profile(user: User) -> dict[str, Any]:
     from accounts.models import ApiToken
     from core.models import AuditEvent
     from e2ee.models import IdentityKey
-    from messaging.models import Draft, Membership, Reaction, SavedMessage, ThreadFollow
+    from messaging.models import (
+        Draft,
+        Membership,
+        Reaction,
+        Reminder,
+        SavedMessage,
+        ScheduledMessage,
+        ThreadFollow,
+    )
 
     fields = ["email", "display_name", "full_name", "title", "timezone", "role", "is_bot",
               "is_active", "status_text", "status_emoji", "notify_default", "email_notifications",
@@ -272,6 +280,12 @@ def subject_profile(user: User) -> dict[str, Any]:
         "drafts": [{"conversation": d.conversation_id, "thread_root": d.thread_root_id or None,
                     "text": d.text, "updated_at": d.updated_at.isoformat()}
                    for d in Draft.objects.filter(user=user)],
+        "scheduled_messages": [{"conversation": s.conversation_id, "thread_root": s.thread_root_id,
+                                "text": s.text, "send_at": s.send_at.isoformat(), "state": s.state,
+                                "message": s.message_id}
+                               for s in ScheduledMessage.objects.filter(author=user)],
+        "reminders": [{"message": r.message_id, "remind_at": r.remind_at.isoformat(), "state": r.state}
+                      for r in Reminder.objects.filter(user=user)],
         "api_tokens": [{"name": t.name, "prefix": t.prefix, "created_at": t.created_at.isoformat(),
                         "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
                        for t in ApiToken.objects.filter(user=user)],

@@ -34,7 +34,9 @@ def user_erase(*, actor: User, user: User, remove_messages: bool = False) -> dic
         Draft,
         Message,
         PendingNotification,
+        Reminder,
         SavedMessage,
+        ScheduledMessage,
         ThreadFollow,
     )
 
@@ -68,6 +70,8 @@ def user_erase(*, actor: User, user: User, remove_messages: bool = False) -> dic
         Draft.objects.filter(user=locked).delete()
         ThreadFollow.objects.filter(user=locked).delete()
         ActivityState.objects.filter(user=locked).delete()
+        ScheduledMessage.objects.filter(author=locked).delete()
+        Reminder.objects.filter(user=locked).delete()
         PendingNotification.objects.filter(user=locked).delete()
         sessions_end(user_id=locked.pk)
         if remove_messages:

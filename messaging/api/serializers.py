@@ -9,7 +9,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.serializers import ClockField
-from messaging.models import ConversationKind, MembershipRole, NotificationLevel
+from messaging.models import (
+    ConversationKind,
+    MembershipRole,
+    NotificationLevel,
+    ReminderState,
+    ScheduledState,
+)
 from messaging.payloads import conversation_payload
 
 
@@ -258,3 +264,54 @@ class NotificationPreferencesSerializer(serializers.Serializer):
     daily_digest = serializers.BooleanField(required=False)
     quiet_hours_start = ClockField(required=False, allow_null=True)
     quiet_hours_end = ClockField(required=False, allow_null=True)
+
+
+class ScheduledSchemaSerializer(serializers.Serializer):
+    """A scheduled message, as messaging.payloads.scheduled_payload builds it."""
+
+    id = serializers.IntegerField()
+    conversation = serializers.IntegerField()
+    thread_root = serializers.IntegerField(allow_null=True)
+    text = serializers.CharField()
+    send_at = serializers.DateTimeField()
+    state = serializers.ChoiceField(choices=ScheduledState.choices)
+    failure_code = serializers.CharField(allow_null=True)
+    failure_reason = serializers.CharField(allow_null=True)
+    message = serializers.IntegerField(allow_null=True, help_text="the message sent, once sent")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ScheduledCreateSerializer(serializers.Serializer):
+    conversation = serializers.IntegerField()
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    send_at = serializers.CharField(
+        max_length=64, help_text="ISO 8601; with an offset as given, without one in your own time zone "
+                                 "(profile `timezone`); seconds are dropped")
+    thread_root = serializers.IntegerField(required=False, allow_null=True)
+
+
+class ScheduledEditSerializer(serializers.Serializer):
+    text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    send_at = serializers.CharField(required=False, max_length=64)
+
+
+class ReminderSchemaSerializer(serializers.Serializer):
+    """A reminder, as messaging.payloads.reminder_payload builds it."""
+
+    id = serializers.IntegerField()
+    message_id = serializers.IntegerField()
+    conversation = serializers.IntegerField(allow_null=True)
+    remind_at = serializers.DateTimeField()
+    state = serializers.ChoiceField(choices=ReminderState.choices)
+    created_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    message = MessageSchemaSerializer(allow_null=True)
+
+
+class ReminderCreateSerializer(serializers.Serializer):
+    message = serializers.IntegerField()
+    in_minutes = serializers.IntegerField(required=False, help_text="from now; or give remind_at")
+    remind_at = serializers.CharField(
+        required=False, max_length=64,
+        help_text="ISO 8601; with an offset as given, without one in your own time zone; seconds are dropped")

@@ -31,13 +31,24 @@ from messaging.api.serializers import (
     PreviewSerializer,
     ReactionSerializer,
     ReadSerializer,
+    ReminderCreateSerializer,
+    ReminderSchemaSerializer,
     RevisionOutSerializer,
     SavedDoneSerializer,
     SavedMessageSchemaSerializer,
+    ScheduledCreateSerializer,
+    ScheduledEditSerializer,
+    ScheduledSchemaSerializer,
     UserGroupSerializer,
 )
 from messaging.models import ConversationKind
-from messaging.payloads import conversation_payload, iso, message_payload
+from messaging.payloads import (
+    conversation_payload,
+    iso,
+    message_payload,
+    reminder_payload,
+    scheduled_payload,
+)
 from messaging.services import notifications
 from messaging.services.messages import ReadPosition
 
@@ -549,3 +560,77 @@ class MyNotificationsView(APIView):
         serializer.is_valid(raise_exception=True)
         user = notifications.notification_preferences_update(user=request.user, **serializer.validated_data)
         return Response(NotificationPreferencesSerializer(user).data)
+
+
+class ScheduledListView(APIView):
+    @extend_schema(summary="My scheduled messages: waiting (soonest first), then not sent and sent",
+                   parameters=[OpenApiParameter(
+                       "state", str, enum=["pending", "sent", "failed", "cancelled"], required=False,
+                       description="only those in this state (cancelled ones only so)")],
+                   responses=ScheduledSchemaSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        rows = selectors.scheduled_list(user=request.user, state=request.query_params.get("state"))
+        return _results([scheduled_payload(s) for s in rows])
+
+    @extend_schema(summary="Schedule a message to be sent at a minute of my choosing",
+                   request=ScheduledCreateSerializer, responses={201: ScheduledSchemaSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = ScheduledCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        scheduled = services.scheduled_create(
+            actor=request.user, conversation_id=data["conversation"], text=data["text"],
+            send_at=data["send_at"], thread_root_id=data.get("thread_root"))
+        return Response(scheduled_payload(scheduled), status=status.HTTP_201_CREATED)
+
+
+class ScheduledDetailView(APIView):
+    @extend_schema(summary="One of my scheduled messages", responses=ScheduledSchemaSerializer)
+    def get(self, request: Request, scheduled_id: int) -> Response:
+        scheduled = selectors.scheduled_get_for_user(user=request.user, scheduled_id=scheduled_id)
+        return Response(scheduled_payload(scheduled))
+
+    @extend_schema(summary="Change the text or time of a scheduled message before it is sent",
+                   request=ScheduledEditSerializer, responses=ScheduledSchemaSerializer)
+    def patch(self, request: Request, scheduled_id: int) -> Response:
+        serializer = ScheduledEditSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        scheduled = services.scheduled_edit(actor=request.user, scheduled_id=scheduled_id,
+                                            text=serializer.validated_data.get("text"),
+                                            send_at=serializer.validated_data.get("send_at"))
+        return Response(scheduled_payload(scheduled))
+
+    @extend_schema(summary="Cancel a scheduled message before it is sent", responses={204: None})
+    def delete(self, request: Request, scheduled_id: int) -> Response:
+        services.scheduled_cancel(actor=request.user, scheduled_id=scheduled_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReminderListView(APIView):
+    @extend_schema(summary="My reminders: waiting (soonest first), or delivered (newest first)",
+                   parameters=[OpenApiParameter("state", str, enum=["pending", "delivered"], required=False)],
+                   responses=ReminderSchemaSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        rows = selectors.reminder_list(user=request.user, state=request.query_params.get("state"))
+        return _results([reminder_payload(r, m) for r, m in rows])
+
+    @extend_schema(summary="Remind me about a message (again: moves the reminder waiting)",
+                   request=ReminderCreateSerializer,
+                   responses={201: ReminderSchemaSerializer, 200: ReminderSchemaSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = ReminderCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        reminder, created = services.reminder_set(
+            actor=request.user, message_id=data["message"], in_minutes=data.get("in_minutes"),
+            remind_at=data.get("remind_at"))
+        message = selectors.message_get_for_user(user=request.user, message_id=reminder.message_id)
+        return Response(reminder_payload(reminder, message),
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ReminderDetailView(APIView):
+    @extend_schema(summary="Cancel a reminder", responses={204: None})
+    def delete(self, request: Request, reminder_id: int) -> Response:
+        services.reminder_cancel(actor=request.user, reminder_id=reminder_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -30,6 +30,19 @@ from messaging.services.messages import (
     read_mark,
     read_mark_unread,
 )
+from messaging.services.reminders import (
+    reminder_cancel,
+    reminder_deliver,
+    reminder_set,
+    reminders_deliver_due,
+)
+from messaging.services.scheduled import (
+    scheduled_cancel,
+    scheduled_create,
+    scheduled_edit,
+    scheduled_send,
+    scheduled_send_due,
+)
 from messaging.services.threads import thread_follow, thread_read
 
 __all__ = [
@@ -59,6 +72,15 @@ __all__ = [
     "reaction_remove",
     "read_mark",
     "read_mark_unread",
+    "reminder_cancel",
+    "reminder_deliver",
+    "reminder_set",
+    "reminders_deliver_due",
+    "scheduled_cancel",
+    "scheduled_create",
+    "scheduled_edit",
+    "scheduled_send",
+    "scheduled_send_due",
     "thread_follow",
     "thread_read",
     "usergroup_create",

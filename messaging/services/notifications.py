@@ -366,6 +366,21 @@ def digest_deliver(*, user_id: int, since: datetime) -> bool:
     return True
 
 
+def personal_email(*, user: User, subject: str, body: str) -> None:
+    """One plain-text email to one person about their own things (a reminder, a scheduled
+    message that was not sent), with the unsubscribe link of every teamchat email.
+    Raises on SMTP failure so the task retries."""
+    link = unsubscribe_url(user)
+    email = EmailMultiAlternatives(
+        subject=subject, to=[user.email],
+        body=f"{body}\n--\nStop these emails: {link}\n",
+        headers={"List-Unsubscribe": f"<{link}>",
+                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                 "Auto-Submitted": "auto-generated"},
+    )
+    email.send(fail_silently=False)
+
+
 ENCRYPTED_NOTICE = "An end-to-end encrypted message: open teamchat to read it."
 
 

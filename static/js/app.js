@@ -9,6 +9,7 @@ import {
 } from "./dialogs.js";
 import { drawBar as drawEncryptionBar, openedText, prepare as prepareEncryption } from "./e2ee.js";
 import { debounce, el, initials, plainText } from "./format.js";
+import { reminderDue, scheduledFailed } from "./later.js";
 import { TimelineView } from "./messages.js";
 import { SidePanel } from "./panel.js";
 import { navigationOrder, renderSidebar } from "./sidebar.js";
@@ -316,6 +317,13 @@ class App {
       case "activity.new": case "activity.seen":
         this.countActivity();
         return this.panel.activityChanged(frame);
+      case "scheduled.updated":
+        if (frame.scheduled.state === "failed") scheduledFailed(frame);
+        return this.panel.laterChanged();
+      case "reminder.updated": return this.panel.laterChanged();
+      case "reminder.due":
+        reminderDue(frame);
+        return this.panel.laterChanged();
       case "resync": return this.resync(frame.conversation);
       case "error":
         if (!frame.client_msg_id && frame.code !== "rate_limited") this.toast(frame.detail);
@@ -614,6 +622,7 @@ class App {
     document.getElementById("saved-button").addEventListener("click", () => this.panel.openSaved());
     document.getElementById("threads-button").addEventListener("click", () => this.panel.openThreads());
     document.getElementById("activity-button").addEventListener("click", () => this.panel.openActivity());
+    document.getElementById("later-button").addEventListener("click", () => this.panel.openLater());
     document.getElementById("me-button").addEventListener("click", () => settingsDialog("status"));
     document.getElementById("join-button").addEventListener("click", async () => {
       try {

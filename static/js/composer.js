@@ -7,6 +7,7 @@
 import { del, get, patch, post, put, upload } from "./api.js";
 import { editSealed, isEncrypted, openedText, sealUpload, sendSealed } from "./e2ee.js";
 import { loadEmoji, openEmojiPicker, searchEmoji } from "./emoji.js";
+import { scheduleDialog } from "./later.js";
 import { debounce, el, fileSize, uuid } from "./format.js";
 import { emit, state } from "./store.js";
 
@@ -121,6 +122,8 @@ export class Composer {
     if (this.previewButton) this.previewButton.addEventListener("click", () => this.togglePreview());
     const emojiButton = this.form.querySelector("[data-role=emoji]") || this.form.querySelector("#emoji-button");
     if (emojiButton) emojiButton.addEventListener("click", () => openEmojiPicker(emojiButton, (emoji) => this.insert(emoji)));
+    const schedule = this.form.querySelector("[data-role=schedule]") || this.form.querySelector("#schedule-button");
+    if (schedule) schedule.addEventListener("click", () => this.schedule());
     const attach = this.form.querySelector("[data-role=attach]") || this.form.querySelector("#attach-button");
     if (attach && this.fileInput) {
       attach.addEventListener("click", () => this.fileInput.click());
@@ -244,6 +247,22 @@ export class Composer {
     this.clearUploads();
     this.socket.queue({ client_msg_id: clientMsgId, conversation, text, thread_root: threadRoot || null,
       also_in_channel: alsoIn, files: uploaded });
+  }
+
+  // "Send at": the text goes to the server to be sent at the chosen minute; the box
+  // empties (and the draft with it) once it is scheduled.
+  schedule() {
+    const text = this.input.value;
+    const { conversation, threadRoot } = this.target();
+    if (this.editing) return;
+    if (!text.trim()) { emit("toast", { text: "Write the message first, then schedule it." }); return; }
+    if (this.uploads.length) { emit("toast", { text: "Messages with files cannot be scheduled; send them now." }); return; }
+    scheduleDialog({ conversation, threadRoot, text, onScheduled: () => {
+      if (this.input.value !== text) return;
+      this.input.value = "";
+      this.resize();
+      this.forgetDraft();
+    } });
   }
 
   startEdit(message) {

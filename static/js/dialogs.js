@@ -462,3 +462,6 @@ export function settingsDialog(initialTab = "profile") {
   select(initialTab);
 }
 
+
+// For the dialogs of other modules (later.js): the same dialog element and habits.
+export { actions as dialogActions, errorLine, show as showDialog, showError };

@@ -4,6 +4,7 @@
 import { del, get, post } from "./api.js";
 import { drawBody as drawSealedBody, filesBlock as sealedFilesBlock } from "./e2ee.js";
 import { openEmojiPicker } from "./emoji.js";
+import { remindDialog } from "./later.js";
 import { clock, dayKey, dayLabel, el, fileSize, fullTime, initials } from "./format.js";
 import { emit, findMessage, mentionsMe, putMessage, state, timeline, userName } from "./store.js";
 
@@ -95,6 +96,7 @@ function messageActions(message, { inThread }) {
       actions.push(actionButton("Mark unread", "🔵", () => emit("mark-unread", { message })));
     }
   }
+  actions.push(actionButton("Remind me", "⏰", () => remindDialog(message)));
   actions.push(actionButton("Save for later", "🔖", () => post(`messages/${message.id}/save/`).then(() => emit("toast", { text: "Saved for later." }))));
   actions.push(actionButton("Copy link to message", "🔗", () => navigator.clipboard.writeText(messageLink(message)).then(
     () => emit("toast", { text: "Link copied." }), () => emit("toast", { text: messageLink(message) }))));

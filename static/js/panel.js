@@ -4,9 +4,10 @@
 
 import { del, get, getAll, patch, post, put } from "./api.js";
 import { Composer } from "./composer.js";
-import { addMembersDialog } from "./dialogs.js";
+import { addMembersDialog, confirmDialog } from "./dialogs.js";
 import { searchOpened } from "./e2ee.js";
 import { debounce, el } from "./format.js";
+import { editScheduledDialog, remindDialog, scheduleDialog, showTime } from "./later.js";
 import { avatar, continues, renderMessage } from "./messages.js";
 import { conversationName, emit, putMessage, state, userName } from "./store.js";
 
@@ -336,6 +337,7 @@ export class SidePanel {
               conversation ? conversationName(conversation) : "Open"),
             el("button", { type: "button", class: "secondary", onclick: () => this.savedDone(item, which === "open") },
               which === "open" ? "Done" : "Not done"),
+            el("button", { type: "button", class: "secondary", onclick: () => remindDialog(item) }, "Remind me"),
             el("button", { type: "button", class: "secondary", onclick: () => this.savedRemove(item) }, "Remove")));
           return node;
         }))
@@ -355,6 +357,68 @@ export class SidePanel {
   savedChanged() {
     // saved.updated, from this browser or another of the person's: the list follows.
     if (this.kind === "saved") this.openSaved(this.savedState);
+  }
+
+  // --- Later: scheduled messages and reminders ---
+
+  async openLater(which = "pending") {
+    this.kind = "later";
+    this.laterState = which;
+    this.showPanel("Scheduled and reminders");
+    let items;
+    try {
+      items = which === "reminders" ? (await get("me/reminders/")).results : (await get(`me/scheduled/?state=${which}`)).results;
+    } catch (error) {
+      body().replaceChildren(el("p", { class: "search-error", role: "alert" }, error.message));
+      return;
+    }
+    if (this.kind !== "later" || this.laterState !== which) return; // moved on meanwhile
+    const tabs = el("div", { class: "panel-tabs", role: "tablist", "aria-label": "Scheduled and reminders" },
+      [["pending", "Scheduled"], ["failed", "Not sent"], ["sent", "Sent"], ["reminders", "Reminders"]].map(([key, label]) => el("button", {
+        type: "button", role: "tab", class: "panel-tab", "aria-selected": String(key === which), onclick: () => this.openLater(key),
+      }, label)));
+    const where = (id) => { const conversation = state.conversations.get(id); return conversation ? conversationName(conversation) : "a conversation"; };
+    let list;
+    if (!items.length) {
+      list = el("p", { class: "empty-state" }, {
+        pending: "Nothing scheduled. Write a message, then choose 🕒 Schedule beside Send.",
+        failed: "Every scheduled message went out.", sent: "No scheduled message was sent yet.",
+        reminders: "No reminders. Choose ⏰ Remind me on a message.",
+      }[which]);
+    } else if (which === "reminders") {
+      list = el("ol", { class: "message-list later-list", "aria-label": "Reminders" }, items.map((item) => {
+        const node = renderMessage(item.message, { inThread: true });
+        node.append(el("div", { class: "saved-tools" },
+          el("a", { href: `#/c/${item.conversation}/m/${item.message_id}`, class: "result-detail" }, `${where(item.conversation)} · ⏰ ${showTime(item.remind_at)}`),
+          el("button", { type: "button", class: "secondary", onclick: () => remindDialog(item.message) }, "Change"),
+          el("button", { type: "button", class: "secondary", onclick: () => this.laterAct(() => del(`me/reminders/${item.id}/`)) }, "Cancel reminder")));
+        return node;
+      }));
+    } else {
+      list = el("ol", { class: "later-list", "aria-label": { pending: "Scheduled messages", failed: "Not sent", sent: "Sent" }[which] },
+        items.map((item) => el("li", { class: "later-item", dataset: { scheduled: item.id } },
+          el("p", { class: "result-detail" }, `${where(item.conversation)} · ${which === "pending" ? "sends" : "was due"} ${showTime(item.send_at)}`),
+          el("p", { class: "later-text" }, item.text),
+          item.failure_reason ? el("p", { class: "search-error" }, item.failure_reason) : null,
+          el("div", { class: "saved-tools" },
+            which === "pending" ? el("button", { type: "button", class: "secondary", onclick: () => editScheduledDialog(item) }, "Edit") : null,
+            which === "pending" ? el("button", { type: "button", class: "secondary", onclick: async () => {
+              if (await confirmDialog({ title: "Cancel this scheduled message?", text: "It will not be sent.", confirm: "Cancel it" })) this.laterAct(() => del(`me/scheduled/${item.id}/`));
+            } }, "Cancel") : null,
+            which === "failed" ? el("button", { type: "button", class: "secondary", onclick: () => scheduleDialog({
+              conversation: item.conversation, threadRoot: item.thread_root, text: item.text, onScheduled: () => this.openLater("pending") }) }, "Schedule again") : null,
+            which === "sent" && item.message ? el("a", { href: `#/c/${item.conversation}/m/${item.message}` }, "Open") : null))));
+    }
+    body().replaceChildren(tabs, list);
+  }
+
+  async laterAct(request) {
+    try { await request(); } catch (error) { emit("toast", { text: error.message }); }
+  }
+
+  laterChanged() {
+    // scheduled.updated or reminder.updated, from this browser or another: the list follows.
+    if (this.kind === "later") this.openLater(this.laterState);
   }
 
   // --- Pins ---

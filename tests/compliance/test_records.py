@@ -27,7 +27,15 @@ from e2ee.models import IdentityKey
 from files import services as files
 from files.models import Attachment
 from messaging import services as messaging
-from messaging.models import ActivityState, Draft, Message, MessageRevision, ThreadFollow
+from messaging.models import (
+    ActivityState,
+    Draft,
+    Message,
+    MessageRevision,
+    Reminder,
+    ScheduledMessage,
+    ThreadFollow,
+)
 from tests.factories import make_channel, post
 
 pytestmark = pytest.mark.django_db
@@ -278,6 +286,9 @@ def test_erasure_leaves_no_personal_data_in_the_profile(member, other_member, ad
                                  status_text="On holiday")
     accounts.api_token_create(actor=member, user=member, name="script")
     messaging.draft_save(actor=member, conversation_id=channel.pk, text="half a secret")
+    soon = (timezone.now() + timedelta(hours=1)).isoformat()
+    messaging.scheduled_create(actor=member, conversation_id=channel.pk, text="a later secret", send_at=soon)
+    messaging.reminder_set(actor=member, message_id=post(other_member, channel, "theirs").pk, in_minutes=5)
     original_email = member.email
 
     services.user_erase(actor=admin, user=member)
@@ -294,6 +305,8 @@ def test_erasure_leaves_no_personal_data_in_the_profile(member, other_member, ad
     assert not Draft.objects.filter(user=member).exists()
     assert not ThreadFollow.objects.filter(user=member).exists()
     assert not ActivityState.objects.filter(user=member).exists()
+    assert not ScheduledMessage.objects.filter(author=member).exists()
+    assert not Reminder.objects.filter(user=member).exists()
     assert AuditEvent.objects.filter(action="data_subject.erased").exists()
 
 
@@ -318,6 +331,9 @@ def test_a_data_subject_export_holds_their_profile_and_messages(member, other_me
     messaging.draft_save(actor=member, conversation_id=channel.pk, text="still thinking")
     messaging.draft_save(actor=other_member, conversation_id=channel.pk, text="not my draft")
     post(other_member, channel, "a reply", thread_root_id=mine.pk)
+    soon = (timezone.now() + timedelta(hours=1)).isoformat()
+    messaging.scheduled_create(actor=member, conversation_id=channel.pk, text="said later", send_at=soon)
+    messaging.reminder_set(actor=member, message_id=mine.pk, in_minutes=30)
     publish(member)
     publish(other_member)
     job = services.subject_export_start(actor=compliance_officer, subject=member)
@@ -331,6 +347,8 @@ def test_a_data_subject_export_holds_their_profile_and_messages(member, other_me
     assert [(d["conversation"], d["text"]) for d in profile["drafts"]] == [(channel.pk, "still thinking")]
     assert [(f["root"], f["following"]) for f in profile["followed_threads"]] == [(mine.pk, True)]
     assert profile["share_read_receipts"] is True
+    assert [(s["text"], s["state"]) for s in profile["scheduled_messages"]] == [("said later", "pending")]
+    assert [r["message"] for r in profile["reminders"]] == [mine.pk]
     (key,) = profile["encryption_keys"]  # theirs only
     stored = IdentityKey.objects.get(user=member)
     assert (key["fingerprint"], key["backup"]) == (stored.fingerprint, stored.backup)

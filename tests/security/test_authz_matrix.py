@@ -14,8 +14,9 @@ The doors: REST history and members; incoming and outgoing webhooks; a bot's API
 whose answer brings its bot in); the create_incoming_webhook management command; and the
 WebSocket's subscribe and resume, through the functions the consumer calls for them; and
 marking a message unread, which moves a member's own read position only; keeping a
-draft, which only a member who may post keeps; following a thread, and asking who has read
-a message, which whoever may read it may do.
+draft and scheduling a message, which only a member who may post does; and following a
+thread, asking who has read a message, and setting a reminder about a message, which
+anyone who may see it may.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import services as accounts
@@ -42,6 +45,8 @@ from messaging.models import (
     Draft,
     Membership,
     Message,
+    Reminder,
+    ScheduledMessage,
     ThreadFollow,
 )
 from realtime.consumer import _visible_last_seq
@@ -56,7 +61,7 @@ MEMBERSHIP = ["member", "not_member"]
 DOORS = ["rest_read", "rest_add_member", "incoming_webhook", "outgoing_webhook",
          "webhook_bot_token", "bot_token_read", "slash_invite", "slash_custom",
          "management_command", "ws_subscribe", "ws_resume", "rest_mark_unread", "rest_draft",
-         "rest_follow_thread", "rest_receipts"]
+         "rest_follow_thread", "rest_receipts", "rest_schedule", "rest_remind"]
 DIRECT_KINDS = ("direct", "group_direct")
 NO_SUCH_ID = 2**31 - 7
 
@@ -87,6 +92,10 @@ def expected(role: str, kind: str, membership: str, door: str):
         return 200 if visible else 404  # following a thread is reading it
     if door == "rest_receipts":
         return 200 if visible else 404  # who has read a message: for those who may see it
+    if door == "rest_schedule":
+        return 201 if member else 403 if visible else 404  # as posting a message
+    if door == "rest_remind":
+        return 201 if visible else 404  # about a message the person may see
     if door == "rest_add_member":
         return adds
     if door in ("incoming_webhook", "outgoing_webhook"):
@@ -260,6 +269,16 @@ def walk(door: str, scene: Scene, conversation_id: int, receiver, settings):
         newest = Message.objects.filter(conversation_id=conversation_id).order_by("-seq").first()
         response = client.get(f"/api/v1/messages/{newest.pk if newest else NO_SUCH_ID}/receipts/")
         return response.status_code, response
+    if door == "rest_schedule":
+        send_at = (timezone.now() + timedelta(hours=1)).isoformat()
+        response = client.post("/api/v1/me/scheduled/", {"conversation": conversation_id, "text": "later",
+                                                          "send_at": send_at}, format="json")
+        return response.status_code, response
+    if door == "rest_remind":
+        newest = Message.objects.filter(conversation_id=conversation_id).order_by("-seq").first()
+        response = client.post("/api/v1/me/reminders/", {"message": newest.pk if newest else NO_SUCH_ID,
+                                                         "in_minutes": 20}, format="json")
+        return response.status_code, response
     if door in ("ws_subscribe", "ws_resume"):
         try:
             if door == "ws_subscribe":
@@ -275,13 +294,15 @@ def walk(door: str, scene: Scene, conversation_id: int, receiver, settings):
 
 def snapshot(scene: Scene) -> tuple:
     """Who is in the scene's conversations, where each has read to, and how many events,
-    drafts and thread follows they have."""
+    drafts, thread follows, scheduled messages and reminders they have."""
     ids = {scene.conversation.pk, scene.bot_conversation.pk}
     return (sorted(Membership.objects.filter(conversation_id__in=ids)
                    .values_list("conversation_id", "user_id", "last_read_seq")),
             ConversationEvent.objects.filter(conversation_id__in=ids).count(),
             Draft.objects.filter(conversation_id__in=ids).count(),
-            ThreadFollow.objects.filter(conversation_id__in=ids).count())
+            ThreadFollow.objects.filter(conversation_id__in=ids).count(),
+            ScheduledMessage.objects.filter(conversation_id__in=ids).count(),
+            Reminder.objects.filter(message__conversation_id__in=ids).count())
 
 
 CASES = [(role, kind, membership, door)

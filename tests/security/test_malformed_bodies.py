@@ -6,9 +6,11 @@ the incoming webhook answers Slack's plain words to the same bodies."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from accounts import services as accounts
@@ -71,8 +73,11 @@ def world(owner, member, settings) -> dict[str, int]:
     bot = accounts.bot_create(actor=owner, display_name="Robot", username="robot")
     group = messaging.usergroup_create(actor=owner, handle="oncall", name="Oncall",
                                        member_ids=[member.pk])
+    scheduled = messaging.scheduled_create(
+        actor=owner, conversation_id=channel.pk, text="later",
+        send_at=(timezone.now() + timedelta(hours=1)).isoformat())
     return {"conversation_id": channel.pk, "message_id": message.pk, "user_id": member.pk,
-            "bot_id": bot.pk, "group_id": group.pk, "key_id": 1}
+            "bot_id": bot.pk, "group_id": group.pk, "key_id": 1, "scheduled_id": scheduled.pk}
 
 
 def test_every_endpoint_answers_every_malformed_body_in_the_error_shape(owner, world):
