@@ -3,6 +3,8 @@ screenshots of those views, saved in test-artifacts/ for people to look at."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
@@ -42,6 +44,15 @@ def test_main_views_have_no_serious_accessibility_violations(people, artifacts, 
     expect(page.locator("#thread-list")).to_contain_text("Looks great")
     problems["thread"] = serious(page)
     page.screenshot(path=str(artifacts / "view-thread.png"))
+    page.click("#side-panel-close")
+
+    page.get_by_role("button", name=re.compile("^Threads")).click()
+    expect(page.get_by_role("list", name="Threads you follow")).to_contain_text("Looks great")
+    problems["threads"] = serious(page)
+    page.get_by_role("button", name=re.compile("^Activity")).click()
+    expect(page.locator("#side-panel-title")).to_have_text("Activity")
+    expect(page.get_by_role("tab", name="Mentions")).to_be_visible()
+    problems["activity"] = serious(page)
     page.click("#side-panel-close")
 
     page.click("#create-channel")
