@@ -117,7 +117,7 @@ def _seed(messages: int) -> None:
         _log(f"  {messages} messages with their events ({time.monotonic() - started:.0f} s)")
         _update_conversations(timeline, start)
         _update_read_positions(members, timeline, rng)
-        _follow_threads()
+        _derived_rows()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     Conversation.objects.filter(name=database.MARKER_CONVERSATION).update(
@@ -125,13 +125,15 @@ def _seed(messages: int) -> None:
     _log(f"  seeded in {time.monotonic() - started:.0f} s")
 
 
-def _follow_threads() -> None:
-    """Threads followed as the services would have left them: by their starters and
-    repliers (the statements of migration 0010), read to the end except for a share
-    left unread from their first reply on, as read positions are."""
+def _derived_rows() -> None:
+    """What the services keep beside the messages, filled as migrations 0010 and 0011
+    fill it for existing data: each reply's thread starter and each reaction's message
+    author; threads followed by their starters and repliers, read to the end except
+    for a share left unread from their first reply on, as read positions are."""
     from importlib import import_module
 
-    statements = import_module("messaging.migrations.0010_thread_follow").FOLLOW_EXISTING
+    statements = [*import_module("messaging.migrations.0011_activity").BACKFILL,
+                  *import_module("messaging.migrations.0010_thread_follow").FOLLOW_EXISTING]
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)

@@ -113,6 +113,11 @@ class Message(models.Model):
     )
     # A thread reply also shown in the channel ("also send to channel").
     also_in_channel = models.BooleanField(default=False)
+    # A reply's thread starter, copied from its root: the Activity view finds the replies
+    # to a person's threads by it (issue 28). No constraint: people are never deleted.
+    thread_root_author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+        db_constraint=False, db_index=False, related_name="+")
     text = models.TextField(blank=True)
     html = models.TextField(blank=True)
     seq = models.BigIntegerField()
@@ -164,6 +169,10 @@ class Message(models.Model):
             models.Index(fields=["author", "id"], name="messaging_msg_author_idx"),
             models.Index(fields=["created_at"], name="messaging_msg_created_idx"),
             models.Index(fields=["id"], condition=Q(has_link=True), name="messaging_msg_links_idx"),
+            # The Activity view: replies in a person's threads, newest first (replies only).
+            models.Index(fields=["thread_root_author", "created_at"],
+                         condition=Q(thread_root_author__isnull=False),
+                         name="messaging_msg_replies_to_idx"),
         ]
 
     def __str__(self) -> str:
@@ -206,11 +215,18 @@ class Reaction(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     emoji = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
+    # The message's author, copied: the Activity view finds reactions to a person's
+    # messages by it (issue 28). No constraint: people are never deleted.
+    message_author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+        db_constraint=False, db_index=False, related_name="+")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["message", "user", "emoji"], name="messaging_reaction_unique")
         ]
+        indexes = [models.Index(fields=["message_author", "created_at"],
+                                name="messaging_reaction_to_idx")]
 
     def __str__(self) -> str:
         return f"{self.emoji} by {self.user_id} on {self.message_id}"
@@ -300,14 +316,23 @@ class ThreadFollow(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
     following = models.BooleanField(default=True)
     last_read_reply_id = models.BigIntegerField(default=0)
+    # Kept by each reply, so the Threads view reads one person's rows and no thread's
+    # replies: the thread's newest activity, and its newest reply by someone else (the
+    # thread has something unread when that is past last_read_reply_id).
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    last_other_reply_id = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "root"],
                                                name="messaging_threadfollow_unique")]
-        # The unique pair serves the Threads view (one person's rows); this, a reply's
-        # followers.
-        indexes = [models.Index(fields=["root", "following"], name="messaging_follow_root_idx")]
+        indexes = [
+            # A reply's followers.
+            models.Index(fields=["root", "following"], name="messaging_follow_root_idx"),
+            # The Threads view: one person's followed threads, newest activity first.
+            models.Index(fields=["user", "-last_activity_at"], condition=Q(following=True),
+                         name="messaging_follow_view_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} follows {self.root_id}"

@@ -13,7 +13,6 @@ from django.db import router
 from django.db.models import (
     Case,
     Count,
-    Exists,
     F,
     IntegerField,
     Max,
@@ -573,17 +572,23 @@ def thread_list(*, user: User, cursor: Any = None, limit: Any = None) -> Threads
     activity first, each with its unread replies and newest reply; the number of
     followed threads with anything unread."""
     size = THREADS_PAGE if limit in (None, "") else min(_int_param("limit", limit), MAX_PAGE)
-    follows = (ThreadFollow.objects.filter(user=user, following=True,
-                                           conversation_id__in=_visible_conversation_ids(user))
-               .annotate(activity=Coalesce("root__last_reply_at", "root__created_at")))
-    unread_threads = follows.filter(unread_flag()).count()
-    rows = follows.annotate(unread=_unread_replies()).select_related("root")
+    # One person's rows only (each reply keeps its followers' activity and newest reply
+    # by someone else on them): no thread's replies are read to order or count them.
+    follows = ThreadFollow.objects.filter(user=user, following=True,
+                                          conversation_id__in=_visible_conversation_ids(user))
+    unread_threads = follows.filter(last_other_reply_id__gt=F("last_read_reply_id")).count()
+    rows = follows.select_related("root")
     if cursor not in (None, ""):
         moment, root_id = _threads_cursor(cursor)
-        rows = rows.filter(Q(activity__lt=moment) | Q(activity=moment, root_id__lt=root_id))
-    page = list(rows.order_by("-activity", "-root_id")[: size + 1])
+        rows = rows.filter(Q(last_activity_at__lt=moment)
+                           | Q(last_activity_at=moment, root_id__lt=root_id))
+    page = list(rows.order_by("-last_activity_at", "-root_id")[: size + 1])
     more = len(page) > size
     page = page[:size]
+    unread = dict(ThreadFollow.objects.filter(pk__in=[f.pk for f in page])
+                  .annotate(unread=_unread_replies()).values_list("pk", "unread"))
+    for follow in page:
+        follow.unread = unread.get(follow.pk, 0)
     newest_ids = dict(
         Message.objects.filter(thread_root_id__in=[f.root_id for f in page], deleted_at__isnull=True)
         .order_by().values("thread_root_id").annotate(newest=Max("id"))
@@ -593,16 +598,9 @@ def thread_list(*, user: User, cursor: Any = None, limit: Any = None) -> Threads
     next_cursor = None
     if more and page:
         last = page[-1]
-        next_cursor = f"{iso(last.activity)}_{last.root_id}"
+        next_cursor = f"{iso(last.last_activity_at)}_{last.root_id}"
     return ThreadsPage([(f, newest.get(newest_ids.get(f.root_id, 0))) for f in page],
                        next_cursor, unread_threads)
-
-
-def unread_flag() -> Q:
-    """A follow row with a reply by someone else after where its person read to."""
-    return Q(Exists(Message.objects.filter(
-        thread_root_id=OuterRef("root_id"), id__gt=OuterRef("last_read_reply_id"),
-        deleted_at__isnull=True).filter(~Q(author_id=OuterRef("user_id")))))
 
 
 # --- Activity: mentions of me, replies to me, reactions to me (issue 28) ----------------
@@ -653,6 +651,7 @@ def activity_list(*, user: User, kind: Any = None, before: Any = None,
     live = {"deleted_at__isnull": True, "conversation_id__in": visible}
     items: list[ActivityItem] = []
     if "mention" in kinds:
+        # Newest first by the (user, message) index: message ids grow with time.
         rows = (Mention.objects.filter(user=user, kind__in=(MentionKind.USER, MentionKind.GROUP),
                                        message__deleted_at__isnull=True,
                                        conversation_id__in=visible)
@@ -661,19 +660,19 @@ def activity_list(*, user: User, kind: Any = None, before: Any = None,
             rows = rows.filter(message__created_at__lt=moment)
         items += [ActivityItem("mention", f"mention-{m.pk}", m.message.created_at, m.message,
                                m.message.author_id, mention_kind=m.kind)
-                  for m in rows.order_by("-message__created_at", "-message_id")[: size + 1]]
+                  for m in rows.order_by("-message_id")[: size + 1]]
     if "reply" in kinds:
-        started = Message.objects.filter(author=user, thread_root__isnull=True, reply_count__gt=0)
-        rows = Message.objects.filter(thread_root_id__in=started.values("pk"), **live).exclude(
-            author=user)
+        # Each reply carries its thread's starter (and an index of them).
+        rows = Message.objects.filter(thread_root_author=user, **live).exclude(author=user)
         if moment:
             rows = rows.filter(created_at__lt=moment)
         items += [ActivityItem("reply", f"reply-{m.pk}", m.created_at, m, m.author_id)
                   for m in rows.order_by("-created_at", "-id")[: size + 1]]
     if "reaction" in kinds:
-        mine = Message.objects.filter(author=user, **live)
-        rows = (Reaction.objects.filter(message_id__in=mine.values("pk")).exclude(user=user)
-                .select_related("message"))
+        # Each reaction carries its message's author (and an index of them).
+        rows = (Reaction.objects.filter(message_author=user, message__deleted_at__isnull=True,
+                                        message__conversation_id__in=visible)
+                .exclude(user=user).select_related("message"))
         if moment:
             rows = rows.filter(created_at__lt=moment)
         items += [ActivityItem("reaction", f"reaction-{r.pk}", r.created_at, r.message, r.user_id,

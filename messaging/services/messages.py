@@ -43,7 +43,7 @@ from messaging.payloads import PayloadRelated
 from messaging.services.activity import activity_tell, may_see
 from messaging.services.conversations import lock_conversation, membership_of
 from messaging.services.receipts import receipts_tell
-from messaging.services.threads import thread_announce, threads_after_reply
+from messaging.services.threads import threads_after_reply, threads_after_reply_deleted
 
 CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 THREAD_PARTICIPANTS_KEPT = 50
@@ -227,6 +227,7 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
         conversation=conversation,
         author=author,
         thread_root=root,
+        thread_root_author_id=root.author_id if root is not None else None,
         also_in_channel=also_in_channel and root is not None,
         text=text,
         html=rendered.html,
@@ -373,8 +374,7 @@ def message_delete(*, actor: User, message_id: Any) -> Message:
         if root is not None and root.reply_count > 0:
             root.reply_count -= 1
             root.save(update_fields=["reply_count"])
-            root_id = root.pk
-            transaction.on_commit(lambda: thread_announce(root_id))  # counts fall
+            threads_after_reply_deleted(root=root)  # counts fall
         event_record(conversation=message.conversation, event_type="message.deleted",
                      message=message, thread_root=root)
         audit_record(action="message.deleted", actor=actor, target=message,
@@ -394,7 +394,8 @@ def reaction_add(*, actor: User, message_id: Any, emoji_value: Any) -> Reaction:
         existing = Reaction.objects.filter(message=message, user=actor, emoji=value).first()
         if existing is not None:
             return existing
-        reaction = Reaction.objects.create(message=message, user=actor, emoji=value)
+        reaction = Reaction.objects.create(message=message, user=actor, emoji=value,
+                                           message_author_id=message.author_id)
         if message.author_id != actor.pk and may_see(message.author_id, message.conversation):
             activity_tell(user_ids=[message.author_id], kind="reaction", message=message,
                           actor_id=actor.pk)

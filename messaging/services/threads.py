@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -30,14 +32,33 @@ def threads_after_reply(*, root: Message, reply: Message, mentioned: Iterable[in
         [ThreadFollow(user_id=user_id, root=root, conversation_id=root.conversation_id,
                       updated_at=now) for user_id in sorted(mentioned | starter)],
         ignore_conflicts=True)
-    if mentioned:
-        ThreadFollow.objects.filter(root=root, user_id__in=mentioned, following=False).update(
-            following=True, updated_at=now)
     ThreadFollow.objects.bulk_create(
         [ThreadFollow(user_id=reply.author_id, root=root, conversation_id=root.conversation_id,
                       last_read_reply_id=reply.pk, updated_at=now)],
         update_conflicts=True, unique_fields=["user", "root"],
         update_fields=["following", "last_read_reply_id", "updated_at"])
+    # Every follower: the thread's newest activity and, for all but the reply's author,
+    # its newest reply by someone else; and the people mentioned follow again.
+    changes: dict[str, Any] = {
+        "last_activity_at": now,
+        "last_other_reply_id": Case(When(user_id=reply.author_id, then=F("last_other_reply_id")),
+                                    default=Value(reply.pk)),
+    }
+    if mentioned:
+        changes["following"] = Case(When(user_id__in=mentioned, then=Value(True)),
+                                    default=F("following"))
+    ThreadFollow.objects.filter(root=root).update(**changes)
+    root_id = root.pk
+    transaction.on_commit(lambda: thread_announce(root_id))
+
+
+def threads_after_reply_deleted(*, root: Message) -> None:
+    """A reply was deleted (inside the deletion's transaction): each follower's newest
+    reply by someone else is found again, and once it commits they hear of it."""
+    newest_other = (Message.objects.filter(thread_root_id=OuterRef("root_id"), deleted_at__isnull=True)
+                    .filter(~Q(author_id=OuterRef("user_id"))).order_by("-id").values("id")[:1])
+    ThreadFollow.objects.filter(root=root).update(
+        last_other_reply_id=Coalesce(Subquery(newest_other), Value(0)))
     root_id = root.pk
     transaction.on_commit(lambda: thread_announce(root_id))
 
@@ -61,11 +82,13 @@ def thread_follow(*, actor: User, message_id: Any, following: Any) -> ThreadFoll
     root = message_get_for_user(user=actor, message_id=message_id)
     if root.thread_root_id is not None:
         raise InvalidInput.for_field("message", "Follow the thread's first message.")
+    newest = _newest_reply_id(root.pk)
     with transaction.atomic():
         follow, created = ThreadFollow.objects.select_for_update().get_or_create(
             user=actor, root=root,
             defaults={"conversation_id": root.conversation_id, "following": following,
-                      "last_read_reply_id": _newest_reply_id(root.pk)})
+                      "last_read_reply_id": newest, "last_other_reply_id": newest,
+                      "last_activity_at": root.last_reply_at or root.created_at})
         if not created and follow.following != following:
             follow.following = following
             follow.updated_at = timezone.now()
