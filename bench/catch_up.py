@@ -3,8 +3,8 @@ payload builders, each timed call beside a bare SQL baseline.
 
 - threads view: thread_list() of the person in 500 conversations, then the payloads of
   each thread's first message and newest reply (what GET me/threads/ does before
-  rendering JSON); baseline, one SELECT of the same follow rows joined to their roots,
-  newest activity first;
+  rendering JSON); baseline, one SELECT of the page's follow rows joined to their roots,
+  newest activity first (by the same index);
 - activity view: activity_list() of the same person, then the payload of each item's
   message (GET me/activity/); baseline, one SELECT of the same messages by primary key;
 - read receipts: message_receipts() of a message in a channel of 1,000 members (made
@@ -34,8 +34,7 @@ RECEIPT_CHANNEL = "bench-receipts"
 
 THREADS_SQL = (
     "SELECT f.*, m.* FROM messaging_threadfollow f JOIN messaging_message m ON m.id = f.root_id "
-    "WHERE f.user_id = %s AND f.following ORDER BY COALESCE(m.last_reply_at, m.created_at) DESC, "
-    "f.root_id DESC LIMIT 20"
+    "WHERE f.user_id = %s AND f.following ORDER BY f.last_activity_at DESC, f.root_id DESC LIMIT 20"
 )
 MESSAGES_SQL = "SELECT * FROM messaging_message WHERE id = ANY(%s)"
 RECEIPTS_SQL = (

@@ -593,8 +593,8 @@ def thread_list(*, user: User, cursor: Any = None, limit: Any = None) -> Threads
         Message.objects.filter(thread_root_id__in=[f.root_id for f in page], deleted_at__isnull=True)
         .order_by().values("thread_root_id").annotate(newest=Max("id"))
         .values_list("thread_root_id", "newest"))
-    newest = messages_by_id(list(newest_ids.values()))
-    attach_payload_related([f.root for f in page])
+    newest = {m.pk: m for m in Message.objects.filter(pk__in=list(newest_ids.values()))}
+    attach_payload_related([*(f.root for f in page), *newest.values()])  # one round for both
     next_cursor = None
     if more and page:
         last = page[-1]
@@ -682,7 +682,12 @@ def activity_list(*, user: User, kind: Any = None, before: Any = None,
     more = len(items) > size
     items = items[:size]
     _activity_unread(user, items)
-    attach_payload_related(list({item.message.pk: item.message for item in items}.values()))
+    # One instance per message (two reactions to one message came as two), each with
+    # what its payload shows.
+    unique: dict[int, Message] = {}
+    for item in items:
+        item.message = unique.setdefault(item.message.pk, item.message)
+    attach_payload_related(list(unique.values()))
     return ActivityPage(items, iso(items[-1].at) if more and items else None)
 
 
