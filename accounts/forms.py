@@ -72,7 +72,10 @@ class TokenCreateForm(forms.Form):
 
 class InviteForm(forms.Form):
     email = forms.EmailField()
-    role = forms.ChoiceField(choices=[(r.value, r.label) for r in Role if r != Role.OWNER])
+    # Member first and chosen: an admin picks a role with more rights on purpose (issue 34).
+    role = forms.ChoiceField(
+        choices=[(r.value, r.label) for r in (Role.MEMBER, Role.GUEST, Role.ADMIN, Role.COMPLIANCE)],
+        initial=Role.MEMBER)
 
 
 class TwoFactorCodeForm(forms.Form):

@@ -37,6 +37,8 @@ class Conversation(models.Model):
     direct_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     # End-to-end encrypted (e2ee app): messages hold ciphertext only; fixed at creation.
     encrypted = models.BooleanField(default=False)
+    # A default channel (public only): new people join it when they arrive (issue 34).
+    is_default = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

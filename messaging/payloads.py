@@ -116,6 +116,7 @@ def conversation_payload(
         "last_message_at": iso(conversation.last_message_at),
         "is_member": membership is not None,
         "encrypted": conversation.encrypted,
+        "default": conversation.is_default,  # new people join it (a public channel)
     }
     if member_ids is not None:
         data["members"] = member_ids

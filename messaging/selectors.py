@@ -157,6 +157,7 @@ class ListedConversation:
     last_seq: int
     last_message_at: datetime | None
     encrypted: bool
+    is_default: bool
 
 
 @dataclass(slots=True)
@@ -181,11 +182,11 @@ class ListedMembership:
 _LISTED_COLUMNS = (
     *(f"conversation__{name}" for name in ("id", "kind", "name", "topic", "purpose", "created_by",
                                            "created_at", "archived_at", "last_seq",
-                                           "last_message_at", "encrypted")),
+                                           "last_message_at", "encrypted", "is_default")),
     "role", "last_read_message_id", "last_read_seq", "notification_level", "muted", "starred",
     "unread_count", "mention_count",
 )
-_CONVERSATION_COLUMNS = 11
+_CONVERSATION_COLUMNS = 12
 
 
 def _membership_rows(user_id: int) -> QuerySet[Membership]:

@@ -44,6 +44,8 @@ def seed_demo() -> str | None:
         general = messaging.conversation_create(
             actor=owner, kind="public", name="general", topic="Company-wide announcements",
             member_ids=everyone)
+        # Whoever is invited next lands here.
+        messaging.conversation_update(actor=owner, conversation_id=general.pk, default=True)
         engineering = messaging.conversation_create(
             actor=ana, kind="public", name="engineering", topic="Build, ship, repeat",
             member_ids=[owner.pk, ben.pk, chen.pk, people["gus"].pk])

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts import avatars
 from accounts.models import ApiToken, Invitation, Organisation, Role, User, validate_timezone
+from core import bus
 from core.audit import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.hooks import Hook
@@ -42,6 +43,8 @@ bot_reach_visible = Hook("accounts.bot_reach_visible", default=lambda viewer, bo
 INVITATION_LIFETIME = timedelta(days=7)
 # The public prefix of every API token (not a secret; it lets scanners spot leaked tokens).
 TOKEN_PREFIX = "tc_"  # noqa: S105  # nosec B105
+# Published (core.bus) once a person's account exists: {user_id}.
+PERSON_JOINED = "accounts.person_joined"
 PROFILE_FIELDS = ("display_name", "full_name", "title", "timezone", "status_text", "status_emoji",
                   "share_read_receipts")
 
@@ -131,6 +134,10 @@ def user_create(
                            fields={"email": ["Already in use."]}) from None
         audit_record(action="user.created", actor=actor, target=user,
                      data={"email": email, "role": user.role, "is_bot": is_bot})
+        if not is_bot:
+            # Messaging puts them in the default channels (core.bus: it sits above us).
+            user_id = user.pk
+            transaction.on_commit(lambda: bus.publish(PERSON_JOINED, user_id=user_id))
     return user
 
 

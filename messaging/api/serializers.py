@@ -99,6 +99,7 @@ class ConversationSchemaSerializer(serializers.Serializer):
     last_message_at = serializers.DateTimeField(allow_null=True)
     is_member = serializers.BooleanField()
     encrypted = serializers.BooleanField()
+    default = serializers.BooleanField(help_text="new people join this public channel")
     members = serializers.ListField(child=serializers.IntegerField(), required=False)
     membership = MembershipStateSerializer(required=False)
     unread_count = serializers.IntegerField(required=False)
@@ -147,6 +148,8 @@ class ConversationUpdateSerializer(serializers.Serializer):
     topic = serializers.CharField(max_length=250, required=False, allow_blank=True)
     purpose = serializers.CharField(max_length=250, required=False, allow_blank=True)
     archived = serializers.BooleanField(required=False)
+    default = serializers.BooleanField(required=False,
+                                       help_text="new people join this public channel (owners and admins)")
 
 
 class PreferencesSerializer(serializers.Serializer):

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Role, User
 from core.audit import audit_record
 from core.compiled import CompiledQuery
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -197,8 +197,9 @@ def _require_guest_knows(guest: User, user_ids: list[int]) -> None:
 
 
 def conversation_update(*, actor: User, conversation_id: int, **changes: Any) -> Conversation:
-    """Rename, change topic or purpose, archive or unarchive (`archived`: bool)."""
-    allowed = {"name", "topic", "purpose", "archived"}
+    """Rename, change topic or purpose, archive or unarchive (`archived`: bool), or make a
+    public channel one new people join (`default`: bool; owners and admins)."""
+    allowed = {"name", "topic", "purpose", "archived", "default"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.",
@@ -213,7 +214,8 @@ def conversation_update(*, actor: User, conversation_id: int, **changes: Any) ->
             if not applied:
                 return conversation
             conversation.save(update_fields=[
-                "archived_at" if field == "archived" else field for field in applied
+                {"archived": "archived_at", "default": "is_default"}.get(field, field)
+                for field in applied
             ])
             event_record(conversation=conversation, event_type="conversation.updated",
                          payload={"changes": applied, "by": actor.pk})
@@ -243,6 +245,19 @@ def _apply_conversation_changes(actor: User, conversation: Conversation,
     if archived is False and conversation.is_archived:
         conversation.archived_at = None
         applied["archived"] = False
+    if "default" in changes:
+        default = changes["default"]
+        if not isinstance(default, bool):
+            raise InvalidInput.for_field("default", "Must be true or false.")
+        if not actor.is_org_admin:
+            raise Forbidden("Only owners and admins choose the channels new people join.")
+        if default and conversation.kind != ConversationKind.PUBLIC:
+            raise InvalidInput.for_field("default", "Only a public channel can be a default channel.")
+        if default and conversation.is_archived:
+            raise InvalidInput.for_field("default", "An archived channel cannot be a default channel.")
+        if default != conversation.is_default:
+            conversation.is_default = default
+            applied["default"] = default
     if "name" in changes:
         permissions.require_manage(actor, conversation, membership, "be renamed")
         permissions.require_writable(conversation)
@@ -279,6 +294,22 @@ def conversation_join(*, actor: User, conversation_id: int) -> Membership:
         audit_record(action="membership.joined", actor=actor, target=conversation,
                      conversation_id=conversation.pk, data={"user": actor.pk})
     return membership
+
+
+def default_channels_join(*, user_id: int) -> list[int]:
+    """A person arrived (accounts.person_joined): they join every default channel that is
+    not archived, as if they had joined themselves. Guests and bots join none. The ids of
+    the channels joined."""
+    person = (User.objects.filter(pk=user_id, is_active=True, is_bot=False)
+              .exclude(role=Role.GUEST).first())
+    if person is None:
+        return []
+    defaults = list(Conversation.objects.filter(
+        is_default=True, kind=ConversationKind.PUBLIC, archived_at__isnull=True)
+        .order_by("pk").values_list("pk", flat=True))
+    for conversation_id in defaults:
+        conversation_join(actor=person, conversation_id=conversation_id)
+    return defaults
 
 
 def membership_add(*, actor: User, conversation_id: int, user_id: Any) -> Membership:

@@ -73,8 +73,12 @@ class App {
     renderSidebar();
     this.updateTitle();
     this.socket.connect();
+    // Every control works from here on (until now the page was inert: a click waited).
+    const app = document.getElementById("app");
+    app.removeAttribute("inert");
+    app.removeAttribute("aria-busy");
     await this.route();
-    document.getElementById("app").dataset.state = "ready";
+    app.dataset.state = "ready";
   }
 
   drawMe() {
@@ -139,10 +143,20 @@ class App {
     await this.openConversation(conversationId, messageId);
   }
 
+  // Nothing to show yet (a new person in no conversation): say what to do next, and
+  // offer no control that needs a conversation.
   showEmpty() {
-    document.getElementById("conversation-title").textContent = "No conversations yet";
-    document.getElementById("message-list").replaceChildren(el("li", { class: "empty-state" },
-      "Browse channels or start a conversation from the sidebar."));
+    state.current = null;
+    document.getElementById("conversation-title").textContent = "Welcome to teamchat";
+    document.getElementById("conversation").dataset.empty = "true";
+    for (const id of ["members-button", "pins-button", "conversation-menu-button"]) document.getElementById(id).disabled = true;
+    document.getElementById("composer").hidden = true;
+    document.getElementById("message-list").replaceChildren(el("li", { class: "empty-state onboarding" },
+      el("p", {}, "You are not in any conversation yet."),
+      el("p", {}, "Join a channel to see what your colleagues are talking about, or message someone directly."),
+      el("div", { class: "actions" },
+        el("button", { type: "button", class: "primary", onclick: browseChannelsDialog }, "Browse channels"),
+        el("button", { type: "button", class: "secondary", onclick: newDirectDialog }, "Message someone"))));
   }
 
   async openConversation(conversationId, messageId = null) {
@@ -155,6 +169,11 @@ class App {
         this.toast(error.status === 404 ? "That conversation does not exist or you cannot see it." : error.message);
         return;
       }
+    }
+    if (document.getElementById("conversation").dataset.empty) {
+      delete document.getElementById("conversation").dataset.empty;
+      for (const id of ["members-button", "pins-button", "conversation-menu-button"]) document.getElementById(id).disabled = false;
+      document.getElementById("composer").hidden = false;
     }
     const switching = state.current !== conversationId;
     if (switching && state.current) this.composer.storeDraft();
@@ -672,5 +691,6 @@ class App {
 
 new App().start().catch((error) => {
   console.error(error);
+  document.getElementById("app").removeAttribute("inert");
   document.getElementById("message-list").replaceChildren(el("li", { class: "empty-state" }, `teamchat could not start: ${error.message}`));
 });

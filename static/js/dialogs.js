@@ -222,6 +222,12 @@ export function conversationSettingsDialog(conversation) {
   const topic = el("input", { type: "text", value: conversation.topic, maxlength: "250" });
   const purpose = el("input", { type: "text", value: conversation.purpose, maxlength: "250" });
   if (isChannel) fields.push(el("label", {}, "Name", name), el("label", {}, "Topic", topic), el("label", {}, "Purpose", purpose));
+  // Owners and admins choose the public channels new people join.
+  const orgAdmin = ["owner", "admin"].includes(state.me.role);
+  const isDefault = el("input", { type: "checkbox", checked: Boolean(conversation.default) });
+  if (orgAdmin && conversation.kind === "public" && !conversation.archived) {
+    fields.push(el("label", { class: "inline" }, isDefault, "New people join this channel when they arrive"));
+  }
   const level = el("select", {}, ...[["default", "Follow my default"], ["all", "All messages"], ["mentions", "Mentions only"], ["nothing", "Nothing"]]
     .map(([value, label]) => el("option", { value, selected: conversation.membership?.notification_level === value }, label)));
   const muted = el("input", { type: "checkbox", checked: conversation.membership?.muted });
@@ -250,6 +256,7 @@ export function conversationSettingsDialog(conversation) {
         if (manage && name.value.trim() !== conversation.name) changes.name = name.value.trim();
         if (topic.value !== conversation.topic) changes.topic = topic.value;
         if (purpose.value !== conversation.purpose) changes.purpose = purpose.value;
+        if (orgAdmin && conversation.kind === "public" && isDefault.checked !== Boolean(conversation.default)) changes.default = isDefault.checked;
         if (Object.keys(changes).length) await patch(`conversations/${conversation.id}/`, changes);
       }
       if (conversation.is_member) {
