@@ -439,10 +439,11 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     },
 }
-# Calls need the camera, microphone and screen; nothing else a page could ask for.
+# Calls need the camera, microphone and screen; nothing else a page could ask for. Only
+# features browsers know: an unknown one (bluetooth, interest-cohort) is logged as an
+# error on every page (tests/e2e/test_onboarding.py).
 PERMISSIONS_POLICY = ("camera=(self), microphone=(self), display-capture=(self), "
-                      "geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
-                      "interest-cohort=()")
+                      "geolocation=(), payment=(), usb=(), serial=()")
 if env.bool("TEAMCHAT_BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True

@@ -26,6 +26,7 @@ def scenario():
     root = post(ben, channel, "Mock-ups are **ready**: https://example.com/mockups :tada:")
     post(ana, channel, "Looks great", thread_root_id=root.pk)
     post(ana, channel, f"<@{ben.pk}> can you share the sources?")
+    post(ben, channel, f"<@{ana.pk}> they are in the drive")  # a mention of the viewer on screen
     make_direct(ana, ben)
     return ana, channel, root
 

@@ -88,3 +88,21 @@ def test_a_click_while_loading_waits_for_the_page_instead_of_being_lost(browser,
         assert page.locator("#app").get_attribute("inert") is None  # it waited for the page
     finally:
         context.close()
+
+
+def test_the_page_logs_no_header_errors(browser, daphne_pair, off_loop):
+    ana = off_loop(make_user, name="Ana Lopez")
+    off_loop(make_channel, ana, "plans")
+    context = browser.new_context()
+    try:
+        name, value = session_cookie_for(ana).split("=", 1)
+        context.add_cookies([{"name": name, "value": value, "url": daphne_pair[0].url}])
+        page = context.new_page()
+        logged: list[str] = []
+        page.on("console", lambda message: logged.append(f"{message.type}: {message.text}"))
+        page.goto(f"{daphne_pair[0].url}/")
+        page.wait_for_selector("#app[data-state=ready]", timeout=15000)
+        page.wait_for_timeout(500)
+        assert [line for line in logged if "Permissions-Policy" in line or "feature" in line] == []
+    finally:
+        context.close()
