@@ -66,6 +66,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(default=now)
     status_text = models.CharField(max_length=100, blank=True)
     status_emoji = models.CharField(max_length=32, blank=True)
+    # The custom status (text and emoji) is cleared at this time; None keeps it (issue 34).
+    status_expires_at = models.DateTimeField(null=True, blank=True)
     # Presence the person set by hand; the rest comes from their connections.
     presence_manual = models.CharField(
         max_length=8, blank=True, choices=[("", "Automatic"), ("away", "Away")]

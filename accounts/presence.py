@@ -17,10 +17,14 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 CONNECTION_TTL = 90.0  # seconds; sockets heartbeat every 30
 # Seconds between the last socket closing and "offline": longer than a page reload.
@@ -205,19 +209,26 @@ def presence_many(user_ids: Iterable[int]) -> list[Presence]:
     ids = sorted({int(uid) for uid in user_ids})
     states = store().states(ids)
     people = User.objects.filter(pk__in=ids).only(
-        "pk", "presence_manual", "dnd_until", "status_text", "status_emoji", "is_active")
+        "pk", "presence_manual", "dnd_until", "status_text", "status_emoji", "status_expires_at",
+        "is_active")
+    now = timezone.now()
     return [
         Presence(
             user_id=user.pk,
             status=_status(states.get(user.pk, []), user.presence_manual, user.dnd_until)
             if user.is_active else OFFLINE,
-            status_text=user.status_text,
-            status_emoji=user.status_emoji,
+            # A status past its time is gone, even before the minute's sweep clears it.
+            status_text="" if _expired(user, now) else user.status_text,
+            status_emoji="" if _expired(user, now) else user.status_emoji,
             dnd_until=user.dnd_until.isoformat().replace("+00:00", "Z")
             if user.dnd_until and user.dnd_until > timezone.now() else None,
         )
         for user in people
     ]
+
+
+def _expired(user: User, now: datetime) -> bool:
+    return user.status_expires_at is not None and user.status_expires_at <= now
 
 
 def active_among(user_ids: Iterable[int]) -> list[int]:

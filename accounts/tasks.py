@@ -33,3 +33,11 @@ def send_invitation_email(self, invitation_id: int, raw_token: str) -> None:
 @shared_task(bind=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_plain_email(self, subject: str, body: str, to_email: str) -> None:
     send_mail(subject=one_line(subject), message=body, from_email=None, recipient_list=[to_email])
+
+
+@shared_task
+def expire_statuses() -> int:
+    """Beat, every minute: custom statuses whose time has come are cleared."""
+    from accounts.services import statuses_expire
+
+    return statuses_expire()

@@ -253,6 +253,7 @@ CELERY_BEAT_SCHEDULE = {
     "remove-unattached-uploads": {"task": "files.tasks.remove_unattached", "schedule": 3600.0},
     "send-due-notifications": {"task": "messaging.tasks.send_due_notifications", "schedule": 30.0},
     "send-digests": {"task": "messaging.tasks.send_digests", "schedule": 900.0},
+    "expire-statuses": {"task": "accounts.tasks.expire_statuses", "schedule": 60.0},
     # At the start of every minute: scheduled messages and reminders that are due and that
     # no task published for their moment handled (a worker restarted, a time far ahead).
     "send-due-scheduled": {"task": "messaging.tasks.send_due_scheduled", "schedule": crontab()},

@@ -47,7 +47,7 @@ class MeSerializer(UserSerializer):
     class Meta(UserSerializer.Meta):
         fields = [*UserSerializer.Meta.fields, "date_joined", "notify_default",
                   "email_notifications", "daily_digest", "quiet_hours_start", "quiet_hours_end",
-                  "dnd_until", "share_read_receipts"]
+                  "dnd_until", "share_read_receipts", "status_expires_at"]
         read_only_fields = fields
 
 
@@ -86,6 +86,8 @@ class PresenceSetSerializer(serializers.Serializer):
     status_text = serializers.CharField(max_length=100, required=False, allow_blank=True)
     status_emoji = serializers.CharField(max_length=32, required=False, allow_blank=True)
     dnd_until = serializers.DateTimeField(required=False, allow_null=True)
+    status_expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="clear the status text and emoji then (null: keep them)")
 
 
 class PresenceSerializer(serializers.Serializer):

@@ -90,7 +90,8 @@ class MyPresenceView(APIView):
         user = services.presence_set(user=request.user, status=data["status"],
                                      status_text=data.get("status_text"),
                                      status_emoji=data.get("status_emoji"),
-                                     dnd_until=data.get("dnd_until"))
+                                     dnd_until=data.get("dnd_until"),
+                                     status_expires_at=data.get("status_expires_at"))
         (current,) = presence.presence_many([user.pk])
         return Response(PresenceSerializer(current).data)
 

@@ -493,14 +493,33 @@ def organisation_update(*, actor: User, **changes: Any) -> Organisation:
 
 # --- Presence -------------------------------------------------------------------------
 
+
+def statuses_expire() -> int:
+    """Clear the custom statuses whose time has come (beat, every minute), and tell each
+    person's watchers. How many were cleared."""
+    from accounts import presence
+
+    due = list(User.objects.filter(status_expires_at__lte=timezone.now())
+               .values_list("pk", flat=True))
+    for user_id in due:
+        with transaction.atomic():
+            cleared = User.objects.filter(pk=user_id, status_expires_at__lte=timezone.now()).update(
+                status_text="", status_emoji="", status_expires_at=None)
+            if cleared:
+                transaction.on_commit(lambda user_id=user_id: presence.announce(user_id))
+    return len(due)
+
 PRESENCE_CHOICES = ("auto", "online", "away", "dnd")
 DND_LONGEST = timedelta(days=366)
 
 
 def presence_set(*, user: User, status: str, status_text: str | None = None,
-                 status_emoji: str | None = None, dnd_until: Any = None) -> User:
+                 status_emoji: str | None = None, dnd_until: Any = None,
+                 status_expires_at: Any = None) -> User:
     """Set presence by hand: `auto` (or `online`) follows the connections, `away` holds
-    away, `dnd` holds do-not-disturb until `dnd_until`. Announced to watchers on commit."""
+    away, `dnd` holds do-not-disturb until `dnd_until`. A custom status given with
+    `status_expires_at` is cleared then (without it, it stays). Announced to watchers on
+    commit."""
     from accounts import presence
 
     if status not in PRESENCE_CHOICES:
@@ -525,6 +544,14 @@ def presence_set(*, user: User, status: str, status_text: str | None = None,
         if len(status_emoji.strip()) > 32:
             raise InvalidInput.for_field("status_emoji", "At most 32 characters.")
         changes["status_emoji"] = status_emoji.strip()
+    if status_expires_at is not None:
+        if status_expires_at <= timezone.now():
+            raise InvalidInput.for_field("status_expires_at", "Must be in the future.")
+        if status_expires_at - timezone.now() > DND_LONGEST:
+            raise InvalidInput.for_field("status_expires_at", "At most a year from now.")
+    if "status_text" in changes or "status_emoji" in changes:
+        # A new status: kept until the time given, or until changed.
+        changes["status_expires_at"] = status_expires_at
     with transaction.atomic():
         for name, value in changes.items():
             setattr(user, name, value)

@@ -345,6 +345,8 @@ function statusTab(error) {
     el("option", { value: "dnd" }, "Do not disturb"));
   const until = el("select", {}, ...[["30", "30 minutes"], ["60", "1 hour"], ["120", "2 hours"], ["tomorrow", "Until tomorrow 9:00"], ["custom", "Until…"]]
     .map(([value, label]) => el("option", { value }, label)));
+  const clearAfter = el("select", {}, ...[["never", "Don't clear"], ["30", "30 minutes"], ["60", "1 hour"], ["240", "4 hours"],
+    ["today", "Today"], ["week", "This week"]].map(([value, label]) => el("option", { value }, label)));
   const custom = el("input", { type: "datetime-local", hidden: true, "aria-label": "Do not disturb until" });
   until.addEventListener("change", () => { custom.hidden = until.value !== "custom"; });
   const untilRow = el("label", { hidden: true }, "For", until, custom);
@@ -357,15 +359,22 @@ function statusTab(error) {
       else if (until.value === "tomorrow") { dndUntil = new Date(); dndUntil.setDate(dndUntil.getDate() + 1); dndUntil.setHours(9, 0, 0, 0); }
       else dndUntil = new Date(Date.now() + Number(until.value) * 60000);
     }
+    let expires = null;
+    if (clearAfter.value === "today") { expires = new Date(); expires.setHours(23, 59, 0, 0); }
+    else if (clearAfter.value === "week") { expires = new Date(); expires.setDate(expires.getDate() + ((7 - expires.getDay()) % 7)); expires.setHours(23, 59, 0, 0); }
+    else if (clearAfter.value !== "never") expires = new Date(Date.now() + Number(clearAfter.value) * 60000);
+    if (expires && expires <= new Date()) expires = new Date(Date.now() + 60000);
     try {
       const presence = await put("me/presence/", { status: mode.value, status_text: text.value, status_emoji: emoji.value,
-        ...(dndUntil ? { dnd_until: dndUntil.toISOString() } : {}) });
+        ...(dndUntil ? { dnd_until: dndUntil.toISOString() } : {}),
+        ...(expires && (text.value || emoji.value) ? { status_expires_at: expires.toISOString() } : {}) });
       Object.assign(state.me, { status_text: presence.status_text, status_emoji: presence.status_emoji });
       emit("presence-frame", { type: "presence", ...presence });
       emit("toast", { text: "Status saved." });
     } catch (err) { showError(error, err); }
   } },
-  el("label", {}, "Status", text), el("label", {}, "Status emoji", emoji), el("label", {}, "Presence", mode), untilRow,
+  el("label", {}, "Status", text), el("label", {}, "Status emoji", emoji), el("label", {}, "Clear status after", clearAfter),
+  el("label", {}, "Presence", mode), untilRow,
   el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Save status")));
 }
 
