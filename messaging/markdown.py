@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 
 import emoji
 import nh3
+import pygments
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
 
 MAX_TEXT_LENGTH = 40_000
 
@@ -66,8 +70,27 @@ def _render_mention(self, tokens: list[Token], idx: int, options, env: dict) -> 
     return replacement if replacement is not None else html.escape(token.content)
 
 
+# Code blocks longer than this are shown without colours: highlighting is paid for on the
+# send path.
+HIGHLIGHT_MAX_CHARS = 20_000
+_formatter = HtmlFormatter(nowrap=True, classprefix="hl-")
+
+
+def _highlight(code: str, lang: str, attrs: str) -> str:
+    """A fenced code block naming a language Pygments knows, as escaped HTML with token
+    classes (`hl-k` keywords, `hl-s` strings, ...); "" leaves it to the plain renderer."""
+    if not lang or len(code) > HIGHLIGHT_MAX_CHARS:
+        return ""
+    try:
+        lexer = get_lexer_by_name(lang.strip().lower())
+    except ClassNotFound:
+        return ""
+    return pygments.highlight(code, lexer, _formatter)
+
+
 _md = (
-    MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True, "typographer": False})
+    MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True, "typographer": False,
+                              "highlight": _highlight})
     .enable(["linkify", "strikethrough", "table"])
 )
 _md.inline.ruler.before("emphasis", "mention", _mention_rule)

@@ -98,7 +98,10 @@ def test_links_are_safe_and_open_in_a_new_tab():
     ("> quoted", "<blockquote>\n<p>quoted</p>\n</blockquote>"),
     ("- a\n- b", "<ul>\n<li>a</li>\n<li>b</li>\n</ul>"),
     ("1. a\n2. b", "<ol>\n<li>a</li>\n<li>b</li>\n</ol>"),
-    ("```python\nx = 1 < 2\n```", '<pre><code class="language-python">x = 1 &lt; 2\n</code></pre>'),
+    ("```python\nx = 1 < 2\n```", '<pre><code class="language-python"><span class="hl-n">x</span> '
+     '<span class="hl-o">=</span> <span class="hl-mi">1</span> <span class="hl-o">&lt;</span> '
+     '<span class="hl-mi">2</span>\n</code></pre>'),
+    ("```\nx = 1 < 2\n```", '<pre><code>x = 1 &lt; 2\n</code></pre>'),
     ("line one\nline two", "<p>line one<br>\nline two</p>"),
     (":rocket: :+1: :nope:", "<p>🚀 👍 :nope:</p>"),
     ("`:rocket:`", "<p><code>:rocket:</code></p>"),
@@ -128,3 +131,21 @@ def test_unknown_mentions_stay_as_typed():
     rendered = markdown.render("<@99> @nobody", lambda refs: Resolved())
     assert rendered.html == "<p>&lt;@99&gt; @nobody</p>"
     assert rendered.user_ids == set()
+
+
+def test_fenced_code_with_a_language_is_coloured_and_stays_escaped():
+    rendered = markdown.render('```python\ndef f(x):\n    return "<script>alert(1)</script>"  # hi\n```')
+    assert '<span class="hl-k">def</span>' in rendered.html
+    assert '<span class="hl-nf">f</span>' in rendered.html
+    assert "&lt;script&gt;" in rendered.html and "<script>" not in rendered.html
+    assert '<span class="hl-c1"># hi</span>' in rendered.html
+
+
+def test_code_without_a_known_language_or_too_long_is_plain():
+    for source in ("```\nif x: pass\n```", "```no-such-language\nif x: pass\n```",
+                   "```python\n" + "x = 1\n" * 5000 + "```"):
+        rendered = markdown.render(source)
+        assert "hl-" not in rendered.html
+        assert rendered.html.startswith("<pre><code")
+    # Mentions and emoji shortcodes are never read inside code, coloured or not.
+    assert "mention" not in markdown.render("```python\n# <@1> :tada:\n```").html
