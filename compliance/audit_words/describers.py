@@ -9,12 +9,19 @@ from django.utils.safestring import SafeString
 from compliance.audit_words.registry import Names, _plural, describes
 from core.models import AuditEvent as E
 
+MISSING = "(not recorded)"
 ROLES = {"owner": "Owner", "admin": "Admin", "compliance": "Compliance officer",
          "member": "Member", "guest": "Guest"}
 
 
 def _role(value: object) -> str:
-    return ROLES.get(str(value), str(value))
+    return ROLES.get(str(value), str(value)) if value else MISSING
+
+
+def _v(e: E, key: str) -> object:
+    """A detail to show in a sentence; an event recorded without it says so in words."""
+    value = e.data.get(key)
+    return MISSING if value is None or value == "" else value
 
 
 def _in(e: E, n: Names) -> SafeString:
@@ -41,13 +48,13 @@ def _(e: E, n: Names) -> SafeString:
 @describes("auth.password_changed", "Password changed")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} changed their password, ending {}", n.actor(e),
-                       _plural(e.data.get("sessions_ended"), "other session"))
+                       _plural(_v(e, "sessions_ended"), "other session"))
 
 
 @describes("auth.password_reset", "Password reset")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} reset their password, ending {}", n.actor(e),
-                       _plural(e.data.get("sessions_ended"), "session"))
+                       _plural(_v(e, "sessions_ended"), "session"))
 
 
 @describes("auth.session_ended", "Session ended")
@@ -81,7 +88,7 @@ def _(e: E, n: Names) -> SafeString:
 
 @describes("2fa.recovery_code_used", "Recovery code used")
 def _(e: E, n: Names) -> SafeString:
-    return format_html("{} used a recovery code ({} left)", n.actor(e), e.data.get("left", "?"))
+    return format_html("{} used a recovery code ({} left)", n.actor(e), _v(e, "left"))
 
 
 @describes("2fa.recovery_codes_regenerated", "Recovery codes renewed")
@@ -104,7 +111,7 @@ def _(e: E, n: Names) -> SafeString:
 
 @describes("user.invited", "Invited")
 def _(e: E, n: Names) -> SafeString:
-    return format_html("{} invited {} as {}", n.actor(e), e.data.get("email"),
+    return format_html("{} invited {} as {}", n.actor(e), _v(e, "email"),
                        _role(e.data.get("role")).lower())
 
 
@@ -143,13 +150,13 @@ def _(e: E, n: Names) -> SafeString:
 
 @describes("token.created", "API token created")
 def _(e: E, n: Names) -> SafeString:
-    return format_html("{} created the API token “{}” ({}…) for {}", n.actor(e), e.data.get("name"),
-                       e.data.get("prefix"), n.person(e.data.get("user_id")))
+    return format_html("{} created the API token “{}” ({}…) for {}", n.actor(e), _v(e, "name"),
+                       _v(e, "prefix"), n.person(e.data.get("user_id")))
 
 
 @describes("token.revoked", "API token revoked")
 def _(e: E, n: Names) -> SafeString:
-    return format_html("{} revoked the API token {}… of {}", n.actor(e), e.data.get("prefix"),
+    return format_html("{} revoked the API token {}… of {}", n.actor(e), _v(e, "prefix"),
                        n.person(e.data.get("user_id")))
 
 
@@ -199,7 +206,7 @@ def _(e: E, n: Names) -> SafeString:
 @describes("membership.role_changed", "Conversation role changed")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} made {} {} of {}", n.actor(e), n.person(e.data.get("user")),
-                       e.data.get("role"), _in(e, n))
+                       _v(e, "role"), _in(e, n))
 
 
 # --- messages ------------------------------------------------------------------------
@@ -207,7 +214,7 @@ def _(e: E, n: Names) -> SafeString:
 @describes("message.edited", "Message edited")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} edited {} in {} (version {})", n.actor(e), n.message(e.target_id),
-                       _in(e, n), e.data.get("revisions", "?"))
+                       _in(e, n), _v(e, "revisions"))
 
 
 @describes("message.deleted", "Message deleted")
@@ -233,7 +240,7 @@ def _(e: E, n: Names) -> SafeString:
 
 @describes("usergroup.created", "User group created")
 def _(e: E, n: Names) -> SafeString:
-    return format_html("{} created the group @{} with {}", n.actor(e), e.data.get("handle"),
+    return format_html("{} created the group @{} with {}", n.actor(e), _v(e, "handle"),
                        _plural(len(e.data.get("members") or []), "member"))
 
 
@@ -245,7 +252,7 @@ def _(e: E, n: Names) -> SafeString:
 
 @describes("usergroup.deleted", "User group deleted")
 def _(e: E, n: Names) -> SafeString:
-    return format_html("{} deleted the group @{}", n.actor(e), e.data.get("handle"))
+    return format_html("{} deleted the group @{}", n.actor(e), _v(e, "handle"))
 
 
 # --- integrations --------------------------------------------------------------------
@@ -253,13 +260,13 @@ def _(e: E, n: Names) -> SafeString:
 @describes("slash_command.created", "Slash command created")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} created the slash command /{} calling {}", n.actor(e),
-                       e.data.get("command"), e.data.get("url"))
+                       _v(e, "command"), _v(e, "url"))
 
 
 @describes("webhook.incoming_created", "Incoming webhook created")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} created the incoming webhook “{}” posting to {}", n.actor(e),
-                       e.data.get("name"), _in(e, n))
+                       _v(e, "name"), _in(e, n))
 
 
 @describes("webhook.incoming_revoked", "Incoming webhook revoked")
@@ -270,7 +277,7 @@ def _(e: E, n: Names) -> SafeString:
 @describes("webhook.outgoing_created", "Outgoing webhook created")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} created the outgoing webhook “{}” calling {} for {}", n.actor(e),
-                       e.data.get("name"), e.data.get("url"),
+                       _v(e, "name"), _v(e, "url"),
                        n.conversations_list(e.data.get("conversations")))
 
 
@@ -284,13 +291,13 @@ def _(e: E, n: Names) -> SafeString:
 @describes("e2ee.identity_key_created", "Encryption key published")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} published their end-to-end encryption key ({})", n.actor(e),
-                       e.data.get("fingerprint"))
+                       _v(e, "fingerprint"))
 
 
 @describes("e2ee.identity_key_changed", "Encryption key replaced")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} replaced their end-to-end encryption key ({} → {})", n.actor(e),
-                       e.data.get("previous_fingerprint"), e.data.get("fingerprint"))
+                       _v(e, "previous_fingerprint"), _v(e, "fingerprint"))
 
 
 @describes("e2ee.key_backup_changed", "Key backup passphrase changed")
@@ -300,13 +307,13 @@ def _(e: E, n: Names) -> SafeString:
 
 @describes("e2ee.conversation_key_created", "Conversation key made")
 def _(e: E, n: Names) -> SafeString:
-    return format_html("{} made encryption key {} of {} for {}", n.actor(e), e.data.get("key_id"),
+    return format_html("{} made encryption key {} of {} for {}", n.actor(e), _v(e, "key_id"),
                        _in(e, n), _plural(len(e.data.get("recipients") or []), "person", "people"))
 
 
 @describes("e2ee.conversation_key_shared", "Conversation key shared")
 def _(e: E, n: Names) -> SafeString:
-    return format_html("{} shared encryption key {} of {} with {}", n.actor(e), e.data.get("key_id"),
+    return format_html("{} shared encryption key {} of {} with {}", n.actor(e), _v(e, "key_id"),
                        _in(e, n), _plural(len(e.data.get("recipients") or []), "person", "people"))
 
 
@@ -331,28 +338,28 @@ def _(e: E, n: Names) -> SafeString:
 @describes("retention.dry_run", "Retention dry run")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} ran a retention dry run: {} would be removed, {} kept by legal holds",
-                       n.actor(e), _plural(e.data.get("messages"), "message"),
-                       e.data.get("held", 0))
+                       n.actor(e), _plural(_v(e, "messages"), "message"),
+                       _v(e, "held"))
 
 
 @describes("retention.applied", "Retention applied")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} applied retention: {}, {} and {} removed", n.actor(e, "The nightly job"),
-                       _plural(e.data.get("messages"), "message"),
-                       _plural(e.data.get("revisions"), "earlier version"),
-                       _plural(e.data.get("files"), "file"))
+                       _plural(_v(e, "messages"), "message"),
+                       _plural(_v(e, "revisions"), "earlier version"),
+                       _plural(_v(e, "files"), "file"))
 
 
 @describes("legal_hold.placed", "Legal hold placed")
 def _(e: E, n: Names) -> SafeString:
-    return format_html("{} placed the legal hold “{}” on {} and {}", n.actor(e), e.data.get("name"),
+    return format_html("{} placed the legal hold “{}” on {} and {}", n.actor(e), _v(e, "name"),
                        n.people(e.data.get("custodians")),
                        n.conversations_list(e.data.get("conversations")))
 
 
 @describes("legal_hold.released", "Legal hold released")
 def _(e: E, n: Names) -> SafeString:
-    return format_html("{} released the legal hold “{}”", n.actor(e), e.data.get("name"))
+    return format_html("{} released the legal hold “{}”", n.actor(e), _v(e, "name"))
 
 
 @describes("export.requested", "Export requested")
@@ -360,16 +367,16 @@ def _(e: E, n: Names) -> SafeString:
     if e.data.get("subject"):
         scope = format_html("of everything about {}", n.person(e.data.get("subject")))
     else:
-        scope = format_html("from {} to {}", (e.data.get("start") or "the beginning")[:10],
-                            (e.data.get("end") or "now")[:10])
+        scope = format_html("from {} to {}", str(e.data.get("start") or "")[:10] or "the beginning",
+                            str(e.data.get("end") or "")[:10] or "now")
     return format_html("{} asked for {} ({}) {}", n.actor(e, "The operator"), n.export(e.target_id),
-                       e.data.get("format"), scope)
+                       _v(e, "format"), scope)
 
 
 @describes("export.completed", "Export ready")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} is ready: {} and {}", n.export(e.target_id),
-                       _plural(e.data.get("messages"), "message"), _plural(e.data.get("files"), "file"))
+                       _plural(_v(e, "messages"), "message"), _plural(_v(e, "files"), "file"))
 
 
 @describes("export.downloaded", "Export downloaded")
@@ -386,8 +393,8 @@ def _(e: E, n: Names) -> SafeString:
 @describes("data_subject.erased", "Person erased")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} erased {}: {} removed, {} kept under legal hold", n.actor(e),
-                       n.target_person(e), _plural(e.data.get("messages_removed"), "message"),
-                       e.data.get("messages_kept_on_hold", 0))
+                       n.target_person(e), _plural(_v(e, "messages_removed"), "message"),
+                       _v(e, "messages_kept_on_hold"))
 
 
 # --- the audit log itself ------------------------------------------------------------
@@ -397,21 +404,21 @@ def _(e: E, n: Names) -> SafeString:
     filters = e.data.get("filters") or {}
     how = ("filtered by " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(filters.items()))
            if filters else "unfiltered")
-    return format_html("{} viewed page {} of the audit log, {}", n.actor(e), e.data.get("page", 1), how)
+    return format_html("{} viewed page {} of the audit log, {}", n.actor(e), _v(e, "page"), how)
 
 
 @describes("audit.verification_started", "Chain verification started")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} started verifying the audit chain ({})", n.actor(e),
-                       _plural(e.data.get("total"), "event"))
+                       _plural(_v(e, "total"), "event"))
 
 
 @describes("audit.verified", "Chain verified")
 def _(e: E, n: Names) -> SafeString:
-    checked = _plural(e.data.get("checked"), "event")
+    checked = _plural(_v(e, "checked"), "event")
     if e.data.get("intact"):
         return format_html("The audit chain was verified for {}: intact, {} checked",
                            n.actor(e, "the operator"), checked)
     return format_html("The audit chain was verified for {}: BROKEN at event {} ({}); {} before it intact",
-                       n.actor(e, "the operator"), e.data.get("broken_at"), e.data.get("reason"),
+                       n.actor(e, "the operator"), _v(e, "broken_at"), _v(e, "reason"),
                        checked)
