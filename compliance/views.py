@@ -87,7 +87,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "console/audit.html", {**context, "page": page, "rows": rows,
-                                                  "query": query.urlencode()})
+                                                  "listed": True, "query": query.urlencode()})
 
 
 @console_view

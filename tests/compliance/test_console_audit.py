@@ -91,6 +91,8 @@ def test_the_conversation_filter_shows_one_conversations_history(compliance_offi
     assert html.count(f"{member.display_name}</a> joined") == 1
     assert AuditEvent.objects.filter(action="audit.viewed").last().data["filters"] == {
         "conversation": "7"}
+    nothing = browser_for(compliance_officer).get("/console/audit/", {"conversation": 9})
+    assert nothing.status_code == 200 and "No events match." in nothing.content.decode()
 
 
 @pytest.mark.django_db
