@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 
 from accounts.models import Role, User
+from compliance.audit_words import action_choices
 from compliance.models import ExportFormat
 from messaging.models import Conversation
 
@@ -83,10 +84,12 @@ class RetentionForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    action = forms.CharField(required=False)
+    action = forms.ChoiceField(required=False, choices=action_choices, error_messages={
+        "invalid_choice": "“%(value)s” is not an action the audit log records; choose one from the list."})
     actor = forms.CharField(required=False, label="Actor email")
-    target_type = forms.CharField(required=False)
-    target_id = forms.CharField(required=False)
+    conversation = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    target_type = forms.CharField(required=False, max_length=64)
+    target_id = forms.CharField(required=False, max_length=64)
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 

@@ -66,6 +66,12 @@ class ExportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class ExportStage(models.TextChoices):
+    MESSAGES = "messages", "writing messages"
+    FILES = "files", "copying files"
+    SEALING = "sealing", "sealing the archive"
+
+
 class ExportJob(models.Model):
     # Null for an operator's export from the command line (manage.py compliance_export).
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -88,6 +94,7 @@ class ExportJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    stage = models.CharField(max_length=8, choices=ExportStage.choices, blank=True)
     archive = models.FileField(upload_to="exports/%Y/%m/", max_length=255, blank=True)
     size = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
@@ -104,3 +111,52 @@ class ExportJob(models.Model):
         if self.status == ExportStatus.DONE:
             return 100
         return int(100 * self.done / self.total) if self.total else 0
+
+
+class VerificationStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a worker"
+    RUNNING = "running", "Checking"
+    INTACT = "intact", "Intact"
+    BROKEN = "broken", "Broken"
+    FAILED = "failed", "Could not finish"
+
+
+class AuditVerification(models.Model):
+    """One walk of the audit chain, asked for in the console and run by a worker, up to
+    the newest event when it was asked for (the log keeps growing while it runs)."""
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=8, choices=VerificationStatus.choices,
+                              default=VerificationStatus.PENDING)
+    # True while waiting or running, null after: the unique constraint lets one run at a time.
+    active = models.BooleanField(null=True, default=True)
+    up_to_id = models.BigIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    checked = models.PositiveIntegerField(default=0)
+    broken_at = models.BigIntegerField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["active"], condition=models.Q(active=True),
+                                    name="compliance_one_audit_verification_at_a_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"audit verification {self.pk} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in (VerificationStatus.PENDING, VerificationStatus.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if self.status == VerificationStatus.INTACT:
+            return 100
+        return int(100 * self.checked / self.total) if self.total else 0

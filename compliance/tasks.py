@@ -20,3 +20,8 @@ def apply_retention() -> dict:
 @shared_task
 def remove_expired_exports() -> int:
     return services.exports_remove_expired()
+
+
+@shared_task
+def run_audit_verification(verification_id: int) -> str:
+    return services.audit_verification_run(job_id=verification_id).status

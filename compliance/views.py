@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -21,7 +21,7 @@ from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.forms import InviteForm
 from accounts.models import Organisation, Role
-from compliance import selectors, services
+from compliance import audit_words, selectors, services
 from compliance.forms import (
     AuditFilterForm,
     ExportForm,
@@ -30,7 +30,7 @@ from compliance.forms import (
     RetentionForm,
     RoleForm,
 )
-from compliance.models import ExportStatus
+from compliance.models import ExportJob, ExportStatus
 from compliance.services.holds import require_records_role
 from core.audit import audit_record
 from core.errors import Forbidden, TeamchatError
@@ -70,16 +70,46 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @console_view
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    events = selectors.audit_event_list(viewer=request.user, **{k: v for k, v in filters.items() if v})
+    verification = selectors.audit_verification_list(viewer=request.user).first()
+    context = {"form": form, "verification": verification}
+    if form.is_bound and not form.is_valid():
+        # A filter we cannot honour shows nothing, rather than everything unfiltered.
+        return render(request, "console/audit.html", context, status=400)
+    filters = {k: v for k, v in (form.cleaned_data if form.is_bound else {}).items() if v}
+    events = selectors.audit_event_list(viewer=request.user, **filters)
     page = Paginator(events, 100).get_page(request.GET.get("page"))
     audit_record(action="audit.viewed", actor=request.user, ip_address=_ip(request),
-                 data={"filters": {k: str(v) for k, v in filters.items() if v},
-                       "page": page.number})
+                 data={"filters": {k: str(v) for k, v in filters.items()}, "page": page.number})
+    names = audit_words.Names(page)
+    rows = [{"event": event, "sentence": audit_words.describe(event, names),
+             "label": audit_words.action_label(event.action),
+             "details": audit_words.detail_lines(event.data)} for event in page]
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "console/audit.html", {"form": form, "page": page,
-                                                  "query": query.urlencode()})
+    return render(request, "console/audit.html", {**context, "page": page, "rows": rows,
+                                                  "listed": True, "query": query.urlencode()})
+
+
+@console_view
+@require_POST
+def audit_verify(request: HttpRequest) -> HttpResponse:
+    try:
+        services.audit_verification_start(actor=request.user)
+    except TeamchatError as error:
+        _flash_error(request, error)
+    else:
+        messages.success(request, "Verification of the audit chain started.")
+    return redirect(reverse("console:audit") + "#verification")
+
+
+@console_view
+def audit_verification_progress(request: HttpRequest, verification_id: int) -> JsonResponse:
+    job = selectors.audit_verification_get_for_user(viewer=request.user,
+                                                    verification_id=verification_id)
+    return JsonResponse({"items": [{
+        "id": f"verification-{job.pk}", "value": job.checked, "max": job.total,
+        "finished": job.finished,
+        "text": f"{job.get_status_display()}: {job.checked:,} of {job.total:,} events checked"}]})
 
 
 @console_view
@@ -156,13 +186,29 @@ def exports(request: HttpRequest) -> HttpResponse:
             return redirect("console:exports")
     jobs = list(selectors.export_list(viewer=request.user)[:100])
     for job in jobs:
+        job.progress_text = export_progress_text(job)
         if job.status == ExportStatus.DONE and job.archive and request.user.is_compliance_officer:
             token = services.export_download_token(job=job)
             job.download_url = reverse("console:export_download", args=[job.pk, token])
-    running = any(job.status in (ExportStatus.PENDING, ExportStatus.RUNNING) for job in jobs)
     return render(request, "console/exports.html", {
-        "form": form, "jobs": jobs, "refresh": running,
-        "can_export": request.user.is_compliance_officer})
+        "form": form, "jobs": jobs, "can_export": request.user.is_compliance_officer})
+
+
+@console_view
+def exports_progress(request: HttpRequest) -> JsonResponse:
+    """The progress of the exports the Exports page lists; its script polls this."""
+    jobs = selectors.export_list(viewer=request.user)[:100]
+    return JsonResponse({"items": [{
+        "id": f"export-{job.pk}", "value": job.done, "max": job.total,
+        "finished": job.status in (ExportStatus.DONE, ExportStatus.FAILED),
+        "text": export_progress_text(job)} for job in jobs]})
+
+
+def export_progress_text(job: ExportJob) -> str:
+    if job.status == ExportStatus.RUNNING:
+        stage = f", {job.get_stage_display()}" if job.stage else ""
+        return f"Running{stage}: {job.done:,} of {job.total:,} messages written"
+    return job.get_status_display()
 
 
 @console_view

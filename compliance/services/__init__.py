@@ -1,5 +1,6 @@
 """Every write of the compliance app, one function per action."""
 
+from compliance.services.audit import audit_verification_run, audit_verification_start
 from compliance.services.exports import (
     export_download_token,
     export_for_download,
@@ -16,6 +17,8 @@ from compliance.services.retention import (
 )
 
 __all__ = [
+    "audit_verification_run",
+    "audit_verification_start",
     "export_download_token",
     "export_for_download",
     "export_run",

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from compliance.export_writers import WRITERS, ExportZip, write_eml
-from compliance.models import ExportFormat, ExportJob, ExportStatus
+from compliance.models import ExportFormat, ExportJob, ExportStage, ExportStatus
 from compliance.services.holds import require_archive_reader
 from core.audit import audit_record
 from core.errors import InvalidInput, NotFound
@@ -132,7 +132,8 @@ def export_run(*, job_id: int) -> ExportJob:
         return job
     messages = export_messages(job)
     ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, total=messages.count(),
-                                               done=0, started_at=timezone.now(), error="")
+                                               done=0, started_at=timezone.now(), error="",
+                                               stage=ExportStage.MESSAGES)
     job.refresh_from_db()
     fd, path = tempfile.mkstemp(suffix=".zip", dir=settings.FILE_UPLOAD_TEMP_DIR)
     try:
@@ -171,11 +172,14 @@ def _write(job: ExportJob, messages: QuerySet, stream: Any) -> dict[str, int]:
 
     archive = ExportZip(stream)
     counter = {"messages": 0}
+    # About a hundred progress writes for a small export, one per 500 messages for a big one.
+    step = max(1, min(500, job.total // 100))
+    rows = ExportJob.objects.filter(pk=job.pk)
 
     def progress() -> None:
         counter["messages"] += 1
-        if counter["messages"] % 500 == 0:
-            ExportJob.objects.filter(pk=job.pk).update(done=counter["messages"])
+        if counter["messages"] % step == 0:
+            rows.update(done=counter["messages"])
 
     attachments = Attachment.objects.filter(message__in=messages).order_by("pk")
     file_paths = ({a.pk: f"files/{a.pk}/{a.name}" for a in attachments.only("pk", "name")}
@@ -192,9 +196,12 @@ def _write(job: ExportJob, messages: QuerySet, stream: Any) -> dict[str, int]:
         write_eml(archive, _batches(messages), members_of, job.with_files, progress)
     else:
         WRITERS[job.format](archive, _batches(messages), file_paths, progress)
+        rows.update(done=counter["messages"], stage=ExportStage.FILES if job.with_files
+                    else ExportStage.SEALING)
         for attachment in attachments.iterator(chunk_size=200) if job.with_files else ():
             with attachment.blob.open("rb") as blob:
                 archive.copy(file_paths[attachment.pk], blob)
+    rows.update(done=counter["messages"], stage=ExportStage.SEALING)
     if job.subject_id:
         archive.write_bytes("profile.json", json.dumps(subject_profile(job.subject), indent=2,
                                                        ensure_ascii=False).encode())

@@ -37,7 +37,7 @@ def test_every_form_refuses_a_post_without_the_csrf_token(owner, member):
         "/console/holds/", "/console/retention/", "/console/exports/", "/console/people/invite/",
         f"/console/people/{member.pk}/role/", f"/console/people/{member.pk}/active/",
         f"/console/people/{member.pk}/export/", f"/console/people/{member.pk}/erase/",
-        "/console/holds/1/release/", "/console/retention/1/clear/",
+        "/console/holds/1/release/", "/console/retention/1/clear/", "/console/audit/verify/",
     ]
     attacker = csrf_client(owner)
     for path in forms:

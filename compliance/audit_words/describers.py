@@ -1,0 +1,424 @@
+"""One sentence per audit action. Each describer takes the event and the page's Names, and
+returns safe HTML built with format_html (every value escaped)."""
+
+from __future__ import annotations
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from compliance.audit_words.registry import Names, _plural, describes
+from core.models import AuditEvent as E
+
+MISSING = "(not recorded)"
+ROLES = {"owner": "Owner", "admin": "Admin", "compliance": "Compliance officer",
+         "member": "Member", "guest": "Guest"}
+
+
+def _role(value: object) -> str:
+    return ROLES.get(str(value), str(value)) if value else MISSING
+
+
+def _v(e: E, key: str) -> object:
+    """A detail to show in a sentence; an event recorded without it says so in words."""
+    value = e.data.get(key)
+    return MISSING if value is None or value == "" else value
+
+
+def _in(e: E, n: Names) -> SafeString:
+    return n.conversation(e.conversation_id or e.target_id)
+
+
+# --- signing in ----------------------------------------------------------------------
+
+@describes("auth.sign_in", "Signed in")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} signed in", n.actor(e))
+
+
+@describes("auth.sign_in_failed", "Sign-in failed")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("Someone failed to sign in as {}", e.data.get("email") or "an unknown email")
+
+
+@describes("auth.sign_out", "Signed out")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} signed out", n.actor(e))
+
+
+@describes("auth.password_changed", "Password changed")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} changed their password, ending {}", n.actor(e),
+                       _plural(_v(e, "sessions_ended"), "other session"))
+
+
+@describes("auth.password_reset", "Password reset")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} reset their password, ending {}", n.actor(e),
+                       _plural(_v(e, "sessions_ended"), "session"))
+
+
+@describes("auth.session_ended", "Session ended")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} ended one of their sessions ({})", n.actor(e),
+                       e.data.get("user_agent") or "unknown browser")
+
+
+@describes("auth.sso_refused", "Single sign-on refused")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("Single sign-on refused {} ({})", e.data.get("email") or "an unknown person",
+                       e.data.get("reason") or "no reason given")
+
+
+# --- two-factor ------------------------------------------------------------------------
+
+@describes("2fa.enabled", "Two-factor turned on")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} turned on two-factor authentication", n.actor(e))
+
+
+@describes("2fa.disabled", "Two-factor turned off")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} turned off two-factor authentication", n.actor(e))
+
+
+@describes("2fa.failed", "Wrong two-factor code")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} entered a wrong two-factor code", n.actor(e))
+
+
+@describes("2fa.recovery_code_used", "Recovery code used")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} used a recovery code ({} left)", n.actor(e), _v(e, "left"))
+
+
+@describes("2fa.recovery_codes_regenerated", "Recovery codes renewed")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} made new recovery codes", n.actor(e))
+
+
+@describes("2fa.reset", "Two-factor reset by an admin")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} reset the two-factor authentication of {}", n.actor(e), n.target_person(e))
+
+
+# --- people --------------------------------------------------------------------------
+
+@describes("user.created", "Account created")
+def _(e: E, n: Names) -> SafeString:
+    kind = "bot" if e.data.get("is_bot") else _role(e.data.get("role", "member")).lower()
+    return format_html("{} created the account of {} ({})", n.actor(e), n.target_person(e), kind)
+
+
+@describes("user.invited", "Invited")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} invited {} as {}", n.actor(e), _v(e, "email"),
+                       _role(e.data.get("role")).lower())
+
+
+@describes("user.invitation_accepted", "Invitation accepted")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} accepted their invitation and joined", n.actor(e))
+
+
+@describes("user.invitation_revoked", "Invitation revoked")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} revoked invitation {}", n.actor(e), e.target_id)
+
+
+@describes("user.role_changed", "Role changed")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} changed the role of {} from {} to {}", n.actor(e), n.target_person(e),
+                       _role(e.data.get("from")), _role(e.data.get("to")))
+
+
+@describes("user.deactivated", "Deactivated")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} deactivated {}", n.actor(e), n.target_person(e))
+
+
+@describes("user.reactivated", "Reactivated")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} reactivated {}", n.actor(e), n.target_person(e))
+
+
+@describes("notifications.unsubscribed", "Unsubscribed from email")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} turned off email notifications from an unsubscribe link", n.actor(e))
+
+
+# --- tokens and organisation ---------------------------------------------------------
+
+@describes("token.created", "API token created")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} created the API token “{}” ({}…) for {}", n.actor(e), _v(e, "name"),
+                       _v(e, "prefix"), n.person(e.data.get("user_id")))
+
+
+@describes("token.revoked", "API token revoked")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} revoked the API token {}… of {}", n.actor(e), _v(e, "prefix"),
+                       n.person(e.data.get("user_id")))
+
+
+@describes("organisation.updated", "Organisation settings changed")
+def _(e: E, n: Names) -> SafeString:
+    changed = ", ".join(sorted((e.data.get("after") or {}).keys())) or "nothing"
+    return format_html("{} changed the organisation's settings: {}", n.actor(e),
+                       changed.replace("_", " "))
+
+
+# --- conversations -------------------------------------------------------------------
+
+@describes("conversation.created", "Conversation created")
+def _(e: E, n: Names) -> SafeString:
+    locked = " (end-to-end encrypted)" if e.data.get("encrypted") else ""
+    return format_html("{} created {}{}", n.actor(e), _in(e, n), locked)
+
+
+@describes("conversation.updated", "Conversation changed")
+def _(e: E, n: Names) -> SafeString:
+    changes = e.data.get("changes") or []
+    fields = ", ".join(sorted(changes)) if isinstance(changes, list | dict) else str(changes)
+    return format_html("{} changed the {} of {}", n.actor(e), fields.replace("_", " ") or "settings",
+                       _in(e, n))
+
+
+@describes("membership.joined", "Joined a conversation")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} joined {}", n.actor(e), _in(e, n))
+
+
+@describes("membership.added", "Added to a conversation")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} added {} to {}", n.actor(e), n.person(e.data.get("user")), _in(e, n))
+
+
+@describes("membership.left", "Left a conversation")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} left {}", n.actor(e), _in(e, n))
+
+
+@describes("membership.removed", "Removed from a conversation")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} removed {} from {}", n.actor(e), n.person(e.data.get("user")), _in(e, n))
+
+
+@describes("membership.role_changed", "Conversation role changed")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} made {} {} of {}", n.actor(e), n.person(e.data.get("user")),
+                       _v(e, "role"), _in(e, n))
+
+
+# --- messages ------------------------------------------------------------------------
+
+@describes("message.edited", "Message edited")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} edited {} in {} (version {})", n.actor(e), n.message(e.target_id),
+                       _in(e, n), _v(e, "revisions"))
+
+
+@describes("message.deleted", "Message deleted")
+def _(e: E, n: Names) -> SafeString:
+    if e.data.get("by_author"):
+        return format_html("{} deleted {} in {}", n.actor(e), n.message(e.target_id, "their message"),
+                           _in(e, n))
+    return format_html("{} deleted {} by {} in {}", n.actor(e), n.message(e.target_id),
+                       n.message_author(e.target_id, e.data.get("author")), _in(e, n))
+
+
+@describes("scheduled_message.sent", "Scheduled message sent")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{}'s {} was sent in {}", n.actor(e),
+                       n.message(e.data.get("message"), "scheduled message"), _in(e, n))
+
+
+@describes("scheduled_message.failed", "Scheduled message not sent")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{}'s scheduled message to {} could not be sent ({})", n.actor(e), _in(e, n),
+                       e.data.get("code") or "unknown reason")
+
+
+@describes("usergroup.created", "User group created")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} created the group @{} with {}", n.actor(e), _v(e, "handle"),
+                       _plural(len(e.data.get("members") or []), "member"))
+
+
+@describes("usergroup.updated", "User group changed")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} changed the {} of user group {}", n.actor(e),
+                       ", ".join(e.data.get("changes") or []) or "settings", e.target_id)
+
+
+@describes("usergroup.deleted", "User group deleted")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} deleted the group @{}", n.actor(e), _v(e, "handle"))
+
+
+# --- integrations --------------------------------------------------------------------
+
+@describes("slash_command.created", "Slash command created")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} created the slash command /{} calling {}", n.actor(e),
+                       _v(e, "command"), _v(e, "url"))
+
+
+@describes("webhook.incoming_created", "Incoming webhook created")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} created the incoming webhook “{}” posting to {}", n.actor(e),
+                       _v(e, "name"), _in(e, n))
+
+
+@describes("webhook.incoming_revoked", "Incoming webhook revoked")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} revoked an incoming webhook of {}", n.actor(e), _in(e, n))
+
+
+@describes("webhook.outgoing_created", "Outgoing webhook created")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} created the outgoing webhook “{}” calling {} for {}", n.actor(e),
+                       _v(e, "name"), _v(e, "url"),
+                       n.conversations_list(e.data.get("conversations")))
+
+
+@describes("webhook.outgoing_revoked", "Outgoing webhook revoked")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} revoked outgoing webhook {}", n.actor(e), e.target_id)
+
+
+# --- end-to-end encryption -----------------------------------------------------------
+
+@describes("e2ee.identity_key_created", "Encryption key published")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} published their end-to-end encryption key ({})", n.actor(e),
+                       _v(e, "fingerprint"))
+
+
+@describes("e2ee.identity_key_changed", "Encryption key replaced")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} replaced their end-to-end encryption key ({} → {})", n.actor(e),
+                       _v(e, "previous_fingerprint"), _v(e, "fingerprint"))
+
+
+@describes("e2ee.key_backup_changed", "Key backup passphrase changed")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} changed the passphrase of their key backup", n.actor(e))
+
+
+@describes("e2ee.conversation_key_created", "Conversation key made")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} made encryption key {} of {} for {}", n.actor(e), _v(e, "key_id"),
+                       _in(e, n), _plural(len(e.data.get("recipients") or []), "person", "people"))
+
+
+@describes("e2ee.conversation_key_shared", "Conversation key shared")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} shared encryption key {} of {} with {}", n.actor(e), _v(e, "key_id"),
+                       _in(e, n), _plural(len(e.data.get("recipients") or []), "person", "people"))
+
+
+# --- records -------------------------------------------------------------------------
+
+def _retention_rule(days: object) -> str:
+    return f"keep {days} days" if days else "keep forever"
+
+
+@describes("retention.policy_set", "Retention rule set")
+def _(e: E, n: Names) -> SafeString:
+    scope = _in(e, n) if e.conversation_id else format_html("the organisation")
+    return format_html("{} set the retention of {} to {}", n.actor(e), scope,
+                       _retention_rule(e.data.get("keep_days")))
+
+
+@describes("retention.policy_cleared", "Retention rule cleared")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} made {} follow the organisation's retention default", n.actor(e), _in(e, n))
+
+
+@describes("retention.dry_run", "Retention dry run")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} ran a retention dry run: {} would be removed, {} kept by legal holds",
+                       n.actor(e), _plural(_v(e, "messages"), "message"),
+                       _v(e, "held"))
+
+
+@describes("retention.applied", "Retention applied")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} applied retention: {}, {} and {} removed", n.actor(e, "The nightly job"),
+                       _plural(_v(e, "messages"), "message"),
+                       _plural(_v(e, "revisions"), "earlier version"),
+                       _plural(_v(e, "files"), "file"))
+
+
+@describes("legal_hold.placed", "Legal hold placed")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} placed the legal hold “{}” on {} and {}", n.actor(e), _v(e, "name"),
+                       n.people(e.data.get("custodians")),
+                       n.conversations_list(e.data.get("conversations")))
+
+
+@describes("legal_hold.released", "Legal hold released")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} released the legal hold “{}”", n.actor(e), _v(e, "name"))
+
+
+@describes("export.requested", "Export requested")
+def _(e: E, n: Names) -> SafeString:
+    if e.data.get("subject"):
+        scope = format_html("of everything about {}", n.person(e.data.get("subject")))
+    else:
+        scope = format_html("from {} to {}", str(e.data.get("start") or "")[:10] or "the beginning",
+                            str(e.data.get("end") or "")[:10] or "now")
+    return format_html("{} asked for {} ({}) {}", n.actor(e, "The operator"), n.export(e.target_id),
+                       _v(e, "format"), scope)
+
+
+@describes("export.completed", "Export ready")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} is ready: {} and {}", n.export(e.target_id),
+                       _plural(_v(e, "messages"), "message"), _plural(_v(e, "files"), "file"))
+
+
+@describes("export.downloaded", "Export downloaded")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} downloaded {}", n.actor(e), n.export(e.target_id))
+
+
+@describes("data_subject.export_requested", "Data-subject export requested")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} asked for {} of everything about {}", n.actor(e),
+                       n.export(e.data.get("export")), n.target_person(e))
+
+
+@describes("data_subject.erased", "Person erased")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} erased {}: {} removed, {} kept under legal hold", n.actor(e),
+                       n.target_person(e), _plural(_v(e, "messages_removed"), "message"),
+                       _v(e, "messages_kept_on_hold"))
+
+
+# --- the audit log itself ------------------------------------------------------------
+
+@describes("audit.viewed", "Audit log viewed")
+def _(e: E, n: Names) -> SafeString:
+    filters = e.data.get("filters") or {}
+    how = ("filtered by " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(filters.items()))
+           if filters else "unfiltered")
+    return format_html("{} viewed page {} of the audit log, {}", n.actor(e), _v(e, "page"), how)
+
+
+@describes("audit.verification_started", "Chain verification started")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} started verifying the audit chain ({})", n.actor(e),
+                       _plural(_v(e, "total"), "event"))
+
+
+@describes("audit.verified", "Chain verified")
+def _(e: E, n: Names) -> SafeString:
+    checked = _plural(_v(e, "checked"), "event")
+    if e.data.get("intact"):
+        return format_html("The audit chain was verified for {}: intact, {} checked",
+                           n.actor(e, "the operator"), checked)
+    return format_html("The audit chain was verified for {}: BROKEN at event {} ({}); {} before it intact",
+                       n.actor(e, "the operator"), _v(e, "broken_at"), _v(e, "reason"),
+                       checked)
