@@ -14,7 +14,8 @@ from tests.factories import make_channel, make_direct, make_user, post
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-INJECTED = "window.__searchInjected === true || document.querySelectorAll('#side-panel-body script').length > 0"
+INJECTED = ("window.__searchInjected === true"
+            " || document.querySelectorAll('#side-panel-body script').length > 0")
 
 
 def scenario():
@@ -34,7 +35,7 @@ def scenario():
 
 
 def test_search_results_read_like_messages_with_context_and_completion(people, off_loop, artifacts):
-    ana, ben, channel, found = off_loop(scenario)
+    _, ben, channel, found = off_loop(scenario)
     b = people(ben)
     b.go(channel.pk)
     search = b.page.locator("#search-input")
@@ -45,7 +46,8 @@ def test_search_results_read_like_messages_with_context_and_completion(people, o
     expect(listbox.get_by_role("option")).to_have_count(2)
     expect(search).to_have_attribute("aria-expanded", "true")
     search.press("ArrowDown")
-    expect(listbox.get_by_role("option", name=re.compile("Ana Smith"))).to_have_attribute("aria-selected", "true")
+    smith = listbox.get_by_role("option", name=re.compile("Ana Smith"))
+    expect(smith).to_have_attribute("aria-selected", "true")
     search.press("ArrowUp")
     search.press("Enter")
     expect(search).to_have_value('from:"Ana Lopez" ')
