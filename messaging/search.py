@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import html
 import operator
+import re
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import reduce
 from typing import Any
@@ -16,7 +17,18 @@ from typing import Any
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection, connections
-from django.db.models import BigAutoField, F, ForeignKey, Func, Lookup, Q, QuerySet, TextField
+from django.db.models import (
+    BigAutoField,
+    F,
+    ForeignKey,
+    Func,
+    Lookup,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+)
 from django.db.models.functions import Lower
 
 from accounts.models import User
@@ -32,6 +44,7 @@ HIGHLIGHT_START, HIGHLIGHT_STOP = "\x02", "\x03"
 # Relevance is divided by 1 + age/RECENCY_DAYS: a month-old match needs twice the
 # relevance of today's to rank beside it.
 RECENCY_DAYS = 30.0
+MAX_MATCH_WORDS = 20
 # On PostgreSQL, when more messages match than this, the newest this many are ranked (the
 # deepest page one may reach is MAX_DEPTH).
 RANKED_MATCHES = MAX_DEPTH
@@ -69,6 +82,12 @@ class AnyOf(Lookup):
 class SearchHit:
     message: Message
     highlight: str
+    # The words of the text that matched, as written there, and the words searched for:
+    # the browser marks them in the rendered message (docs/api.md, "Search").
+    match_words: list[str] = field(default_factory=list)
+    before: Message | None = None  # the message shown above it, for context
+    after: Message | None = None   # and below it
+    conversation_kind: str = ""
 
 
 @dataclass
@@ -91,23 +110,63 @@ def _day_start(day: date, tz: zoneinfo.ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz)
 
 
-def _people(user: User, names: list[str], field: str) -> list[int]:
+def _directory(user: User) -> QuerySet[User]:
     from accounts.selectors import user_list
 
-    ids: list[int] = []
-    directory = user_list(viewer=user, include_deactivated=True).annotate(
+    return user_list(viewer=user, include_deactivated=True).annotate(
         lower_name=Lower("display_name"), lower_email=Lower("email"))
+
+
+def _people(user: User, names: list[str], field: str) -> list[int]:
+    """The people each name stands for: an email, the part of an email before the "@",
+    a display name (dots, dashes and underscores read as spaces), or else the start of
+    exactly one person's display name (a first name). A name no one or several people
+    answer to is a clear error, never an empty result without a reason."""
+    ids: list[int] = []
+    directory = _directory(user)
     for name in names:
-        compact = name.replace(".", " ").replace("_", " ").replace("-", " ")
+        compact = " ".join(name.replace(".", " ").replace("_", " ").replace("-", " ").split())
         match = directory.filter(
             Q(lower_email=name) | Q(lower_email__startswith=name + "@")
             | Q(lower_name=name) | Q(lower_name=compact)
         ).values_list("pk", flat=True)
         found = list(match[:5])
         if not found:
-            raise InvalidInput.for_field("q", f"No one called @{name} for {field}:.", code="bad_query")
+            partial = list(directory.filter(lower_name__startswith=compact + " ")
+                           .order_by("display_name").values_list("pk", "display_name")[:4])
+            if len(partial) > 1:
+                choices = ", ".join(shown for _, shown in partial[:3])
+                raise InvalidInput.for_field(
+                    "q", f"{field}:{name} could be {choices}: write the whole name in quotes, "
+                         f'like {field}:"{partial[0][1]}", or an email.', code="bad_query")
+            found = [pk for pk, _ in partial]
+        if not found:
+            raise InvalidInput.for_field(
+                "q", f"No one called \"{name}\" for {field}: — write a person's name "
+                     f'(like {field}:"Ana Lopez"), email, or @ and the start of their email.',
+                code="bad_query")
         ids.extend(found)
     return ids
+
+
+def _resolve_name_tails(user: User, spec: SearchSpec) -> None:
+    """Settle each bare name followed by plain words (from:Ana Lopez): the longest run of
+    them that makes someone's display name joins the name and stops being search words."""
+    if not any(spec.name_tails.values()):
+        return
+    directory = _directory(user)
+    for (operator_name, index), tail in spec.name_tails.items():
+        places = spec.from_people if operator_name == "from" else spec.in_places
+        head = places[index].lstrip("?")
+        for length in range(len(tail), 0, -1):
+            candidate = " ".join([head, *(term.text.lower() for term in tail[:length])])
+            if directory.filter(lower_name=candidate).exists():
+                places[index] = candidate if operator_name == "from" else "@" + candidate
+                consumed = tail[:length]
+                # By identity: the same word elsewhere in the query stays a search word.
+                spec.groups = [group for group in spec.groups
+                               if not (len(group) == 1 and any(group[0] is t for t in consumed))]
+                break
 
 
 def _filtered(user: User, spec: SearchSpec) -> QuerySet[Message]:
@@ -118,6 +177,20 @@ def _filtered(user: User, spec: SearchSpec) -> QuerySet[Message]:
     # which (and how many) they are, and an in: filter can walk the (conversation, id) index.
     allowed = set(searchable.values_list("pk", flat=True))
     for place in spec.in_places:
+        if place.startswith("?"):
+            # A bare in:name is the channel of that name, else the person.
+            channel_ids = set(searchable.exclude(kind=ConversationKind.DIRECT)
+                              .filter(name=place[1:]).values_list("pk", flat=True))
+            if channel_ids:
+                allowed &= channel_ids
+                continue
+            try:
+                _people(user, [place[1:]], "in")
+            except InvalidInput:
+                raise InvalidInput.for_field(
+                    "q", f"There is no channel or person called {place[1:]} you can see.",
+                    code="bad_query") from None
+            place = "@" + place[1:]
         if place.startswith("#"):
             channel_ids = set(searchable.exclude(kind=ConversationKind.DIRECT)
                               .filter(name=place[1:]).values_list("pk", flat=True))
@@ -153,6 +226,24 @@ def _mark(snippet: str) -> str:
     return escaped.replace(HIGHLIGHT_START, "<mark>").replace(HIGHLIGHT_STOP, "</mark>")
 
 
+_MARKED = re.compile(f"{HIGHLIGHT_START}(.*?){HIGHLIGHT_STOP}", re.DOTALL)
+
+
+def _match_words(raw_snippet: str, spec: SearchSpec) -> list[str]:
+    """What to mark in a result: the words the database marked in its snippet (they are the
+    text's own forms of the stemmed words: "deploying" for deploy) and the words searched
+    for, each once, longest first, at most MAX_MATCH_WORDS."""
+    words: dict[str, None] = {}
+    for marked in _MARKED.findall(raw_snippet or ""):
+        for word in marked.split():
+            words.setdefault(word.lower(), None)
+    for group in spec.groups:
+        for term in group:
+            for word in term.words.split():
+                words.setdefault(word.lower(), None)
+    return sorted(words, key=len, reverse=True)[:MAX_MATCH_WORDS]
+
+
 def _plain_snippet(text: str, length: int = 200) -> str:
     text = " ".join(text.split())
     return html.escape(text[:length] + ("…" if len(text) > length else ""))
@@ -160,6 +251,7 @@ def _plain_snippet(text: str, length: int = 200) -> str:
 
 def message_search(*, user: User, query: str, page: Any = 1, limit: Any = 20) -> SearchPage:
     spec = parse(query)
+    _resolve_name_tails(user, spec)
     try:
         page, limit = int(page), int(limit)
     except (TypeError, ValueError):
@@ -184,10 +276,52 @@ def message_search(*, user: User, query: str, page: Any = 1, limit: Any = 20) ->
     ids = rows[:limit]
     from messaging.selectors import messages_by_id
 
-    found = messages_by_id(ids)
-    hits = [SearchHit(found[pk], snippets.get(pk) or _plain_snippet(found[pk].text))
-            for pk in ids if pk in found]
+    neighbours = _context_ids(user, ids)
+    found = messages_by_id(ids + sorted({pk for _, *pair in neighbours.values() for pk in pair if pk}))
+    hits = []
+    for pk in ids:
+        if pk not in found or pk not in neighbours:
+            continue
+        raw = snippets.get(pk)
+        kind, before, after = neighbours[pk]
+        hits.append(SearchHit(found[pk], _mark(raw) if raw else _plain_snippet(found[pk].text),
+                              match_words=_match_words(raw or "", spec),
+                              before=found.get(before) if before else None,
+                              after=found.get(after) if after else None,
+                              conversation_kind=kind))
     return SearchPage(hits, page, has_more)
+
+
+def _context_ids(user: User, ids: list[int]) -> dict[int, tuple[str, int | None, int | None]]:
+    """For each found message, its conversation's kind and the ids of the live messages
+    just before and after it where people read it: in its conversation (a thread reply not
+    sent to the channel: in its thread, root included). Neighbours share the found
+    message's conversation, which the searcher may see; the conversation filter is repeated
+    so that this holds by itself. One query, whatever the number of results."""
+    if not ids:
+        return {}
+    live = Message.objects.filter(conversation_id=OuterRef("conversation_id"), deleted_at__isnull=True)
+    in_channel = live.filter(Q(thread_root__isnull=True) | Q(also_in_channel=True))
+    in_thread = live.filter(Q(thread_root_id=OuterRef("thread_root_id")) | Q(pk=OuterRef("thread_root_id")))
+
+    def before(scope: QuerySet[Message]) -> Subquery:
+        return Subquery(scope.filter(pk__lt=OuterRef("pk")).order_by("-pk").values("pk")[:1])
+
+    def after(scope: QuerySet[Message]) -> Subquery:
+        return Subquery(scope.filter(pk__gt=OuterRef("pk")).order_by("pk").values("pk")[:1])
+
+    rows = (Message.objects.filter(pk__in=ids, conversation__in=visible_conversations(user)
+                                   .filter(encrypted=False))
+            .annotate(channel_before=before(in_channel), channel_after=after(in_channel),
+                      thread_before=before(in_thread), thread_after=after(in_thread))
+            .values_list("pk", "conversation__kind", "thread_root_id", "also_in_channel",
+                         "channel_before", "channel_after", "thread_before", "thread_after"))
+    context = {}
+    for pk, kind, root, also, channel_before, channel_after, thread_before, thread_after in rows:
+        in_thread_only = root is not None and not also
+        context[pk] = (kind, *((thread_before, thread_after) if in_thread_only
+                               else (channel_before, channel_after)))
+    return context
 
 
 def _newest_in_narrow_scope(messages: QuerySet[Message], spec: SearchSpec,
@@ -298,7 +432,7 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
                 "SELECT id, ts_headline(%s, text, websearch_to_tsquery(%s, %s), %s) "
                 "FROM messaging_message WHERE id = ANY(%s)",
                 [SEARCH_CONFIG, SEARCH_CONFIG, text, options, rows[:limit]])
-            snippets = {pk: _mark(headline) for pk, headline in cursor.fetchall()}
+            snippets = dict(cursor.fetchall())
     return rows, snippets
 
 
@@ -332,5 +466,5 @@ def _sqlite(messages: QuerySet[Message], spec: SearchSpec, offset: int,
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     rows = [row[0] for row in fetched]
-    snippets = {pk: _mark(snippet) for pk, snippet in fetched if snippet}
+    snippets = {pk: snippet for pk, snippet in fetched if snippet}
     return rows, snippets

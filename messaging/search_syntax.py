@@ -4,6 +4,12 @@
     in:#channel in:@person from:@person has:file has:link is:thread
     before:2026-05-01 after:2026-04-01 during:2026-04 (or a day, or a year)
 
+A person is named by email, by "@" and the part of their email before the "@", or by
+display name: quoted (from:"Ana Lopez") or bare (from:Ana Lopez). A bare name may run on
+over the plain words after it; the parser keeps those words both as search words and as
+the name's possible tail, and search._resolve_name_tails settles it against the directory
+(the longest run that is someone's display name is the name; the rest stay words).
+
 Parsing turns the text into a SearchSpec, or raises InvalidInput naming the problem.
 """
 
@@ -18,6 +24,7 @@ from core.errors import InvalidInput
 
 MAX_QUERY_LENGTH = 500
 MAX_TERMS = 24
+MAX_NAME_WORDS = 4  # how many words after a bare from:/in: name may continue it
 FILTERS = ("in", "from", "has", "is", "before", "after", "during")
 _TOKEN = re.compile(r'-?[a-z]+:"[^"]*"|-?"[^"]*"|\S+', re.IGNORECASE)
 
@@ -38,8 +45,12 @@ class SearchSpec:
     # Every group must match; a group matches when any of its terms does.
     groups: list[list[Term]] = field(default_factory=list)
     excluded: list[Term] = field(default_factory=list)
-    in_places: list[str] = field(default_factory=list)   # "#name" or "@person"
+    # "#channel", "@person", or "?name" (a bare in:name: the channel, else the person)
+    in_places: list[str] = field(default_factory=list)
     from_people: list[str] = field(default_factory=list)
+    # ("from" | "in", index in from_people | in_places) -> the plain words that followed a
+    # bare name and may continue it (from:Ana Lopez); each is also a group of its own.
+    name_tails: dict[tuple[str, int], list[Term]] = field(default_factory=dict)
     has: set[str] = field(default_factory=set)
     is_thread: bool = False
     after: date | None = None    # on or after this day
@@ -72,16 +83,21 @@ def _parse_date(name: str, value: str) -> tuple[date, date]:
     raise _fail(f"{name}:{value} is not a date; use YYYY-MM-DD (or YYYY-MM, or YYYY).")
 
 
-def _filter(spec: SearchSpec, name: str, value: str) -> None:
-    value = value.strip('"').strip()
+def _filter(spec: SearchSpec, name: str, value: str) -> tuple[str, int] | None:
+    """Apply one filter; for a bare name that later words may continue, where it is kept."""
+    quoted = value.startswith('"')
+    value = " ".join(value.strip('"').split())
     if not value:
         raise _fail(f"{name}: needs a value, like {name}:{_EXAMPLES[name]}.")
+    bare = not quoted and value[0] not in "#@" and "@" not in value
     if name == "in":
         if value[0] not in "#@":
-            value = "#" + value
+            value = "?" + value
         spec.in_places.append(value.lower())
+        return ("in", len(spec.in_places) - 1) if bare else None
     elif name == "from":
         spec.from_people.append(value.lstrip("@").lower())
+        return ("from", len(spec.from_people) - 1) if bare else None
     elif name == "has":
         if value.lower() not in ("file", "link"):
             raise _fail(f"has:{value} is not something we search for; use has:file or has:link.")
@@ -100,6 +116,7 @@ def _filter(spec: SearchSpec, name: str, value: str) -> None:
         first, following = _parse_date(name, value)
         spec.after = max(first, spec.after) if spec.after else first
         spec.before = min(following, spec.before) if spec.before else following
+    return None
 
 
 _EXAMPLES = {"in": "#general", "from": "@ana", "has": "file", "is": "thread",
@@ -118,6 +135,7 @@ def parse(query: str) -> SearchSpec:
         raise _fail('A quote is not closed: put a " at the end of the phrase.')
     spec = SearchSpec()
     pending_or = False
+    tail: list[Term] | None = None  # the words that may continue the last bare name
     for token in _TOKEN.findall(query):
         negative = token.startswith("-") and len(token) > 1
         body = token[1:] if negative else token
@@ -125,12 +143,16 @@ def parse(query: str) -> SearchSpec:
         if not body.startswith('"') and name.lower() in FILTERS and _:
             if negative:
                 raise _fail(f"-{name}: cannot be negated.")
-            _filter(spec, name.lower(), value)
+            kept = _filter(spec, name.lower(), value)
+            tail = spec.name_tails.setdefault(kept, []) if kept else None
             continue
         # "OR" is the search operator; the scanners take the comparison for a password.
         if token == "OR":  # noqa: S105  # nosec B105
             if not spec.groups or pending_or:
                 raise _fail("OR needs a word on each side, like: launch OR release.")
+            if tail:
+                tail.pop()  # that word is now one side of an OR, not part of a name
+            tail = None
             pending_or = True
             continue
         phrase = body.startswith('"')
@@ -149,6 +171,10 @@ def parse(query: str) -> SearchSpec:
             pending_or = False
         else:
             spec.groups.append([term])
+            if tail is not None and not phrase and len(tail) < MAX_NAME_WORDS:
+                tail.append(term)
+                continue
+        tail = None
     if pending_or:
         raise _fail("OR needs a word on each side, like: launch OR release.")
     if sum(len(g) for g in spec.groups) + len(spec.excluded) > MAX_TERMS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -498,13 +499,24 @@ class MessageSearchView(APIView):
     @extend_schema(
         summary="Search messages you may see",
         description="Words, \"exact phrases\", OR, -excluded, and filters in:#channel, in:@person, "
-                    "from:@person, has:file, has:link, is:thread, before:, after:, during: "
-                    "(YYYY-MM-DD, YYYY-MM or YYYY). Ranked by relevance and recency.",
+                    "from:@person, from:\"Display Name\", has:file, has:link, is:thread, before:, "
+                    "after:, during: (YYYY-MM-DD, YYYY-MM or YYYY). Ranked by relevance and recency. "
+                    "Each result is a message with its conversation's name and kind, the words to "
+                    "mark (`match_words`) and the messages just before and after it (`context`).",
         parameters=[OpenApiParameter("q", str, required=True), OpenApiParameter("page", int),
                     OpenApiParameter("limit", int)],
         responses=inline_serializer("SearchPage", {
-            "results": MessageSchemaSerializer(many=True), "page": serializers.IntegerField(),
-            "has_more": serializers.BooleanField()}))
+            "results": inline_serializer("SearchResult", {
+                **MessageSchemaSerializer().get_fields(),
+                "highlight": serializers.CharField(),
+                "match_words": serializers.ListField(child=serializers.CharField()),
+                "conversation_name": serializers.CharField(),
+                "conversation_kind": serializers.ChoiceField(["public", "private", "direct"]),
+                "context": inline_serializer("SearchContext", {
+                    "before": MessageSchemaSerializer(allow_null=True),
+                    "after": MessageSchemaSerializer(allow_null=True)}),
+            }, many=True),
+            "page": serializers.IntegerField(), "has_more": serializers.BooleanField()}))
     def get(self, request: Request) -> Response:
         from messaging.search import message_search
 
@@ -513,8 +525,15 @@ class MessageSearchView(APIView):
                                 page=params.get("page", 1), limit=params.get("limit", 20))
         names = selectors.conversation_labels(user=request.user, conversation_ids={
             hit.message.conversation_id for hit in result.hits})
+
+        def context(message: Any) -> dict[str, Any] | None:
+            return message_payload(message) if message is not None else None
+
         results = [{**message_payload(hit.message), "highlight": hit.highlight,
-                    "conversation_name": names.get(hit.message.conversation_id, "")}
+                    "match_words": hit.match_words,
+                    "conversation_name": names.get(hit.message.conversation_id, ""),
+                    "conversation_kind": hit.conversation_kind,
+                    "context": {"before": context(hit.before), "after": context(hit.after)}}
                    for hit in result.hits]
         return _results(results, page=result.page, has_more=result.has_more)
 

@@ -12,6 +12,7 @@ import { debounce, el, initials, plainText } from "./format.js";
 import { reminderDue, scheduledFailed } from "./later.js";
 import { TimelineView } from "./messages.js";
 import { SidePanel } from "./panel.js";
+import { bindSearchHelp, SearchCompletion } from "./search.js";
 import { navigationOrder, renderSidebar } from "./sidebar.js";
 import { CallManager } from "./calls.js";
 import { RealtimeClient } from "./socket.js";
@@ -629,6 +630,8 @@ class App {
 
     window.addEventListener("hashchange", () => this.route());
     document.addEventListener("visibilitychange", () => { if (!document.hidden) this.markRead(); });
+    new SearchCompletion(document.getElementById("search-input"), document.getElementById("search-suggestions"));
+    bindSearchHelp(document.getElementById("search-help-button"), document.getElementById("search-help"));
     document.getElementById("search-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const query = document.getElementById("search-input").value.trim();

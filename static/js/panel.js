@@ -9,6 +9,7 @@ import { searchOpened } from "./e2ee.js";
 import { debounce, el } from "./format.js";
 import { editScheduledDialog, remindDialog, scheduleDialog, showTime } from "./later.js";
 import { avatar, continues, renderMessage } from "./messages.js";
+import { searchResult, syntaxHelp } from "./search.js";
 import { conversationName, emit, putMessage, state, userName } from "./store.js";
 
 const panel = () => document.getElementById("side-panel");
@@ -221,16 +222,10 @@ export class SidePanel {
       result = await get(`search/messages/?q=${encodeURIComponent(query)}&page=${page}&limit=20`);
     } catch (error) {
       body().replaceChildren(el("div", { class: "panel-section" }, el("p", { class: "search-error", role: "alert" }, error.message),
-        el("p", { class: "result-detail" }, "Try words, \"exact phrases\", OR, -exclude, in:#channel, from:@person, has:file, has:link, is:thread, before:, after:, during:")));
+        el("details", { class: "search-help-details", open: true }, el("summary", {}, "What you can type"), syntaxHelp())));
       return;
     }
-    const items = result.results.map((hit) => {
-      const snippet = el("div", { class: "search-snippet message-body" });
-      snippet.innerHTML = hit.highlight; // escaped by the server; only <mark> is markup
-      return el("li", { class: "search-result" }, el("a", { href: `#/c/${hit.conversation}/m/${hit.id}`, class: "search-link" },
-        el("span", { class: "result-detail" }, `${hit.conversation_name} · ${userName(hit.author)} · ${new Date(hit.created_at).toLocaleString()}`),
-        snippet));
-    });
+    const items = result.results.map(searchResult);
     const list = page === 1 ? el("ol", { class: "search-results", "aria-label": `Results for ${query}` }) : body().querySelector(".search-results");
     body().querySelector(".load-more")?.remove();
     list.append(...items);

@@ -18,6 +18,7 @@ from files import services as files
 from messaging import services
 from messaging.models import Message
 from messaging.search import message_search
+from messaging.search_syntax import parse
 from tests.embedded import rerun_on_sqlite
 from tests.factories import client_for, make_channel, make_direct, post
 
@@ -230,7 +231,7 @@ def test_many_matches_rank_the_newest(world, monkeypatch):
     ("release OR", "OR needs a word"),
     ("-only -exclusions", "not only what to leave out"),
     ("in:#nowhere release", "no channel #nowhere"),
-    ("from:@nobody release", "No one called @nobody"),
+    ("from:@nobody release", "No one called \"nobody\""),
     ("has:unicorn", "has:file or has:link"),
     ("is:pinned", "is:thread"),
     ("before:2026-13-45", "not a date"),
@@ -275,6 +276,112 @@ def test_the_api_pages_and_names_conversations(world):
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_query"
     assert [p["display_name"] for p in people] == ["Cara Diaz"]
     assert [c["name"] for c in channels] == ["launch"]
+
+
+def test_a_bare_name_keeps_the_words_that_may_continue_it():
+    spec = parse("from:Ana Lopez budget -draft")
+    tail_words = [term.text for term in spec.name_tails[("from", 0)]]
+    quoted = parse('from:"Ana  Lopez" budget')
+    email = parse("from:ana@example.com budget")
+    with_or = parse("from:Ana Lopez OR Smith")
+    channel = parse("in:general launch")
+
+    assert spec.from_people == ["ana"] and tail_words == ["Lopez", "budget"]
+    assert [g[0].text for g in spec.groups] == ["Lopez", "budget"]
+    assert quoted.from_people == ["ana lopez"] and not any(quoted.name_tails.values())
+    assert email.from_people == ["ana@example.com"] and not any(email.name_tails.values())
+    assert with_or.name_tails[("from", 0)] == []  # Lopez is one side of the OR
+    assert channel.in_places == ["?general"] and [t.text for t in channel.name_tails[("in", 0)]] == ["launch"]
+
+
+def test_from_takes_a_display_name_an_email_or_a_handle(world, user_factory):
+    ana = world["ana"]
+    post(world["cara"], world["general"], "Cara Diaz wrote this report too")
+    by_cara = ["Can we talk about the report?", "Cara Diaz wrote this report too"]
+
+    assert texts(ana, 'from:"Cara Diaz" report') == by_cara
+    assert texts(ana, "from:Cara Diaz report") == by_cara
+    assert texts(ana, "from:cara diaz report") == by_cara
+    assert texts(ana, "from:cara.diaz@example.com report") == by_cara
+    assert texts(ana, "from:@cara.diaz report") == by_cara
+    assert texts(ana, "from:cara report") == by_cara  # the only Cara: her first name will do
+    # The name's words stop being search words only when they make the name.
+    assert texts(ana, "from:Cara Diaz wrote") == ["Cara Diaz wrote this report too"]
+
+    user_factory(name="Cara Zhou", email="cz@example.com")
+    with pytest.raises(InvalidInput) as ambiguous:
+        message_search(user=ana, query="from:cara report")
+    with pytest.raises(InvalidInput) as unknown:
+        message_search(user=ana, query="from:Dora Nobody report")
+    assert "could be Cara Diaz, Cara Zhou" in ambiguous.value.detail
+    assert 'No one called "dora"' in unknown.value.detail
+    assert texts(ana, "from:Cara Diaz report") == by_cara
+
+
+def test_in_takes_a_channel_or_a_person(world):
+    ana = world["ana"]
+
+    assert texts(ana, "in:launch release") == ["Release checklist: deploy, verify, announce",
+                                               "see https://example.com/notes for the release notes"]
+    assert texts(ana, "in:Cara Diaz report") == ["Can we talk about the report?"]
+    assert texts(ana, 'in:"cara diaz"') == ["Can we talk about the report?"]
+    with pytest.raises(InvalidInput) as nowhere:
+        message_search(user=ana, query="in:nowhere report")
+    assert "no channel or person called nowhere" in nowhere.value.detail
+
+
+def test_results_carry_the_messages_around_them_as_read(world):
+    ana, ben, general = world["ana"], world["ben"], world["general"]
+    first = post(ana, general, "first of the morning")
+    gone = post(ben, general, "this one is deleted")
+    reply = post(ben, general, "a reply only in the thread", thread_root_id=first.pk)
+    found = post(ana, general, "the zebra crossing plan")
+    later_reply = post(ben, general, "zebra reply in thread", thread_root_id=first.pk)
+    after = post(ben, general, "agreed, ship it")
+    post(ana, world["launch"], "another conversation entirely")
+    services.message_delete(actor=ben, message_id=gone.pk)
+
+    hits = {hit.message.pk: hit for hit in message_search(user=ana, query="zebra").hits}
+
+    channel_hit, thread_hit = hits[found.pk], hits[later_reply.pk]
+    assert (channel_hit.before.pk, channel_hit.after.pk) == (first.pk, after.pk)
+    # A reply not sent to the channel is read in its thread: the reply before it, none after.
+    assert (thread_hit.before.pk, thread_hit.after) == (reply.pk, None)
+    assert channel_hit.conversation_kind == "public"
+    assert "zebra" in channel_hit.match_words
+
+
+def test_match_words_are_the_texts_own_forms(world):
+    (hit,) = message_search(user=world["ana"], query="deploys tonight").hits
+    assert hit.message.text == "Deploying the release tonight"
+    assert {"deploying", "tonight"} <= set(hit.match_words)
+
+
+def test_the_api_gives_context_labels_and_safe_html(world):
+    ana, cara = world["ana"], world["cara"]
+    post(ana, world["general"], "before the hostile one")
+    post(cara, world["general"], "budget <script>alert(1)</script> **bold** :rocket:")
+    post(ana, world["general"], "after the hostile one")
+
+    mine = client_for(ana).get("/api/v1/search/messages/", {"q": "budget"}).json()["results"]
+    direct_for_ana = client_for(ana).get("/api/v1/search/messages/", {"q": "talk"}).json()["results"]
+    direct_for_cara = client_for(cara).get("/api/v1/search/messages/", {"q": "talk"}).json()["results"]
+
+    (hit,) = mine
+    assert hit["conversation_name"] == "#general" and hit["conversation_kind"] == "public"
+    assert hit["context"]["before"]["text"] == "before the hostile one"
+    assert hit["context"]["after"]["text"] == "after the hostile one"
+    assert "<script>" not in hit["html"] and "&lt;script&gt;" in hit["html"]
+    assert "<strong>bold</strong>" in hit["html"] and "🚀" in hit["html"]
+    assert "<" not in hit["highlight"].replace("<mark>", "").replace("</mark>", "")
+    assert hit["match_words"] == ["budget"]
+    # A direct conversation is named by the other person, whoever searches.
+    def labels(results):
+        return [(r["conversation_name"], r["conversation_kind"]) for r in results]
+
+    assert labels(direct_for_ana) == [("Cara Diaz", "direct")]
+    assert labels(direct_for_cara) == [("Mia Member", "direct")]
+    assert direct_for_ana[0]["context"] == {"before": None, "after": None}
 
 
 def test_the_embedded_mode_searches_the_same_way():
