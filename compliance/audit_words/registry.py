@@ -26,7 +26,7 @@ GROUPS: dict[str, str] = {
     "auth": "Signing in",
     "2fa": "Two-factor authentication",
     "user": "People",
-    "token": "API tokens",
+    "token": "API tokens",  # nosec B105: a heading, not a secret
     "organisation": "Organisation",
     "conversation": "Conversations",
     "membership": "Membership",
