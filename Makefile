@@ -10,16 +10,22 @@ PYTHON_BIN := $(shell for p in python3.13 python3.12 python3.11 python3 $(wildca
 
 .PHONY: install run test lint bench audit lock
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+# `make run` installs only what teamchat runs on; `make test` (and lint, audit, bench)
+# add the test toolchain (pytest, Playwright, ...) on top.
+$(VENV)/.installed-run: pyproject.toml requirements.lock
 	@test -n "$(PYTHON_BIN)" || { echo "teamchat needs Python 3.11 or newer on PATH" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock -e .
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.installed-run
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $@
 
 install: $(VENV)/.installed
 
-run: install
+run: $(VENV)/.installed-run
 	DEBUG=$${DEBUG:-1} $(PY) manage.py serve
 
 lint: install

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 
 # Starts our own daphne and celery with sys.executable and fixed arguments.
 import subprocess  # nosec B404
@@ -47,6 +48,9 @@ class Command(BaseCommand):
              "teamchat.asgi:application"],
             env=env,
         ))
+        # Last on the screen: the address and the sign-in, once daphne answers (after the
+        # worker's and daphne's own start-up lines).
+        self._wait_until_listening(host, port, children)
         self._announce(host, port)
         stopping = False
 
@@ -73,8 +77,20 @@ class Command(BaseCommand):
             self.stderr.write(f"A process stopped unexpectedly (exit {failed[0].returncode}).")
             sys.exit(1)
 
+    @staticmethod
+    def _wait_until_listening(host: str, port: int, children: list[subprocess.Popen],
+                              seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and all(child.poll() is None for child in children):
+            try:
+                with socket.create_connection((host, port), timeout=0.5):
+                    time.sleep(0.5)  # the worker's banner comes about then too
+                    return
+            except OSError:
+                time.sleep(0.2)
+
     def _announce(self, host: str, port: int) -> None:
-        self.stdout.write(self.style.SUCCESS(f"\nteamchat is starting on http://{host}:{port}/"))
+        self.stdout.write(self.style.SUCCESS(f"\nteamchat is running on http://{host}:{port}/"))
         credentials = settings.DATA_DIR / DEMO_CREDENTIALS_FILE
         if credentials.exists():
             self.stdout.write(credentials.read_text())
