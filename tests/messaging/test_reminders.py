@@ -5,7 +5,6 @@ delivered by the worker."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,24 +18,9 @@ from core.errors import Conflict, InvalidInput, NotFound
 from messaging import selectors, services
 from messaging.models import Message, Reminder, ReminderState, ScheduledMessage, ScheduledState
 from tests.factories import client_for, make_channel, make_user, post, wait_for
+from tests.messaging.conftest import of_type
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def frames(monkeypatch):
-    sent: dict[int, list[dict]] = {}
-
-    def record(group, message):
-        if group.startswith("user.") and "text" in message:
-            sent.setdefault(int(group.split(".")[1]), []).append(json.loads(message["text"]))
-
-    monkeypatch.setattr("core.live.group_send", record)
-    return sent
-
-
-def of_type(frames, user, kind):
-    return [f for f in frames.get(user.pk, []) if f["type"] == kind]
 
 
 def test_in_minutes_or_at_a_time_and_asking_again_moves_it(member):

@@ -4,7 +4,6 @@ the author told when one could not be sent."""
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,25 +19,9 @@ from messaging import selectors, services, tasks
 from messaging.models import Message, ScheduledMessage, ScheduledState
 from messaging.services import scheduled as scheduled_service
 from tests.factories import client_for, make_channel, make_direct, make_user, post
+from tests.messaging.conftest import of_type
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def frames(monkeypatch):
-    """The frames sent to each person's sockets: {user id: [frame, ...]}."""
-    sent: dict[int, list[dict]] = {}
-
-    def record(group, message):
-        if group.startswith("user.") and "text" in message:
-            sent.setdefault(int(group.split(".")[1]), []).append(json.loads(message["text"]))
-
-    monkeypatch.setattr("core.live.group_send", record)
-    return sent
-
-
-def of_type(frames, user, kind):
-    return [f for f in frames.get(user.pk, []) if f["type"] == kind]
 
 
 def in_an_hour() -> str:
