@@ -41,7 +41,7 @@ def test_serve_ends_with_the_address_and_the_sign_in(tmp_path):
             if line.startswith("Press Ctrl-C"):
                 break
         # The address is announced once it answers.
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
             assert answer.status == 200
     finally:
         os.killpg(server.pid, signal.SIGINT)
