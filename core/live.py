@@ -11,6 +11,7 @@ frame already encoded as JSON text, so a fan-out to hundreds of sockets encodes 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -55,10 +56,22 @@ def group_send(group: str, message: dict[str, Any]) -> None:
 
 def user_event_on_commit(user_id: int, frame: dict[str, Any]) -> None:
     """Send a frame to every socket of one person once the transaction commits."""
-    text = encode(frame)
-    transaction.on_commit(
-        lambda: group_send(user_group(user_id), {"type": USER_EVENT, "text": text})
-    )
+    users_event_on_commit([user_id], frame)
+
+
+def users_event_on_commit(user_ids: Iterable[int], frame: dict[str, Any]) -> None:
+    """Send one frame (encoded once) to every socket of each of these people once the
+    transaction commits (at once, outside a transaction)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    message = {"type": USER_EVENT, "text": encode(frame)}
+
+    def send() -> None:
+        for user_id in ids:
+            group_send(user_group(user_id), message)
+
+    transaction.on_commit(send)
 
 
 def user_deactivated_broadcast(user_id: int) -> None:

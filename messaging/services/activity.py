@@ -9,34 +9,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from core.live import USER_EVENT, encode, group_send, user_event_on_commit, user_group
-from messaging.models import ActivityState, Conversation, ConversationKind, Membership, Message
+from core.live import user_event_on_commit, users_event_on_commit
+from messaging.models import ActivityState, Message
 
 
 def activity_tell(*, user_ids: Iterable[int], kind: str, message: Message, actor_id: int) -> None:
     """Once the transaction commits, tell these people (each on all their sockets) that
-    `actor_id` mentioned them in, replied with, or reacted to `message`. Call only with
-    people who may see the message."""
-    targets = sorted(set(user_ids) - {actor_id})
-    if not targets:
-        return
-    text = encode({"type": "activity.new", "kind": kind, "message": message.pk,
-                   "conversation": message.conversation_id, "user": actor_id})
+    `actor_id` mentioned them in, replied with, or reacted to `message`: those of them,
+    but the actor, who may still see its conversation."""
+    from messaging.selectors import viewers_among
 
-    def send() -> None:
-        for user_id in targets:
-            group_send(user_group(user_id), {"type": USER_EVENT, "text": text})
-
-    transaction.on_commit(send)
-
-
-def may_see(user_id: int, conversation: Conversation) -> bool:
-    """Whether this person may still see the conversation (a member; or, in a public
-    channel, anyone but a guest or a bot), in one query."""
-    if Membership.objects.filter(user_id=user_id, conversation_id=conversation.pk).exists():
-        return True
-    return (conversation.kind == ConversationKind.PUBLIC and User.objects.filter(
-        pk=user_id, is_active=True, is_bot=False).exclude(role="guest").exists())
+    targets = set(user_ids) - {actor_id}
+    if targets:
+        targets = viewers_among(conversation=message.conversation, user_ids=targets)
+    users_event_on_commit(targets, {"type": "activity.new", "kind": kind, "message": message.pk,
+                                    "conversation": message.conversation_id, "user": actor_id})
 
 
 def activity_seen(*, actor: User) -> ActivityState:

@@ -40,7 +40,7 @@ from messaging.models import (
     UserGroup,
 )
 from messaging.payloads import PayloadRelated
-from messaging.services.activity import activity_tell, may_see
+from messaging.services.activity import activity_tell
 from messaging.services.conversations import lock_conversation, membership_of
 from messaging.services.receipts import receipts_tell
 from messaging.services.threads import threads_after_reply, threads_after_reply_deleted
@@ -262,9 +262,8 @@ def _create_locked(author: User, conversation_id: int, text: str, client_msg_id:
         root.last_reply_at = now
         root.save(update_fields=["thread_participants", "reply_count", "last_reply_at"])
         threads_after_reply(root=root, reply=message, mentioned=named)
-        if root.author_id != author.pk and may_see(root.author_id, conversation):
-            activity_tell(user_ids=[root.author_id], kind="reply", message=message,
-                          actor_id=author.pk)
+        activity_tell(user_ids=[root.author_id], kind="reply", message=message,
+                      actor_id=author.pk)
     if named:
         activity_tell(user_ids=named, kind="mention", message=message, actor_id=author.pk)
     # A new message has no reactions, previews or pin yet: its payload asks no query.
@@ -396,9 +395,8 @@ def reaction_add(*, actor: User, message_id: Any, emoji_value: Any) -> Reaction:
             return existing
         reaction = Reaction.objects.create(message=message, user=actor, emoji=value,
                                            message_author_id=message.author_id)
-        if message.author_id != actor.pk and may_see(message.author_id, message.conversation):
-            activity_tell(user_ids=[message.author_id], kind="reaction", message=message,
-                          actor_id=actor.pk)
+        activity_tell(user_ids=[message.author_id], kind="reaction", message=message,
+                      actor_id=actor.pk)
         event_record(conversation=message.conversation, event_type="reaction.added",
                      payload={"message_id": message.pk, "emoji": value, "user": actor.pk})
     return reaction

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-
 from accounts.models import User
-from core.live import USER_EVENT, encode, group_send, user_group
+from core.live import users_event_on_commit
 from messaging.models import Conversation
 
 
@@ -32,12 +30,4 @@ def receipts_tell(*, reader: User, conversation: Conversation, after: int, upto:
                                         upto_reply=upto)
         frame = {"type": "receipt.updated", "conversation": conversation.pk, "user": reader.pk,
                  "thread_root": thread_root_id, "last_read_reply": upto}
-    if not recipients:
-        return
-    text = encode(frame)
-
-    def send() -> None:
-        for user_id in recipients:
-            group_send(user_group(user_id), {"type": USER_EVENT, "text": text})
-
-    transaction.on_commit(send)
+    users_event_on_commit(recipients, frame)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.errors import InvalidInput
 from core.ids import row_id
-from core.live import USER_EVENT, encode, group_send, user_event_on_commit, user_group
+from core.live import user_event_on_commit
 from messaging.models import Message, ThreadFollow
 from messaging.services.receipts import receipts_tell
 
@@ -69,8 +69,7 @@ def thread_announce(root_id: int) -> None:
     from messaging.selectors import thread_states
 
     for user_id, state in thread_states(root_id=root_id).items():
-        frame = {"type": "thread.updated", **state}
-        group_send(user_group(user_id), {"type": USER_EVENT, "text": encode(frame)})
+        user_event_on_commit(user_id, {"type": "thread.updated", **state})  # at once: committed
 
 
 def thread_follow(*, actor: User, message_id: Any, following: Any) -> ThreadFollow:

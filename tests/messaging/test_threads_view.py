@@ -167,3 +167,27 @@ def test_followers_hear_of_a_reply_live_and_no_one_else(daphne_pair):
         (root.pk, 1, 1), (root.pk, 2, 2)]
     assert (read["unread_replies"], read["following"]) == (0, True)
     assert heard == []
+
+
+def test_who_hears_of_a_thread_is_who_may_see_it_for_every_role_and_kind(member):
+    """viewers_among (whom thread.updated and activity.new reach) says what
+    permissions.can_view says, person by person, for every role and kind of conversation."""
+    from messaging import permissions
+    from messaging.models import Membership
+    from tests.factories import CONVERSATION_KINDS, ROLES, make_conversation
+
+    for kind in CONVERSATION_KINDS:
+        conversation = make_conversation(kind, member, make_user())
+        people = [make_user(role) for role in ROLES] + [make_user(role) for role in ROLES]
+        for person in people[len(ROLES):]:  # the second of each role is a member
+            Membership.objects.get_or_create(user=person, conversation=conversation)
+        gone = make_user()
+        Membership.objects.create(user=gone, conversation=conversation)
+        gone.is_active = False
+        gone.save(update_fields=["is_active"])
+        people.append(gone)
+        expected = {p.pk for p in people if permissions.can_view(
+            p, conversation, Membership.objects.filter(user=p, conversation=conversation).first())}
+        assert selectors.viewers_among(conversation=conversation,
+                                       user_ids=[p.pk for p in people]) == expected
+        assert gone.pk not in expected and people[-2].pk in expected
