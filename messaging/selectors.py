@@ -212,6 +212,14 @@ def membership_list(*, user: User) -> list[ListedMembership]:
             for row in _membership_list_query.rows(user.pk)]
 
 
+def last_read_conversation(*, user: User) -> int | None:
+    """The conversation holding the newest message the person has read (ids grow with
+    time): where a new device opens when it remembers nothing. None before any reading."""
+    return (Membership.objects.filter(user_id=user.pk, last_read_message_id__gt=0,
+                                      conversation__archived_at__isnull=True)
+            .order_by("-last_read_message_id").values_list("conversation_id", flat=True).first())
+
+
 # Compiled once (core/compiled.py): every read-position POST asks it, and building
 # its two correlated subqueries cost more than running them.
 _unread_count_query = CompiledQuery(

@@ -10,6 +10,8 @@ from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 
 from accounts.api.serializers import MeSerializer
 from accounts.models import Organisation
+from core.client import module_graph
+from messaging import selectors
 from messaging.services import notifications
 
 
@@ -25,10 +27,14 @@ def home(request: HttpRequest) -> HttpResponse:
             "e2ee_policy": organisation.e2ee_policy,
             "read_receipts_enabled": organisation.read_receipts_enabled,
         },
+        # Where to open when this browser remembers nothing (boot.js asks for its messages
+        # before the client has loaded).
+        "open": selectors.last_read_conversation(user=request.user),
         "limits": {"upload_max_bytes": settings.FILE_UPLOAD_MAX_BYTES,
                    "heartbeat_seconds": settings.REALTIME_HEARTBEAT_SECONDS},
     }
-    return render(request, "messaging/app.html", {"bootstrap": bootstrap})
+    return render(request, "messaging/app.html",
+                  {"bootstrap": bootstrap, "modules": module_graph("js/app.js")})
 
 
 @csrf_exempt  # the signed token in the link is the credential; mail clients POST it bare

@@ -1,4 +1,5 @@
-"""The ASGI application daphne serves: HTTP through Django, WebSocket through Channels."""
+"""The ASGI application daphne serves: static files on the event loop (static_asgi.py),
+the rest of HTTP through Django, WebSocket through Channels."""
 
 import os
 
@@ -14,10 +15,12 @@ from accounts.websocket import WebSocketAuthMiddleware  # noqa: E402
 from realtime.transport import install as write_sockets_at_once  # noqa: E402
 from teamchat.memory import settle_after_startup  # noqa: E402
 from teamchat.routing import websocket_urlpatterns  # noqa: E402
+from teamchat.static_asgi import StaticFiles  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Static files on the event loop; everything else through Django.
+        "http": StaticFiles(django_asgi_app),
         "websocket": WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )

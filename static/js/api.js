@@ -24,11 +24,25 @@ export async function api(method, path, body) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(path.startsWith("/") ? path : `/api/v1/${path}`, init);
+  const early = method === "GET" && takeEarly(path);
+  const response = await (early || fetch(path.startsWith("/") ? path : `/api/v1/${path}`, init));
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
+}
+
+// An answer boot.js asked for while the page was still loading, taken once.
+function takeEarly(path) {
+  const early = globalThis.teamchatEarly;
+  const response = early && early.get(path);
+  if (response) early.delete(path);
+  return response;
+}
+
+// Once the client is up, answers asked for early and not taken are stale: drop them.
+export function forgetEarly() {
+  globalThis.teamchatEarly = null;
 }
 
 export const get = (path) => api("GET", path);

@@ -1,7 +1,8 @@
 // The web client's entry point: loads the state, opens the live connection, routes
 // between conversations and applies every event the server sends.
 
-import { get, getAll, post, del } from "./api.js";
+import { del, forgetEarly, get, getAll, post } from "./api.js";
+import { conversationToOpen, rememberOpen } from "./boot.js";
 import { Composer } from "./composer.js";
 import {
   applyTheme, browseChannelsDialog, confirmDialog, conversationSettingsDialog, createChannelDialog,
@@ -20,7 +21,15 @@ import {
   conversationName, emit, findMessage, isMutedConversation, mentionsMe, on, putMessage, state, timeline, userName,
 } from "./store.js";
 
-const LAST_OPEN_KEY = "teamchat.lastConversation";
+// Me and the people I have direct conversations with: whose presence the sidebar shows.
+function directPartners(conversations) {
+  const partners = new Set([state.me.id]);
+  for (const conversation of conversations) {
+    if (conversation.kind !== "direct") continue;
+    for (const id of conversation.members || []) partners.add(id);
+  }
+  return [...partners].slice(0, 500);
+}
 
 class App {
   async start() {
@@ -28,29 +37,27 @@ class App {
     state.me = bootstrap.me;
     state.organisation = bootstrap.organisation;
     state.limits = bootstrap.limits;
+    this.bootstrapOpen = bootstrap.open;
     applyTheme();
     matchMedia("(prefers-color-scheme: dark)").addEventListener("change", applyTheme);
     document.getElementById("org-name").textContent = state.organisation.name;
     this.drawMe();
 
-    const [users, conversations, groups, drafts, threads] = await Promise.all([
-      getAll("users/?limit=200"), get("conversations/"), get("usergroups/"), get("me/drafts/"),
-      get("me/threads/?limit=100"),
+    // What the first screen needs, asked at once (boot.js sent most of it already); the
+    // presence of direct partners as soon as the conversations name them.
+    const conversationsLoaded = get("conversations/");
+    const [users, conversations, groups, drafts, present] = await Promise.all([
+      getAll("users/?limit=200"), conversationsLoaded, get("usergroups/"), get("me/drafts/"),
+      conversationsLoaded.then((page) => get(`presence/?users=${directPartners(page.results).join(",")}`)),
     ]);
-    for (const thread of threads.results) if (thread.unread_replies) state.unreadThreads.add(thread.root);
-    this.countActivity();
     for (const draft of drafts.results) state.drafts.set(`${draft.conversation}.${draft.thread_root || 0}`, draft.text);
     for (const user of users) state.users.set(user.id, user);
     state.users.set(state.me.id, { ...state.users.get(state.me.id), ...state.me });
     for (const conversation of conversations.results) state.conversations.set(conversation.id, conversation);
-    for (const group of groups.results) if (group.members.includes(state.me.id)) state.myGroups.add(group.handle);
-    // Presence before the first paint: the socket's snapshot (in `ready`) comes later.
-    const partners = new Set([state.me.id]);
-    for (const conversation of conversations.results) {
-      if (conversation.kind !== "direct") continue;
-      for (const id of conversation.members || []) partners.add(id);
+    for (const group of groups.results) {
+      state.groupHandles.add(group.handle);
+      if (group.members.includes(state.me.id)) state.myGroups.add(group.handle);
     }
-    const present = await get(`presence/?users=${[...partners].slice(0, 500).join(",")}`);
     for (const entry of present.results) {
       // This tab is about to connect: you are online unless you set otherwise.
       const status = entry.user === state.me.id && entry.status === "offline" ? "online" : entry.status;
@@ -70,6 +77,7 @@ class App {
     });
     this.bindEvents();
     this.bindKeyboard();
+    this.followVisibleHeight();
     this.drawThreadsBadge();
     renderSidebar();
     this.updateTitle();
@@ -79,7 +87,18 @@ class App {
     app.removeAttribute("inert");
     app.removeAttribute("aria-busy");
     await this.route();
+    forgetEarly();
     app.dataset.state = "ready";
+    // The badges come after the first screen: they need answers it does not wait for.
+    this.countActivity();
+    this.countThreads();
+  }
+
+  async countThreads() {
+    let threads;
+    try { threads = await get("me/threads/?limit=100"); } catch { return; }
+    for (const thread of threads.results) if (thread.unread_replies) state.unreadThreads.add(thread.root);
+    this.drawThreadsBadge();
   }
 
   drawMe() {
@@ -133,10 +152,11 @@ class App {
   // --- Routing: #/c/<conversation>[/m/<message>] ---
 
   async route() {
-    const match = location.hash.match(/^#\/c\/(\d+)(?:\/m\/(\d+))?/);
-    let conversationId = match ? Number(match[1]) : Number(localStorage.getItem(`${LAST_OPEN_KEY}.${state.me.id}`));
-    const messageId = match && match[2] ? Number(match[2]) : null;
-    if (!conversationId || (!match && !state.conversations.has(conversationId))) {
+    const opening = conversationToOpen({ me: state.me, open: this.bootstrapOpen });
+    let conversationId = opening.conversation;
+    const messageId = opening.message;
+    const addressed = Boolean(location.hash.match(/^#\/c\/\d+/));
+    if (!conversationId || (!addressed && !state.conversations.has(conversationId))) {
       const first = navigationOrder()[0];
       if (!first) { this.showEmpty(); return; }
       conversationId = first;
@@ -180,7 +200,7 @@ class App {
     if (switching && state.current) this.composer.storeDraft();
     if (switching) this.keptUnread = null;
     state.current = conversationId;
-    localStorage.setItem(`${LAST_OPEN_KEY}.${state.me.id}`, String(conversationId));
+    rememberOpen(state.me.id, conversationId);
     if (!conversation.is_member) this.socket.subscribe(conversationId);
     this.drawHeader();
     renderSidebar();
@@ -223,6 +243,9 @@ class App {
     const prefix = conversation.kind === "direct" ? "" : conversation.kind === "private" ? "🔒 " : "# ";
     document.getElementById("conversation-title").textContent = prefix + name + (conversation.archived ? " (archived)" : "");
     document.getElementById("conversation-topic").textContent = conversation.topic || "";
+    const encryption = document.getElementById("conversation-encryption");
+    encryption.hidden = !conversation.encrypted;
+    encryption.title = "Only the members' browsers can read this conversation; the server stores it sealed.";
     document.getElementById("conversation").setAttribute("aria-label", `Conversation: ${name}`);
     document.getElementById("composer-input").placeholder = conversation.kind === "direct" ? `Message ${name}` : `Message #${name}`;
     document.getElementById("composer-label").textContent = conversation.kind === "direct" ? `Message ${name}` : `Message #${name}`;
@@ -664,6 +687,16 @@ class App {
       toggle.setAttribute("aria-expanded", String(open));
       if (open) document.querySelector("#conversation-nav a")?.focus();
     });
+  }
+
+  // An on-screen keyboard covers the bottom of the page where the browser does not resize
+  // it (iOS Safari): the page follows the visible part, so the composer stays above it.
+  followVisibleHeight() {
+    const viewport = window.visualViewport;
+    if (!viewport) return;
+    const follow = () => document.documentElement.style.setProperty("--visible-height", `${Math.round(viewport.height)}px`);
+    viewport.addEventListener("resize", follow);
+    follow();
   }
 
   bindKeyboard() {

@@ -8,6 +8,7 @@ import { del, get, patch, post, put, upload } from "./api.js";
 import { editSealed, isEncrypted, openedText, sealUpload, sendSealed } from "./e2ee.js";
 import { loadEmoji, openEmojiPicker, searchEmoji } from "./emoji.js";
 import { scheduleDialog } from "./later.js";
+import { loadMarkdown, renderMarkdown } from "./markdown.js";
 import { debounce, el, fileSize, uuid } from "./format.js";
 import { emit, state } from "./store.js";
 
@@ -310,10 +311,11 @@ export class Composer {
     const text = this.input.value;
     if (!text.trim()) { this.preview.textContent = "Nothing to preview."; return; }
     if (isEncrypted(this.target().conversation)) {
-      // Never sent to the server: encrypted messages are shown as plain text.
+      // Never sent to the server: rendered here, as the people who open it will see it.
+      await loadMarkdown();
       this.preview.classList.add("message-body");
       this.preview.replaceChildren(el("p", { class: "result-detail" }, "Previewed in your browser; the server never sees this text."),
-        ...text.split("\n").flatMap((line, index) => (index ? [el("br"), line] : [line])));
+        renderMarkdown(text));
       return;
     }
     try {

@@ -38,6 +38,22 @@ function actions(...buttons) {
 
 const e2eeAllowed = () => ["allowed", "required"].includes(state.organisation.e2ee_policy);
 
+// What a new conversation's dialog says of end-to-end encryption, by the organisation's
+// policy: nothing where the choice is offered, a line where it is off or decided already.
+function encryptionHint(kind) {
+  const policy = state.organisation.e2ee_policy;
+  if (policy === "off") {
+    return el("p", { class: "result-detail encryption-hint" }, "End-to-end encryption is off in this organisation. ",
+      ["owner", "admin"].includes(state.me.role)
+        ? el("a", { href: "/console/settings/" }, "Turn it on in the console")
+        : "An admin can turn it on in the console.");
+  }
+  if (policy === "required" && kind === "direct") {
+    return el("p", { class: "result-detail encryption-hint" }, "This conversation will be end-to-end encrypted: your organisation requires it.");
+  }
+  return null;
+}
+
 export function createChannelDialog() {
   const name = el("input", { type: "text", name: "name", required: true, maxlength: "80", autofocus: true, placeholder: "e.g. product-launch", pattern: "[a-z0-9][a-z0-9_-]*" });
   const topic = el("input", { type: "text", name: "topic", maxlength: "250" });
@@ -60,7 +76,7 @@ export function createChannelDialog() {
   el("label", {}, "Name", name),
   el("label", {}, "Topic (optional)", topic),
   el("label", { class: "inline" }, kind, "Make it private: only invited people can see it"),
-  e2eeAllowed() ? el("label", { class: "inline" }, encrypted, "End-to-end encrypted (private; the server cannot read or search it)") : null,
+  e2eeAllowed() ? el("label", { class: "inline" }, encrypted, "End-to-end encrypted (private; the server cannot read or search it)") : encryptionHint("channel"),
   error, actions(el("button", { type: "submit", class: "primary" }, "Create")));
   show([form]);
 }
@@ -100,7 +116,7 @@ export function newDirectDialog() {
   } },
   el("h2", { id: "dialog-title" }, "Start a conversation"), search, chips, results,
   // Under the "required" policy every direct conversation is encrypted anyway.
-  state.organisation.e2ee_policy === "allowed" ? el("label", { class: "inline" }, encrypted, "End-to-end encrypted") : null, error,
+  state.organisation.e2ee_policy === "allowed" ? el("label", { class: "inline" }, encrypted, "End-to-end encrypted") : encryptionHint("direct"), error,
   actions(el("button", { type: "submit", class: "primary" }, "Start")));
   show([form]);
   draw();

@@ -6,6 +6,7 @@
 import { get, patch, post, put } from "./api.js";
 import * as box from "./crypto.js";
 import { el, fileSize } from "./format.js";
+import { loadMarkdown, renderMarkdown } from "./markdown.js";
 import { emit, on, state, userName } from "./store.js";
 
 const KEY_FRAMES = new Set(["e2ee.key_rotated", "e2ee.key_shared", "e2ee.key_requested", "e2ee.identity_key", "member.joined", "member.left"]);
@@ -283,16 +284,23 @@ export function openedText(message) {
   return body && !body.error ? body.text : "";
 }
 
-// Draw a message's body: text only, never HTML (Markdown is not rendered here).
+// Draw a message's body: its Markdown rendered in this browser (markdown.js); as plain
+// lines for the moment it takes the renderer to load, then drawn again.
 export function drawBody(node, message) {
   const body = openedBody(message);
   node.classList.add("e2ee-body");
   if (!body) node.textContent = "🔒 Decrypting…";
   else if (body.error) node.textContent = `🔒 ${body.error}`;
   else {
-    const lines = body.text.split("\n");
-    node.replaceChildren(...lines.flatMap((line, index) => (index ? [el("br"), line] : [line])));
+    const rendered = renderMarkdown(body.text);
+    if (rendered) { node.replaceChildren(rendered); return; }
+    node.replaceChildren(...plainLines(body.text));
+    loadMarkdown().then(() => scheduleRedraw(message.conversation));
   }
+}
+
+function plainLines(text) {
+  return text.split("\n").flatMap((line, index) => (index ? [el("br"), line] : [line]));
 }
 
 export function filesBlock(message) {

@@ -175,6 +175,9 @@ export function continues(previous, message) {
     && !message.thread_root === !previous.thread_root);
 }
 
+// How close to the top of the loaded history a reader gets before the page before it loads.
+const NEAR_TOP_PX = 300;
+
 export class TimelineView {
   constructor() {
     this.scroller = document.getElementById("messages");
@@ -183,11 +186,24 @@ export class TimelineView {
     this.conversationId = null;
     this.newLineAfterSeq = null;
     this.loadingOlder = false;
+    // An observation can be older than the page: one made while "Loading…" showed may
+    // arrive after the messages were drawn and scrolled to the newest. Measure again.
     this.observer = new IntersectionObserver((entries) => {
-      if (entries.some((entry) => entry.isIntersecting)) this.loadOlder();
-    }, { root: this.scroller, rootMargin: "300px 0px 0px 0px" });
+      if (entries.some((entry) => entry.isIntersecting) && this.nearTop()) this.loadOlder();
+    }, { root: this.scroller, rootMargin: `${NEAR_TOP_PX}px 0px 0px 0px` });
     this.observer.observe(this.sentinel);
-    this.scroller.addEventListener("scroll", () => { if (this.atBottom()) emit("timeline-bottom", {}); }, { passive: true });
+    this.scroller.addEventListener("scroll", () => {
+      this.stuckToBottom = this.atBottom();
+      if (this.stuckToBottom) emit("timeline-bottom", {});
+    }, { passive: true });
+    // A reader at the newest message stays there when the list gets shorter (an on-screen
+    // keyboard opening, the composer growing): the newest stays in sight above the composer.
+    this.stuckToBottom = true;
+    new ResizeObserver(() => { if (this.stuckToBottom) this.scrollToBottom(); }).observe(this.scroller);
+  }
+
+  nearTop() {
+    return this.sentinel.getBoundingClientRect().bottom >= this.scroller.getBoundingClientRect().top - NEAR_TOP_PX;
   }
 
   atBottom() {

@@ -13,21 +13,26 @@ function directPartner(conversation) {
   return others.length === 1 ? others[0] : null;
 }
 
-function item(conversation) {
+// The entry drawn for each conversation and what it was drawn from: a render redraws only
+// the entries whose inputs changed (with hundreds of conversations, drawing them all on
+// every event cost more than the rest of the first screen).
+const drawn = new Map(); // conversation id -> { key, node }
+const collator = new Intl.Collator();
+
+function item(conversation, name) {
   const unread = conversation.unread_count || 0;
   const mentions = conversation.mention_count || 0;
   const muted = isMutedConversation(conversation);
-  const name = conversationName(conversation);
+  const partner = conversation.kind === "direct" ? directPartner(conversation) : null;
+  const status = partner ? state.presence.get(partner)?.status || "offline" : null;
+  const current = conversation.id === state.current;
+  const key = JSON.stringify([name, conversation.kind, unread, mentions, muted, partner, status, current]);
+  const cached = drawn.get(conversation.id);
+  if (cached && cached.key === key) return cached.node;
   let prefix;
-  if (conversation.kind === "direct") {
-    const partner = directPartner(conversation);
-    const status = partner ? state.presence.get(partner)?.status || "offline" : "group";
-    prefix = partner
-      ? el("span", { class: "presence-dot", dataset: { status }, role: "img", "aria-label": status })
-      : el("span", { class: "nav-prefix", "aria-hidden": "true" }, "👥");
-  } else {
-    prefix = el("span", { class: "nav-prefix", "aria-hidden": "true" }, conversation.kind === "private" ? "🔒" : "#");
-  }
+  if (partner) prefix = el("span", { class: "presence-dot", dataset: { status }, role: "img", "aria-label": status });
+  else if (conversation.kind === "direct") prefix = el("span", { class: "nav-prefix", "aria-hidden": "true" }, "👥");
+  else prefix = el("span", { class: "nav-prefix", "aria-hidden": "true" }, conversation.kind === "private" ? "🔒" : "#");
   const showBadge = mentions > 0 || (unread > 0 && conversation.kind === "direct");
   const badgeCount = conversation.kind === "direct" ? unread : mentions;
   const label = [name, conversation.kind === "private" ? "private channel" : null,
@@ -36,25 +41,34 @@ function item(conversation) {
   const classes = ["nav-item"];
   if (unread && !muted) classes.push("unread");
   if (muted) classes.push("muted");
-  return el("li", {},
+  const node = el("li", {},
     el("a", {
       class: classes.join(" "), href: `#/c/${conversation.id}`, "aria-label": label,
-      "aria-current": conversation.id === state.current ? "page" : null, dataset: { conversation: conversation.id },
+      "aria-current": current ? "page" : null, dataset: { conversation: conversation.id },
     }, prefix, el("span", { class: "nav-label" }, name),
     showBadge ? el("span", { class: `badge${muted ? " quiet" : ""}`, "aria-hidden": "true" }, String(badgeCount)) : null));
+  drawn.set(conversation.id, { key, node });
+  return node;
+}
+
+function fill(list, entries) {
+  const nodes = entries.map(([conversation, name]) => item(conversation, name));
+  const children = list.children;
+  if (children.length === nodes.length && nodes.every((node, index) => children[index] === node)) return;
+  list.replaceChildren(...nodes);
 }
 
 export function renderSidebar() {
-  const conversations = sortedConversations();
-  const starred = conversations.filter((c) => c.membership?.starred);
-  const byName = (a, b) => conversationName(a).localeCompare(conversationName(b));
-  const channels = conversations.filter((c) => c.kind !== "direct" && !c.membership?.starred).sort(byName);
-  const directs = conversations.filter((c) => c.kind === "direct" && !c.membership?.starred)
-    .sort((a, b) => (b.last_message_at || b.created_at).localeCompare(a.last_message_at || a.created_at));
+  const named = sortedConversations().map((conversation) => [conversation, conversationName(conversation)]);
+  const byName = (a, b) => collator.compare(a[1], b[1]);
+  const starred = named.filter(([c]) => c.membership?.starred).sort(byName);
+  const channels = named.filter(([c]) => c.kind !== "direct" && !c.membership?.starred).sort(byName);
+  const directs = named.filter(([c]) => c.kind === "direct" && !c.membership?.starred)
+    .sort(([a], [b]) => (b.last_message_at || b.created_at).localeCompare(a.last_message_at || a.created_at));
   document.getElementById("starred-section").hidden = !starred.length;
-  document.getElementById("starred-list").replaceChildren(...starred.sort(byName).map(item));
-  document.getElementById("channel-list").replaceChildren(...channels.map(item));
-  document.getElementById("direct-list").replaceChildren(...directs.map(item));
+  fill(document.getElementById("starred-list"), starred);
+  fill(document.getElementById("channel-list"), channels);
+  fill(document.getElementById("direct-list"), directs);
 }
 
 // The conversations in sidebar order, for keyboard navigation.

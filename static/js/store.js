@@ -23,6 +23,7 @@ export const state = {
   typing: new Map(),         // conversation id -> Map(user id -> expires at ms)
   presence: new Map(),       // user id -> presence frame
   myGroups: new Set(),       // handles of user groups I belong to
+  groupHandles: new Set(),   // handles of every user group (mentions in encrypted messages)
   unreadThreads: new Set(),  // roots of followed threads with replies I have not read
   drafts: new Map(),         // "conversation.threadRoot" (0: the conversation) -> text kept on the server
   tab: Math.random().toString(36).slice(2, 14), // this tab, so that its own draft news is known as such

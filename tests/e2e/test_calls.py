@@ -237,3 +237,21 @@ def test_someone_who_declined_joins_the_call_going_on_and_can_join_again(people,
                ).to_be_visible()
     expect(join).to_be_hidden()
     expect(c.page.get_by_role("button", name="Start an audio call")).to_be_visible()
+
+
+def test_a_one_to_one_call_ends_when_the_other_person_closes_their_tab(people, off_loop):
+    """Leaving by the button is not the only way out: the other person closes the tab (or
+    loses the network) and the call ends at once for the one left, with the reason."""
+    _, _, a, b = two_people(people, off_loop)
+    a.page.get_by_role("button", name="Start an audio call").click()
+    b.page.get_by_role("button", name="Accept the audio call from Ana Lopez").click()
+    for person in (a, b):
+        person.page.wait_for_function(CONNECTED, timeout=20000)
+
+    b.page.close()
+    expect(a.page.locator("#call-overlay")).to_be_hidden(timeout=10000)
+    expect(a.page.locator("#toast")).to_contain_text("Ben Okafor's connection was lost.")
+    assert a.page.evaluate("window.teamchat.calls.peerConnections().length") == 0
+    record = off_loop(lambda: CallRecord.objects.get())
+    assert record.end_reason == "dropped" and record.ended_at is not None
+    assert not a.errors

@@ -295,3 +295,70 @@ def test_an_encrypted_message_sent_offline_arrives_once_and_its_text_never_touch
     expect(message_item(a.page, SECRET)).not_to_contain_text("Sending…", timeout=20000)
     stored = list(Message.objects.filter(conversation=conversation).values_list("text", flat=True))
     assert stored == ["", ""]  # two messages, each sealed: the second sent once
+
+
+MARKDOWN = ("**Board** vote on _Friday_, ~~Thursday~~ :rocket:\n"
+            "ask @**Ben Okafor**, see https://example.com/deck and `git tag v2`\n\n"
+            "- first\n- second\n\n<img src=x onerror=alert(1)> [bad](javascript:alert(1))")
+
+
+def test_encrypted_messages_render_markdown_and_the_header_says_encrypted(people, off_loop):
+    """Markdown is rendered in the browser (the server never reads the text) like any other
+    message: emphasis, strikethrough, emoji shortcodes, a mention chip, links that open
+    apart, code and lists; raw HTML and script links stay text. The header says the
+    conversation is encrypted; an ordinary one says nothing of the kind."""
+    off_loop(set_policy, "allowed")
+    ana, ben = (off_loop(make_user, name=name) for name in ("Ana Lopez", "Ben Okafor"))
+    sealed = off_loop(lambda: messaging.conversation_create(
+        actor=ana, kind="private", name="board", encrypted=True, member_ids=[ben.pk]))
+    plain = off_loop(lambda: messaging.conversation_create(
+        actor=ana, kind="private", name="lunch", member_ids=[ben.pk]))
+    a, b = people(ana), people(ben)
+    for person in (a, b):
+        person.go(sealed.pk)
+        unlock(person)
+    expect(a.page.locator("#conversation-encryption")).to_be_visible()
+    a.send(MARKDOWN)
+    item = message_item(b.page, "Board")
+    expect(item).to_be_visible(timeout=20000)
+    body = item.locator(".message-body")
+    expect(body.locator("strong")).to_have_text("Board")
+    expect(body.locator("em")).to_have_text("Friday")
+    expect(body.locator("s, del")).to_have_text("Thursday")
+    expect(body).to_contain_text("🚀")
+    expect(body.locator(f'.mention[data-user-id="{ben.pk}"]')).to_have_text("@Ben Okafor")
+    link = body.locator('a[href="https://example.com/deck"]')
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_attribute("rel", "noopener noreferrer nofollow")
+    expect(body.locator("code")).to_have_text("git tag v2")
+    expect(body.locator("li")).to_have_count(2)
+    # What would be markup stays text; nothing ran.
+    expect(body.locator("img")).to_have_count(0)
+    expect(body).to_contain_text("<img src=x onerror=alert(1)>")
+    expect(body.locator('a[href^="javascript"]')).to_have_count(0)
+    assert Message.objects.filter(conversation=sealed, seq__gt=0).get().text == ""
+
+    b.go(plain.pk)
+    expect(b.page.locator("#conversation-title")).to_contain_text("lunch")
+    expect(b.page.locator("#conversation-encryption")).to_be_hidden()
+    assert not a.errors and not b.errors
+
+
+@pytest.mark.parametrize(("policy", "role", "hint"), [
+    ("off", "member", "An admin can turn it on in the console."),
+    ("off", "admin", "Turn it on in the console"),
+    ("required", "member", "your organisation requires it"),
+])
+def test_the_new_conversation_dialog_says_when_encryption_is_available(people, off_loop, policy,
+                                                                         role, hint):
+    off_loop(set_policy, policy)
+    ana = off_loop(make_user, name="Ana Lopez", role=role)
+    off_loop(make_user, name="Ben Okafor")
+    a = people(ana)
+    a.page.click("#new-direct")
+    dialog = a.page.locator("dialog[open]")
+    expect(dialog.locator(".encryption-hint")).to_contain_text(hint)
+    expect(dialog.locator("#direct-encrypted")).to_have_count(0)
+    if role == "admin":
+        expect(dialog.locator('.encryption-hint a[href="/console/settings/"]')).to_be_visible()
+    assert not a.errors
