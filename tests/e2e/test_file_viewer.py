@@ -234,3 +234,68 @@ def test_video_and_audio_still_play_in_the_message(people, off_loop, tmp_path):
         })""")
         assert player.evaluate("player => player.duration") > 1
     expect(page.locator("#file-viewer[open]")).to_have_count(0)  # playing opens no viewer
+
+
+def test_an_encrypted_picture_opens_in_the_viewer_decrypted_in_the_browser(people, off_loop):
+    from messaging import services as messaging
+    from tests.e2e.test_e2ee import escrow_key, unlock
+    from tests.e2ee.helpers import set_policy
+
+    off_loop(set_policy, "allowed", escrow_key()[1])
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    conversation = off_loop(lambda: messaging.conversation_direct_open(
+        actor=ana, member_ids=[ben.pk], encrypted=True)[0])
+    a, b = people(ana), people(ben)
+    a.go(conversation.pk)
+    unlock(a)
+    b.go(conversation.pk)
+    unlock(b)
+    a.page.set_input_files("#file-input", files=[{"name": "whiteboard.png", "mimeType": "image/png",
+                                                  "buffer": png_bytes((400, 300), "teal")}])
+    expect(a.page.locator("#upload-list progress")).to_have_count(0, timeout=20000)
+    a.send("the whiteboard")
+
+    card = message_item(b.page, "the whiteboard").get_by_role("button", name="View whiteboard.png")
+    expect(card).to_be_visible(timeout=20000)
+    card.click()
+    viewer = b.page.get_by_role("dialog", name="whiteboard.png")
+    expect(viewer).to_be_visible()
+    image = viewer.get_by_role("img", name="whiteboard.png")
+    expect(image).to_have_js_property("complete", True)
+    assert image.evaluate("img => img.naturalWidth") == 400
+    assert image.get_attribute("src").startswith("blob:")  # the server only has ciphertext
+    expect(viewer.get_by_role("button", name="Download whiteboard.png")).to_be_visible()
+    expect(viewer.get_by_role("link", name=re.compile("in a new tab"))).to_be_hidden()
+    b.page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+    expect(card).to_be_focused()
+
+
+def test_on_a_phone_in_dark_mode_the_viewer_fills_the_screen_with_big_controls(
+        people, off_loop, artifacts, tmp_path):
+    ana = off_loop(make_user, name="Ana Lopez")
+    channel = off_loop(make_channel, ana, "pictures")
+    first, second = tmp_path / "sunset.png", tmp_path / "harbour.png"
+    first.write_bytes(sunset_png())
+    second.write_bytes(png_bytes((300, 200), "navy"))
+    a = people(ana)
+    page = a.page
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.emulate_media(color_scheme="dark")
+    a.go(channel.pk)
+    send_files(page, [first], "The sunset")
+    send_files(page, [second], "The harbour")
+    expect(message_item(page, "The harbour").locator(".file-image img")).to_be_visible()
+    message_item(page, "The sunset").locator(".file-image").click()
+    viewer = page.get_by_role("dialog", name="sunset.png")
+    expect(viewer).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    box = viewer.bounding_box()
+    assert (box["width"], box["height"]) == (390, 800)
+    controls = [c.bounding_box() for c in viewer.locator("button, a").all() if c.is_visible()]
+    page.screenshot(path=str(artifacts / "file-viewer-phone-dark.png"))
+    assert len(controls) >= 7 and min(min(c["width"], c["height"]) for c in controls) >= 44
+    assert all(c["x"] >= 0 and c["x"] + c["width"] <= 390 for c in controls)
+    viewer.get_by_role("button", name="Next file").click()
+    expect(page.get_by_role("dialog", name="harbour.png")).to_be_visible()
+    expect(page.locator("#viewer-position")).to_have_text("2 of 2")
