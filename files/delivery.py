@@ -17,6 +17,7 @@ from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from files.media import INLINE_TYPES
 
 SANDBOX_CSP = "default-src 'none'; sandbox"
+PDF_CSP = "default-src 'none'; frame-ancestors 'self'"
 
 
 def _disposition(kind: str, name: str) -> str:
@@ -45,9 +46,13 @@ def serve(field: FieldFile, *, name: str, content_type: str, download: bool) -> 
         response = FileResponse(field.open("rb"), content_type=served_type)
     response["Content-Disposition"] = disposition
     response["X-Content-Type-Options"] = "nosniff"
-    # The PDF viewer cannot run in a sandbox; a PDF still loads nothing else.
-    response["Content-Security-Policy"] = ("default-src 'none'" if inline and content_type ==
-                                           "application/pdf" else SANDBOX_CSP)
+    if inline and content_type == "application/pdf":
+        # The PDF viewer cannot run in a sandbox; a PDF still loads nothing else. The
+        # client's file viewer frames it, so our own pages (and only they) may.
+        response["Content-Security-Policy"] = PDF_CSP
+        response["X-Frame-Options"] = "SAMEORIGIN"
+    else:
+        response["Content-Security-Policy"] = SANDBOX_CSP
     response["Cache-Control"] = "private, max-age=3600"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response

@@ -17,6 +17,7 @@ import { bindSearchHelp, SearchCompletion } from "./search.js";
 import { navigationOrder, renderSidebar } from "./sidebar.js";
 import { CallManager } from "./calls.js";
 import { RealtimeClient } from "./socket.js";
+import { viewerOpen } from "./viewer.js";
 import {
   conversationName, emit, findMessage, isMutedConversation, mentionsMe, on, putMessage, state, timeline, userName,
 } from "./store.js";
@@ -708,7 +709,7 @@ class App {
       } else if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
         event.preventDefault();
         this.step(event.key === "ArrowDown" ? 1 : -1, event.shiftKey);
-      } else if (event.key === "Escape" && !document.getElementById("dialog").open && !document.getElementById("side-panel").hidden
+      } else if (event.key === "Escape" && !document.getElementById("dialog").open && !viewerOpen() && !document.getElementById("side-panel").hidden
         && !event.target.closest("textarea")) {
         this.panel.close();
       }

@@ -8,6 +8,7 @@ import * as box from "./crypto.js";
 import { el, fileSize } from "./format.js";
 import { loadMarkdown, renderMarkdown } from "./markdown.js";
 import { emit, on, state, userName } from "./store.js";
+import { openViewer } from "./viewer.js";
 
 const KEY_FRAMES = new Set(["e2ee.key_rotated", "e2ee.key_shared", "e2ee.key_requested", "e2ee.identity_key", "member.joined", "member.left"]);
 const identity = { value: null, loading: null };
@@ -303,31 +304,60 @@ function plainLines(text) {
   return text.split("\n").flatMap((line, index) => (index ? [el("br"), line] : [line]));
 }
 
+// Pictures a browser shows safely from a blob: URL (never SVG), as the server's safelist.
+const VIEWABLE_IMAGES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
 export function filesBlock(message) {
   const body = openedBody(message);
   if (!body || body.error || !body.files.length) return null;
   const stored = new Map((message.files || []).map((file) => [file.id, file]));
-  return el("div", { class: "message-files" }, body.files.filter((file) => stored.has(file.id)).map((file) => el("button", {
-    type: "button", class: "file-card e2ee-file", "aria-label": `Download ${file.name}`,
-    onclick: () => downloadFile(stored.get(file.id), file),
-  }, el("span", { class: "file-icon", "aria-hidden": "true" }, "🔒"),
-  el("span", {}, el("span", { class: "file-name" }, file.name), el("br"),
-    el("span", { class: "file-detail" }, `${fileSize(file.size)} · decrypted in your browser`)))));
+  const files = body.files.filter((file) => stored.has(file.id));
+  // Pictures open in the file viewer, decrypted when shown; the rest download.
+  const pictures = files.filter((file) => VIEWABLE_IMAGES.has(file.type));
+  const items = pictures.map((file) => ({
+    id: `sealed-${file.id}`, name: file.name, size: file.size, kind: "image",
+    load: async () => {
+      const url = URL.createObjectURL(await decryptFile(stored.get(file.id), file, file.type));
+      return { url, revoke: () => URL.revokeObjectURL(url) };
+    },
+    download: () => downloadFile(stored.get(file.id), file),
+  }));
+  return el("div", { class: "message-files" }, files.map((file) => {
+    const picture = pictures.indexOf(file);
+    const card = (label, detail, onclick, extra = {}) => el("button", {
+      type: "button", class: "file-card e2ee-file", "aria-label": label, onclick, ...extra,
+    }, el("span", { class: "file-icon", "aria-hidden": "true" }, "🔒"),
+    el("span", {}, el("span", { class: "file-name" }, file.name), el("br"),
+      el("span", { class: "file-detail" }, `${fileSize(file.size)} · ${detail}`)));
+    if (picture >= 0) {
+      return card(`View ${file.name}`, "picture, decrypted in your browser",
+        (event) => openViewer(items, picture, event.currentTarget), { "aria-haspopup": "dialog", dataset: { fileId: items[picture].id } });
+    }
+    return card(`Download ${file.name}`, "decrypted in your browser", () => downloadFile(stored.get(file.id), file));
+  }));
+}
+
+async function decryptFile(stored, file, type) {
+  const response = await fetch(`/api/v1/files/${stored.id}/download?download=1`, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`The download failed (${response.status}).`);
+  try {
+    const plain = await box.openFile(await response.arrayBuffer(), file.key, file.nonce);
+    return new Blob([plain], { type: type || "application/octet-stream" });
+  } catch (error) {
+    throw error.name === "OperationError" ? new Error("This file could not be decrypted.") : error;
+  }
 }
 
 async function downloadFile(stored, file) {
   try {
-    const response = await fetch(`/api/v1/files/${stored.id}/download?download=1`, { credentials: "same-origin" });
-    if (!response.ok) throw new Error(`The download failed (${response.status}).`);
-    const plain = await box.openFile(await response.arrayBuffer(), file.key, file.nonce);
-    const url = URL.createObjectURL(new Blob([plain], { type: file.type || "application/octet-stream" }));
+    const url = URL.createObjectURL(await decryptFile(stored, file, file.type));
     const link = el("a", { href: url, download: file.name, hidden: true });
     document.body.append(link);
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
   } catch (error) {
-    emit("toast", { text: error.name === "OperationError" ? "This file could not be decrypted." : error.message });
+    emit("toast", { text: error.message });
   }
 }
 

@@ -7,6 +7,7 @@ import { openEmojiPicker } from "./emoji.js";
 import { remindDialog } from "./later.js";
 import { clock, dayKey, dayLabel, el, fileSize, fullTime, initials } from "./format.js";
 import { emit, findMessage, mentionsMe, putMessage, state, timeline, userName } from "./store.js";
+import { itemForFile, openViewer, plainClick, viewable } from "./viewer.js";
 
 const GROUP_WITHIN_MS = 5 * 60 * 1000;
 
@@ -46,13 +47,40 @@ function reactionsBar(message) {
 
 function filesBlock(message) {
   if (!message.files || !message.files.length) return null;
-  return el("div", { class: "message-files" }, message.files.map(fileView));
+  return el("div", { class: "message-files" }, message.files.map((file) => fileView(file, message)));
 }
 
-export function fileView(file) {
+// The pictures and PDFs the viewer steps through from `message`: those of the messages
+// loaded in its conversation (or, for a reply only in its thread, the thread), in order.
+function viewerItems(message) {
+  const entry = timeline(message.conversation);
+  const thread = state.threads.get(message.thread_root || message.id);
+  let messages = [message];
+  if (entry.byId.has(message.id)) messages = entry.ids.map((id) => entry.byId.get(id));
+  else if (thread && (thread.byId.has(message.id) || thread.root?.id === message.id)) {
+    messages = [thread.root, ...thread.ids.map((id) => thread.byId.get(id))];
+  }
+  return messages.filter((item) => item && !item.deleted && !item.encrypted)
+    .flatMap((item) => (item.files || []).filter(viewable).map(itemForFile));
+}
+
+function openInViewer(event, file, message) {
+  if (!plainClick(event)) return; // Ctrl-click and the like open the file in a new tab
+  event.preventDefault();
+  let items = viewerItems(message);
+  let index = items.findIndex((item) => item.id === file.id);
+  if (index < 0) { items = [itemForFile(file)]; index = 0; }
+  openViewer(items, index, event.currentTarget);
+}
+
+export function fileView(file, message) {
   const label = `${file.name} (${fileSize(file.size)})`;
+  const opens = (extra) => ({
+    href: file.url, target: "_blank", rel: "noopener", "aria-haspopup": "dialog", dataset: { fileId: file.id },
+    onclick: (event) => openInViewer(event, file, message), ...extra,
+  });
   if (file.kind === "image" && file.url) {
-    return el("a", { class: "file-image", href: file.url, target: "_blank", rel: "noopener", title: label },
+    return el("a", opens({ class: "file-image", title: label }),
       el("img", { src: file.thumbnail_url || file.url, alt: file.name, loading: "lazy",
         width: file.preview_width || undefined, height: file.preview_height || undefined }));
   }
@@ -62,10 +90,16 @@ export function fileView(file) {
   if (file.kind === "audio" && file.url) {
     return el("div", { class: "file-audio" }, el("audio", { src: file.url, controls: true, preload: "none", "aria-label": file.name }));
   }
-  return el("a", { class: "file-card", href: file.download_url || file.url, download: file.name },
-    el("span", { class: "file-icon", "aria-hidden": "true" }, "📄"),
-    el("span", {}, el("span", { class: "file-name" }, file.name), el("br"),
-      el("span", { class: "file-detail" }, `${fileSize(file.size)} · ${file.content_type}`)));
+  const caption = el("span", { class: "file-caption" }, el("span", { class: "file-name" }, file.name), el("br"),
+    el("span", { class: "file-detail" }, `${fileSize(file.size)} · ${file.kind === "pdf" ? "PDF" : file.content_type}`));
+  if (file.kind === "pdf" && file.url && file.thumbnail_url) {
+    return el("a", opens({ class: "file-pdf" }),
+      el("img", { src: file.thumbnail_url, alt: "", loading: "lazy",
+        width: file.preview_width || undefined, height: file.preview_height || undefined }), caption);
+  }
+  const icon = el("span", { class: "file-icon", "aria-hidden": "true" }, "📄");
+  if (file.kind === "pdf" && file.url) return el("a", opens({ class: "file-card" }), icon, caption);
+  return el("a", { class: "file-card", href: file.download_url || file.url, download: file.name }, icon, caption);
 }
 
 function previewCards(message) {

@@ -120,6 +120,7 @@ def test_a_png_named_exe_is_an_image_and_html_named_png_is_a_download(member):
     shown = client.get(png["url"])
     assert shown["Content-Type"] == "image/png"
     assert shown["Content-Disposition"].startswith("inline;")
+    assert shown["X-Frame-Options"] == "DENY"  # only PDFs may be framed, by the viewer
     for dangerous, expected_type in ((html, "text/html"), (svg, "image/svg+xml")):
         assert dangerous["content_type"] == expected_type
         assert dangerous["kind"] == "file"
@@ -197,6 +198,13 @@ def test_pdf_and_video_get_previews(member, django_capture_on_commit_callbacks):
     pdf_response = client.get(pdf["url"])
     assert pdf_response["Content-Type"] == "application/pdf"
     assert pdf_response["Content-Disposition"].startswith("inline;")
+    # The file viewer frames it: our own pages may, no other site may.
+    assert pdf_response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'self'"
+    assert pdf_response["X-Frame-Options"] == "SAMEORIGIN"
+    downloaded = client.get(pdf["download_url"])
+    assert downloaded["Content-Disposition"].startswith("attachment;")
+    assert "sandbox" in downloaded["Content-Security-Policy"]
+    assert downloaded["X-Frame-Options"] == "DENY"
     assert video["kind"] == "video"
     meta = client.get(f"/api/v1/files/{video['id']}/").json()
     assert (meta["width"], meta["height"]) == (64, 48)
