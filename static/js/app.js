@@ -9,6 +9,7 @@ import {
 } from "./dialogs.js";
 import { drawBar as drawEncryptionBar, openedText, prepare as prepareEncryption } from "./e2ee.js";
 import { debounce, el, initials, plainText } from "./format.js";
+import { icon } from "./icons.js";
 import { reminderDue, scheduledFailed } from "./later.js";
 import { TimelineView } from "./messages.js";
 import { SidePanel } from "./panel.js";
@@ -220,8 +221,8 @@ class App {
   drawHeader() {
     const conversation = state.conversations.get(state.current);
     const name = conversationName(conversation);
-    const prefix = conversation.kind === "direct" ? "" : conversation.kind === "private" ? "🔒 " : "# ";
-    document.getElementById("conversation-title").textContent = prefix + name + (conversation.archived ? " (archived)" : "");
+    const prefix = { public: ["# "], private: [icon("lock"), " "] }[conversation.kind] || [];
+    document.getElementById("conversation-title").replaceChildren(...prefix, name + (conversation.archived ? " (archived)" : ""));
     document.getElementById("conversation-topic").textContent = conversation.topic || "";
     document.getElementById("conversation").setAttribute("aria-label", `Conversation: ${name}`);
     document.getElementById("composer-input").placeholder = conversation.kind === "direct" ? `Message ${name}` : `Message #${name}`;

@@ -3,6 +3,7 @@
 
 import { ApiError, del, get, patch, post, put } from "./api.js";
 import { el } from "./format.js";
+import { icon, iconButton } from "./icons.js";
 import { conversationName, emit, state } from "./store.js";
 
 const dialog = () => document.getElementById("dialog");
@@ -76,7 +77,7 @@ export function newDirectDialog() {
   const encrypted = el("input", { type: "checkbox", name: "encrypted", id: "direct-encrypted" });
   const draw = () => {
     chips.replaceChildren(...[...chosen.values()].map((user) => el("span", { class: "chip" }, user.display_name,
-      el("button", { type: "button", class: "icon-button", "aria-label": `Remove ${user.display_name}`, onclick: () => { chosen.delete(user.id); draw(); } }, "✕"))));
+      iconButton(`Remove ${user.display_name}`, "x", { onclick: () => { chosen.delete(user.id); draw(); } }))));
     const needle = search.value.trim().toLowerCase();
     const people = [...state.users.values()].filter((user) => user.id !== state.me.id && user.is_active && !chosen.has(user.id)
       && (!needle || user.display_name.toLowerCase().includes(needle) || user.email.toLowerCase().includes(needle))).slice(0, 30);
@@ -156,7 +157,7 @@ export async function browseChannelsDialog() {
       emit("conversation-added", { conversation: channel });
       closeDialog();
       location.hash = `#/c/${channel.id}`;
-    } }, el("span", { "aria-hidden": "true" }, channel.kind === "private" ? "🔒" : "#"), channel.name,
+    } }, channel.kind === "private" ? icon("lock") : el("span", { "aria-hidden": "true" }, "#"), channel.name,
     el("span", { class: "result-detail" }, `${channel.member_count} member${channel.member_count === 1 ? "" : "s"}${channel.is_member ? " · joined" : ""}${channel.topic ? ` · ${channel.topic}` : ""}`)))));
     if (!page.results.length) results.replaceChildren(el("li", { class: "empty-state" }, "No channels match."));
   };

@@ -6,6 +6,7 @@ import { drawBody as drawSealedBody, filesBlock as sealedFilesBlock } from "./e2
 import { openEmojiPicker } from "./emoji.js";
 import { remindDialog } from "./later.js";
 import { clock, dayKey, dayLabel, el, fileSize, fullTime, initials } from "./format.js";
+import { icon, iconButton } from "./icons.js";
 import { emit, findMessage, mentionsMe, putMessage, state, timeline, userName } from "./store.js";
 
 const GROUP_WITHIN_MS = 5 * 60 * 1000;
@@ -63,7 +64,7 @@ export function fileView(file) {
     return el("div", { class: "file-audio" }, el("audio", { src: file.url, controls: true, preload: "none", "aria-label": file.name }));
   }
   return el("a", { class: "file-card", href: file.download_url || file.url, download: file.name },
-    el("span", { class: "file-icon", "aria-hidden": "true" }, "📄"),
+    el("span", { class: "file-icon" }, icon("file")),
     el("span", {}, el("span", { class: "file-name" }, file.name), el("br"),
       el("span", { class: "file-detail" }, `${fileSize(file.size)} · ${file.content_type}`)));
 }
@@ -78,8 +79,8 @@ function previewCards(message) {
       card.description ? el("p", {}, card.description) : null))));
 }
 
-function actionButton(label, symbol, handler) {
-  return el("button", { type: "button", class: "icon-button", "aria-label": label, title: label, onclick: handler }, symbol);
+function actionButton(label, name, handler) {
+  return iconButton(label, name, { onclick: handler });
 }
 
 function messageActions(message, { inThread }) {
@@ -88,19 +89,19 @@ function messageActions(message, { inThread }) {
   const member = conversation && conversation.is_member && !conversation.archived;
   const actions = [];
   if (member) {
-    actions.push(actionButton("Add reaction", "😊", (event) => openEmojiPicker(event.currentTarget, (emoji) => toggleReaction(message, emoji, false))));
-    if (!inThread && !message.thread_root) actions.push(actionButton("Reply in thread", "💬", () => emit("open-thread", { rootId: message.id })));
-    if (message.author === state.me.id) actions.push(actionButton("Edit message", "✏️", () => emit("edit-message", { message })));
-    actions.push(actionButton(message.pinned ? "Unpin message" : "Pin message", "📌", () => togglePin(message)));
+    actions.push(actionButton("Add reaction", "smile", (event) => openEmojiPicker(event.currentTarget, (emoji) => toggleReaction(message, emoji, false))));
+    if (!inThread && !message.thread_root) actions.push(actionButton("Reply in thread", "reply", () => emit("open-thread", { rootId: message.id })));
+    if (message.author === state.me.id) actions.push(actionButton("Edit message", "pencil", () => emit("edit-message", { message })));
+    actions.push(actionButton(message.pinned ? "Unpin message" : "Pin message", "pin", () => togglePin(message)));
     if (!inThread && (!message.thread_root || message.also_in_channel)) {
-      actions.push(actionButton("Mark unread", "🔵", () => emit("mark-unread", { message })));
+      actions.push(actionButton("Mark unread", "unread", () => emit("mark-unread", { message })));
     }
   }
-  actions.push(actionButton("Remind me", "⏰", () => remindDialog(message)));
-  actions.push(actionButton("Save for later", "🔖", () => post(`messages/${message.id}/save/`).then(() => emit("toast", { text: "Saved for later." }))));
-  actions.push(actionButton("Copy link to message", "🔗", () => navigator.clipboard.writeText(messageLink(message)).then(
+  actions.push(actionButton("Remind me", "alarm", () => remindDialog(message)));
+  actions.push(actionButton("Save for later", "bookmark", () => post(`messages/${message.id}/save/`).then(() => emit("toast", { text: "Saved for later." }))));
+  actions.push(actionButton("Copy link to message", "link", () => navigator.clipboard.writeText(messageLink(message)).then(
     () => emit("toast", { text: "Link copied." }), () => emit("toast", { text: messageLink(message) }))));
-  if (member && canDelete(message)) actions.push(actionButton("Delete message", "🗑", () => emit("delete-message", { message })));
+  if (member && canDelete(message)) actions.push(actionButton("Delete message", "trash", () => emit("delete-message", { message })));
   return el("div", { class: "message-actions", role: "toolbar", "aria-label": "Message actions" }, actions);
 }
 
@@ -113,7 +114,7 @@ export function renderMessage(message, { grouped = false, inThread = false } = {
   if (mentionsMe(message)) classes.push("mentions-me");
   const body = el("div", { class: "message-body" });
   if (message.deleted) body.textContent = "This message was deleted.";
-  else if (message.pending) body.textContent = [message.text, ...(message.files || []).map((file) => `📎 ${file.name}`)].filter(Boolean).join(" ");
+  else if (message.pending) body.append(message.text || "", ...(message.files || []).flatMap((file) => [" ", icon("paperclip"), ` ${file.name}`]));
   else if (message.encrypted) drawSealedBody(body, message); // decrypted in this browser, shown as text
   else body.innerHTML = message.html; // sanitised on the server (nh3); never built from raw input here
   const meta = el("div", { class: "message-meta" },
@@ -124,7 +125,7 @@ export function renderMessage(message, { grouped = false, inThread = false } = {
         el("time", { datetime: message.created_at }, clock(message.created_at))));
   const notes = [];
   if (message.edited_at && !message.deleted) notes.push(el("span", { class: "message-note", title: fullTime(message.edited_at) }, "(edited)"));
-  if (message.pinned) notes.push(el("span", { class: "message-note" }, "📌 pinned"));
+  if (message.pinned) notes.push(el("span", { class: "message-note" }, icon("pin"), " pinned"));
   if (message.thread_root && !inThread) notes.push(el("span", { class: "message-note" }, "replied to a thread"));
   let threadButton = null;
   if (!inThread && message.thread && message.thread.reply_count) {

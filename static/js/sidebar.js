@@ -2,6 +2,7 @@
 // unread and mention badges.
 
 import { el } from "./format.js";
+import { icon } from "./icons.js";
 import { conversationName, isMutedConversation, state } from "./store.js";
 
 export function sortedConversations() {
@@ -24,9 +25,9 @@ function item(conversation) {
     const status = partner ? state.presence.get(partner)?.status || "offline" : "group";
     prefix = partner
       ? el("span", { class: "presence-dot", dataset: { status }, role: "img", "aria-label": status })
-      : el("span", { class: "nav-prefix", "aria-hidden": "true" }, "👥");
+      : el("span", { class: "nav-prefix" }, icon("users"));
   } else {
-    prefix = el("span", { class: "nav-prefix", "aria-hidden": "true" }, conversation.kind === "private" ? "🔒" : "#");
+    prefix = el("span", { class: "nav-prefix", "aria-hidden": "true" }, conversation.kind === "private" ? icon("lock") : "#");
   }
   const showBadge = mentions > 0 || (unread > 0 && conversation.kind === "direct");
   const badgeCount = conversation.kind === "direct" ? unread : mentions;
