@@ -10,6 +10,7 @@ import {
 import { drawBar as drawEncryptionBar, openedText, prepare as prepareEncryption } from "./e2ee.js";
 import { debounce, el, initials, plainText } from "./format.js";
 import { icon } from "./icons.js";
+import { isTyping, shortcutsDialog } from "./keyboard.js";
 import { reminderDue, scheduledFailed } from "./later.js";
 import { TimelineView } from "./messages.js";
 import { SidePanel } from "./panel.js";
@@ -628,6 +629,7 @@ class App {
     on("timeline-bottom", () => this.markRead());
     on("mark-unread", ({ message }) => this.markUnread(message));
     on("e2ee-decrypted", ({ conversation }) => this.refreshViews(conversation));
+    on("open-shortcuts", shortcutsDialog);
 
     window.addEventListener("hashchange", () => this.route());
     document.addEventListener("visibilitychange", () => { if (!document.hidden) this.markRead(); });
@@ -676,6 +678,9 @@ class App {
       } else if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
         event.preventDefault();
         this.step(event.key === "ArrowDown" ? 1 : -1, event.shiftKey);
+      } else if (event.key === "?" && !modifier && !isTyping(event.target) && !document.getElementById("dialog").open) {
+        event.preventDefault();
+        shortcutsDialog();
       } else if (event.key === "Escape" && !document.getElementById("dialog").open && !document.getElementById("side-panel").hidden
         && !event.target.closest("textarea")) {
         this.panel.close();

@@ -7,10 +7,12 @@ import { icon, iconButton } from "./icons.js";
 import { conversationName, emit, state } from "./store.js";
 
 const dialog = () => document.getElementById("dialog");
+let opener = null;
 
 function show(children, { onClose } = {}) {
   const node = dialog();
-  const opener = document.activeElement;
+  // A dialog opened from a dialog takes its place, and gives focus back where the first was opened.
+  if (!node.open) opener = document.activeElement;
   node.replaceChildren(...children);
   node.onclose = () => { node.replaceChildren(); if (onClose) onClose(); if (opener && opener.focus) opener.focus(); };
   if (!node.open) node.showModal();
@@ -475,6 +477,8 @@ export function settingsDialog(initialTab = "profile") {
     el("div", { class: "dialog-body" }, el("div", { class: "actions" }, console,
       el("form", { method: "post", action: "/accounts/logout/", class: "inline-form" }, el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] || "" }),
         el("button", { type: "submit", class: "secondary" }, "Sign out")),
+      el("button", { type: "button", class: "secondary", onclick: () => emit("open-shortcuts") },
+        icon("keyboard"), " Keyboard shortcuts"),
       el("button", { type: "button", class: "primary", onclick: closeDialog }, "Close")))]);
   select(initialTab);
 }

@@ -7,6 +7,7 @@ import { openEmojiPicker } from "./emoji.js";
 import { remindDialog } from "./later.js";
 import { clock, dayKey, dayLabel, el, fileSize, fullTime, initials } from "./format.js";
 import { icon, iconButton } from "./icons.js";
+import { MessageKeys } from "./keyboard.js";
 import { emit, findMessage, mentionsMe, putMessage, state, timeline, userName } from "./store.js";
 
 const GROUP_WITHIN_MS = 5 * 60 * 1000;
@@ -79,8 +80,9 @@ function previewCards(message) {
       card.description ? el("p", {}, card.description) : null))));
 }
 
-function actionButton(label, name, handler) {
-  return iconButton(label, name, { onclick: handler });
+// `action` names the button for the keys on a focused message (keyboard.js).
+function actionButton(action, label, name, handler) {
+  return iconButton(label, name, { onclick: handler, dataset: { action } });
 }
 
 function messageActions(message, { inThread }) {
@@ -89,19 +91,19 @@ function messageActions(message, { inThread }) {
   const member = conversation && conversation.is_member && !conversation.archived;
   const actions = [];
   if (member) {
-    actions.push(actionButton("Add reaction", "smile", (event) => openEmojiPicker(event.currentTarget, (emoji) => toggleReaction(message, emoji, false))));
-    if (!inThread && !message.thread_root) actions.push(actionButton("Reply in thread", "reply", () => emit("open-thread", { rootId: message.id })));
-    if (message.author === state.me.id) actions.push(actionButton("Edit message", "pencil", () => emit("edit-message", { message })));
-    actions.push(actionButton(message.pinned ? "Unpin message" : "Pin message", "pin", () => togglePin(message)));
+    actions.push(actionButton("react", "Add reaction", "smile", (event) => openEmojiPicker(event.currentTarget, (emoji) => toggleReaction(message, emoji, false))));
+    if (!inThread && !message.thread_root) actions.push(actionButton("reply", "Reply in thread", "reply", () => emit("open-thread", { rootId: message.id })));
+    if (message.author === state.me.id) actions.push(actionButton("edit", "Edit message", "pencil", () => emit("edit-message", { message })));
+    actions.push(actionButton("pin", message.pinned ? "Unpin message" : "Pin message", "pin", () => togglePin(message)));
     if (!inThread && (!message.thread_root || message.also_in_channel)) {
-      actions.push(actionButton("Mark unread", "unread", () => emit("mark-unread", { message })));
+      actions.push(actionButton("unread", "Mark unread", "unread", () => emit("mark-unread", { message })));
     }
   }
-  actions.push(actionButton("Remind me", "alarm", () => remindDialog(message)));
-  actions.push(actionButton("Save for later", "bookmark", () => post(`messages/${message.id}/save/`).then(() => emit("toast", { text: "Saved for later." }))));
-  actions.push(actionButton("Copy link to message", "link", () => navigator.clipboard.writeText(messageLink(message)).then(
+  actions.push(actionButton("remind", "Remind me", "alarm", () => remindDialog(message)));
+  actions.push(actionButton("save", "Save for later", "bookmark", () => post(`messages/${message.id}/save/`).then(() => emit("toast", { text: "Saved for later." }))));
+  actions.push(actionButton("link", "Copy link to message", "link", () => navigator.clipboard.writeText(messageLink(message)).then(
     () => emit("toast", { text: "Link copied." }), () => emit("toast", { text: messageLink(message) }))));
-  if (member && canDelete(message)) actions.push(actionButton("Delete message", "trash", () => emit("delete-message", { message })));
+  if (member && canDelete(message)) actions.push(actionButton("delete", "Delete message", "trash", () => emit("delete-message", { message })));
   return el("div", { class: "message-actions", role: "toolbar", "aria-label": "Message actions" }, actions);
 }
 
@@ -112,7 +114,8 @@ export function renderMessage(message, { grouped = false, inThread = false } = {
   if (message.deleted) classes.push("message-deleted");
   if (message.pending) classes.push(message.failed ? "failed" : "pending");
   if (mentionsMe(message)) classes.push("mentions-me");
-  const body = el("div", { class: "message-body" });
+  const id = message.pending ? `pending-${message.client_msg_id}` : `${inThread ? "thread-" : ""}msg-${message.id}`;
+  const body = el("div", { class: "message-body", id: `${id}-body` });
   if (message.deleted) body.textContent = "This message was deleted.";
   else if (message.pending) body.append(message.text || "", ...(message.files || []).flatMap((file) => [" ", icon("paperclip"), ` ${file.name}`]));
   else if (message.encrypted) drawSealedBody(body, message); // decrypted in this browser, shown as text
@@ -140,8 +143,9 @@ export function renderMessage(message, { grouped = false, inThread = false } = {
       el("button", { type: "button", class: "link-button", onclick: () => emit("outbox-discard", { id: message.client_msg_id }) }, "Discard"));
   }
   return el("li", {
-    class: classes.join(" "), id: message.pending ? `pending-${message.client_msg_id}` : `${inThread ? "thread-" : ""}msg-${message.id}`,
-    dataset: { id: message.id || "", author: message.author }, "aria-label": `${author}, ${message.pending ? "sending" : clock(message.created_at)}`,
+    class: classes.join(" "), id, dataset: { id: message.id || "", author: message.author },
+    // Focused, a message reads as its author and time, then its text.
+    "aria-label": `${author}, ${message.pending ? "sending" : clock(message.created_at)}`, "aria-describedby": body.id,
   },
   grouped ? el("span", { class: "message-gutter-time", "aria-hidden": "true" }, message.pending ? "" : clock(message.created_at)) : avatar(message.author),
   el("div", { class: "message-content" }, meta, body, notes.length ? el("div", {}, notes) : null,
@@ -181,6 +185,7 @@ export class TimelineView {
     this.scroller = document.getElementById("messages");
     this.list = document.getElementById("message-list");
     this.sentinel = document.getElementById("history-sentinel");
+    this.keys = new MessageKeys(this.list, { older: () => this.loadOlder() });
     this.conversationId = null;
     this.newLineAfterSeq = null;
     this.loadingOlder = false;
@@ -267,8 +272,7 @@ export class TimelineView {
     if (!node) return;
     node.scrollIntoView({ block: "center" });
     node.classList.add("highlight");
-    node.tabIndex = -1;
-    node.focus({ preventScroll: true });
+    this.keys.focus(node, { preventScroll: true });
     setTimeout(() => node.classList.remove("highlight"), 4000);
   }
 
@@ -302,7 +306,7 @@ export class TimelineView {
       items.push(renderMessage({ ...pending, pending: true, failed: pending.status === "failed", author: state.me.id, created_at: new Date().toISOString() }));
     }
     if (!items.length) items.push(el("li", { class: "empty-state" }, "No messages yet. Say hello!"));
-    this.list.replaceChildren(...items);
+    this.keys.draw(items);
   }
 
   // A message arrived or changed: redraw keeping the reader's place (or the bottom).

@@ -9,6 +9,7 @@ import { searchOpened } from "./e2ee.js";
 import { debounce, el } from "./format.js";
 import { icon, iconButton } from "./icons.js";
 import { editScheduledDialog, remindDialog, scheduleDialog, showTime } from "./later.js";
+import { MessageKeys } from "./keyboard.js";
 import { avatar, continues, renderMessage } from "./messages.js";
 import { searchResult, syntaxHelp } from "./search.js";
 import { conversationName, emit, putMessage, state, userName } from "./store.js";
@@ -53,6 +54,7 @@ export class SidePanel {
     if (this.threadRoot !== rootId) return;
     const list = el("ol", { class: "message-list", id: "thread-list" });
     const log = el("div", { class: "thread-log", role: "log", "aria-label": "Thread" }, list);
+    this.threadKeys = new MessageKeys(list);
     const alsoSend = el("input", { type: "checkbox", id: "thread-also" });
     const form = el("form", { class: "composer", id: "thread-composer", autocomplete: "off" },
       el("div", { class: "composer-mode", hidden: true }, el("span", {}, "Editing reply"),
@@ -104,7 +106,7 @@ export class SidePanel {
     for (const pending of this.socket.pending(thread.root.conversation, this.threadRoot)) {
       items.push(renderMessage({ ...pending, pending: true, failed: pending.status === "failed", author: state.me.id, created_at: new Date().toISOString() }, { inThread: true }));
     }
-    list.replaceChildren(...items);
+    this.threadKeys.draw(items);
     list.lastElementChild?.scrollIntoView({ block: "end" });
     if (!document.hidden) this.markThreadRead();
   }

@@ -9,9 +9,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SPRITE = ROOT / "static" / "icons.svg"
-# icon("name"), iconButton(label, "name", …), actionButton(label, "name", …) in the JS,
-# {% icon "name" %} in templates, and raw #i-name anywhere.
-JS_CALL = re.compile(r"\b(?:icon|iconButton|actionButton)\(")
+# icon("name"), iconButton(label, "name", …), actionButton(action, label, "name", …) in
+# the JS, {% icon "name" %} in templates, and raw #i-name anywhere.
+JS_CALL = re.compile(r"\b(icon|iconButton|actionButton)\(")
+NAMES_BEFORE_THE_ICON = {"icon": 0, "iconButton": 0, "actionButton": 1}  # actionButton("edit", …)
 NAME = re.compile(r'"([a-z][a-z-]*)"')
 TEMPLATE_TAG = re.compile(r'{%\s*icon\s+"([a-z][a-z-]*)"\s*%}')
 RAW = re.compile(r"#i-([a-z][a-z-]*)")
@@ -41,8 +42,10 @@ def referenced() -> dict[str, set[str]]:
     names: dict[str, set[str]] = {}
     for path in (ROOT / "static" / "js").glob("*.js"):
         text = path.read_text()
-        found = {name for call in JS_CALL.finditer(text)
-                 for name in NAME.findall(top_level_arguments(text, call.end()))}
+        found = set()
+        for call in JS_CALL.finditer(text):
+            literals = NAME.findall(top_level_arguments(text, call.end()))
+            found.update(literals[NAMES_BEFORE_THE_ICON[call[1]]:])
         names[path.name] = found | set(RAW.findall(text))
     for path in (ROOT / "templates").rglob("*.html"):
         text = path.read_text()
