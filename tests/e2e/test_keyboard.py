@@ -24,12 +24,18 @@ def focused(page) -> str | None:
     return page.evaluate(FOCUSED_MESSAGE)
 
 
-def test_the_message_list_is_one_tab_stop_and_the_arrows_move_through_it(people, off_loop):
+@pytest.fixture
+def launch(people, off_loop):
+    """Ana's browser on #launch, its ten messages shown; with their ids, oldest first."""
     ana, channel, ids = off_loop(scenario)
     a = people(ana)
     a.go(channel.pk)
-    page = a.page
-    expect(page.locator("#message-list .message")).to_have_count(10)
+    expect(a.page.locator("#message-list .message")).to_have_count(10)
+    return a.page, ids
+
+
+def test_the_message_list_is_one_tab_stop_and_the_arrows_move_through_it(launch):
+    page, ids = launch
     assert page.locator("#message-list [tabindex='0']").count() == 1
 
     # From the header's last button to the message box: the ten messages (with their
@@ -75,12 +81,8 @@ def test_the_message_list_is_one_tab_stop_and_the_arrows_move_through_it(people,
     expect(page.locator(f"#{described}")).to_have_text("Step 0 of the launch plan")
 
 
-def test_letters_act_on_the_focused_message(people, off_loop):
-    ana, channel, ids = off_loop(scenario)
-    a = people(ana)
-    a.go(channel.pk)
-    page = a.page
-    expect(page.locator("#message-list .message")).to_have_count(10)
+def test_letters_act_on_the_focused_message(launch):
+    page, ids = launch
     page.focus("#composer-input")
     page.keyboard.press("Shift+Tab")
     assert focused(page) == ids[-1]  # Ana's own (odd steps are hers)
@@ -104,12 +106,8 @@ def test_letters_act_on_the_focused_message(people, off_loop):
     assert focused(page) == ids[-1]
 
 
-def test_question_mark_lists_the_shortcuts_and_esc_returns(people, off_loop):
-    ana, channel, ids = off_loop(scenario)
-    a = people(ana)
-    a.go(channel.pk)
-    page = a.page
-    expect(page.locator("#message-list .message")).to_have_count(10)
+def test_question_mark_lists_the_shortcuts_and_esc_returns(launch):
+    page, ids = launch
 
     page.fill("#composer-input", "what?")  # typing a question mark is only typing
     expect(page.locator("#dialog")).to_be_hidden()
