@@ -10,6 +10,8 @@ import {
 } from "./dialogs.js";
 import { drawBar as drawEncryptionBar, openedText, prepare as prepareEncryption } from "./e2ee.js";
 import { debounce, el, initials, plainText } from "./format.js";
+import { icon } from "./icons.js";
+import { isTyping, shortcutsDialog } from "./keyboard.js";
 import { reminderDue, scheduledFailed } from "./later.js";
 import { TimelineView } from "./messages.js";
 import { SidePanel } from "./panel.js";
@@ -241,8 +243,8 @@ class App {
   drawHeader() {
     const conversation = state.conversations.get(state.current);
     const name = conversationName(conversation);
-    const prefix = conversation.kind === "direct" ? "" : conversation.kind === "private" ? "🔒 " : "# ";
-    document.getElementById("conversation-title").textContent = prefix + name + (conversation.archived ? " (archived)" : "");
+    const prefix = { public: ["# "], private: [icon("lock"), " "] }[conversation.kind] || [];
+    document.getElementById("conversation-title").replaceChildren(...prefix, name + (conversation.archived ? " (archived)" : ""));
     document.getElementById("conversation-topic").textContent = conversation.topic || "";
     const encryption = document.getElementById("conversation-encryption");
     encryption.hidden = !conversation.encrypted;
@@ -651,6 +653,7 @@ class App {
     on("timeline-bottom", () => this.markRead());
     on("mark-unread", ({ message }) => this.markUnread(message));
     on("e2ee-decrypted", ({ conversation }) => this.refreshViews(conversation));
+    on("open-shortcuts", shortcutsDialog);
 
     window.addEventListener("hashchange", () => this.route());
     document.addEventListener("visibilitychange", () => { if (!document.hidden) this.markRead(); });
@@ -709,6 +712,9 @@ class App {
       } else if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
         event.preventDefault();
         this.step(event.key === "ArrowDown" ? 1 : -1, event.shiftKey);
+      } else if (event.key === "?" && !modifier && !isTyping(event.target) && !document.getElementById("dialog").open) {
+        event.preventDefault();
+        shortcutsDialog();
       } else if (event.key === "Escape" && !document.getElementById("dialog").open && !viewerOpen() && !document.getElementById("side-panel").hidden
         && !event.target.closest("textarea")) {
         this.panel.close();

@@ -6,6 +6,7 @@
 import { get, getAll } from "./api.js";
 import { callInviteDialog } from "./dialogs.js";
 import { el, initials } from "./format.js";
+import { icon } from "./icons.js";
 import { conversationName, emit, on, state, userName } from "./store.js";
 
 const SPEAKING_LEVEL = 0.04;  // RMS of the waveform above which someone counts as speaking
@@ -53,13 +54,13 @@ export class CallManager {
     this.status = el("p", { class: "call-status", id: "call-status", role: "status", "aria-live": "polite" });
     this.grid = el("div", { class: "call-grid", id: "call-grid" });
     this.muteButton = el("button", { type: "button", class: "call-control", id: "call-mute", "aria-pressed": "false",
-      "aria-label": "Mute microphone", onclick: () => this.toggleMute() }, "🎙");
+      "aria-label": "Mute microphone", title: "Mute microphone", onclick: () => this.toggleMute() }, icon("mic"));
     this.cameraButton = el("button", { type: "button", class: "call-control", id: "call-camera", "aria-pressed": "false",
-      "aria-label": "Turn camera off", onclick: () => this.toggleCamera() }, "📷");
+      "aria-label": "Turn camera off", title: "Turn camera off", onclick: () => this.toggleCamera() }, icon("video"));
     this.screenButton = el("button", { type: "button", class: "call-control", id: "call-screen", "aria-pressed": "false",
-      "aria-label": "Share your screen", onclick: () => this.toggleScreen() }, "🖥");
+      "aria-label": "Share your screen", title: "Share your screen", onclick: () => this.toggleScreen() }, icon("monitor"));
     this.leaveButton = el("button", { type: "button", class: "call-control call-leave", id: "call-leave",
-      "aria-label": "Leave the call", onclick: () => this.hangUp() }, "✆ Leave");
+      "aria-label": "Leave the call", onclick: () => this.hangUp() }, icon("hang-up"), " Leave");
     this.title = el("h2", { class: "call-title", id: "call-title" }, "Call");
     this.overlay = el("section", { class: "call-overlay", id: "call-overlay", "aria-labelledby": "call-title", hidden: true },
       el("header", { class: "call-header" }, this.title, this.status),
@@ -507,13 +508,15 @@ export class CallManager {
   // --- Controls ---
 
   drawControls() {
-    this.muteButton.setAttribute("aria-pressed", String(this.muted));
-    this.muteButton.setAttribute("aria-label", this.muted ? "Unmute microphone" : "Mute microphone");
-    this.muteButton.textContent = this.muted ? "🔇" : "🎙";
-    this.cameraButton.setAttribute("aria-pressed", String(this.cameraOff));
-    this.cameraButton.setAttribute("aria-label", this.cameraOff ? "Turn camera on" : "Turn camera off");
-    this.screenButton.setAttribute("aria-pressed", String(Boolean(this.screen)));
-    this.screenButton.setAttribute("aria-label", this.screen ? "Stop sharing your screen" : "Share your screen");
+    const draw = (button, pressed, label) => {
+      button.setAttribute("aria-pressed", String(pressed));
+      button.setAttribute("aria-label", label);
+      button.title = label;
+    };
+    draw(this.muteButton, this.muted, this.muted ? "Unmute microphone" : "Mute microphone");
+    this.muteButton.replaceChildren(icon(this.muted ? "mic-off" : "mic"));
+    draw(this.cameraButton, this.cameraOff, this.cameraOff ? "Turn camera on" : "Turn camera off");
+    draw(this.screenButton, Boolean(this.screen), this.screen ? "Stop sharing your screen" : "Share your screen");
     const mine = this.grid.querySelector(`[data-user="${state.me.id}"]`);
     if (mine) this.showMedia(state.me.id, this.mediaState());
   }

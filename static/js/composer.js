@@ -10,6 +10,7 @@ import { loadEmoji, openEmojiPicker, searchEmoji } from "./emoji.js";
 import { scheduleDialog } from "./later.js";
 import { loadMarkdown, renderMarkdown } from "./markdown.js";
 import { debounce, el, fileSize, uuid } from "./format.js";
+import { iconButton } from "./icons.js";
 import { emit, state } from "./store.js";
 
 const DRAFT_PREFIX = "teamchat.draft.";
@@ -466,11 +467,11 @@ export class Composer {
         el("div", { class: "upload-row" },
           el("span", { class: "upload-name", title: item.local.name }, item.local.name),
           el("span", {}, fileSize(item.local.size)),
-          el("button", { type: "button", class: "icon-button", "aria-label": `Remove ${item.local.name}`, onclick: () => {
+          iconButton(`Remove ${item.local.name}`, "x", { onclick: () => {
             item.controller.abort();
             this.uploads = this.uploads.filter((entry) => entry !== item);
             this.drawUploads();
-          } }, "✕")),
+          } })),
         item.state === "uploading" ? el("progress", { max: "1", value: String(item.progress), "aria-label": `Uploading ${item.local.name}` }) : null,
         item.state === "failed" ? el("span", {}, item.error) : null);
     }));

@@ -3,13 +3,16 @@
 
 import { ApiError, del, get, patch, post, put } from "./api.js";
 import { el } from "./format.js";
+import { icon, iconButton } from "./icons.js";
 import { conversationName, emit, state } from "./store.js";
 
 const dialog = () => document.getElementById("dialog");
+let opener = null;
 
 function show(children, { onClose } = {}) {
   const node = dialog();
-  const opener = document.activeElement;
+  // A dialog opened from a dialog takes its place, and gives focus back where the first was opened.
+  if (!node.open) opener = document.activeElement;
   node.replaceChildren(...children);
   node.onclose = () => { node.replaceChildren(); if (onClose) onClose(); if (opener && opener.focus) opener.focus(); };
   if (!node.open) node.showModal();
@@ -92,7 +95,7 @@ export function newDirectDialog() {
   const encrypted = el("input", { type: "checkbox", name: "encrypted", id: "direct-encrypted" });
   const draw = () => {
     chips.replaceChildren(...[...chosen.values()].map((user) => el("span", { class: "chip" }, user.display_name,
-      el("button", { type: "button", class: "icon-button", "aria-label": `Remove ${user.display_name}`, onclick: () => { chosen.delete(user.id); draw(); } }, "✕"))));
+      iconButton(`Remove ${user.display_name}`, "x", { onclick: () => { chosen.delete(user.id); draw(); } }))));
     const needle = search.value.trim().toLowerCase();
     const people = [...state.users.values()].filter((user) => user.id !== state.me.id && user.is_active && !chosen.has(user.id)
       && (!needle || user.display_name.toLowerCase().includes(needle) || user.email.toLowerCase().includes(needle))).slice(0, 30);
@@ -172,7 +175,7 @@ export async function browseChannelsDialog() {
       emit("conversation-added", { conversation: channel });
       closeDialog();
       location.hash = `#/c/${channel.id}`;
-    } }, el("span", { "aria-hidden": "true" }, channel.kind === "private" ? "🔒" : "#"), channel.name,
+    } }, channel.kind === "private" ? icon("lock") : el("span", { "aria-hidden": "true" }, "#"), channel.name,
     el("span", { class: "result-detail" }, `${channel.member_count} member${channel.member_count === 1 ? "" : "s"}${channel.is_member ? " · joined" : ""}${channel.topic ? ` · ${channel.topic}` : ""}`)))));
     if (!page.results.length) results.replaceChildren(el("li", { class: "empty-state" }, "No channels match."));
   };
@@ -490,6 +493,8 @@ export function settingsDialog(initialTab = "profile") {
     el("div", { class: "dialog-body" }, el("div", { class: "actions" }, console,
       el("form", { method: "post", action: "/accounts/logout/", class: "inline-form" }, el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] || "" }),
         el("button", { type: "submit", class: "secondary" }, "Sign out")),
+      el("button", { type: "button", class: "secondary", onclick: () => emit("open-shortcuts") },
+        icon("keyboard"), " Keyboard shortcuts"),
       el("button", { type: "button", class: "primary", onclick: closeDialog }, "Close")))]);
   select(initialTab);
 }

@@ -7,6 +7,7 @@ import { get, patch, post, put } from "./api.js";
 import * as box from "./crypto.js";
 import { el, fileSize } from "./format.js";
 import { loadMarkdown, renderMarkdown } from "./markdown.js";
+import { icon } from "./icons.js";
 import { emit, on, state, userName } from "./store.js";
 import { openViewer } from "./viewer.js";
 
@@ -290,8 +291,8 @@ export function openedText(message) {
 export function drawBody(node, message) {
   const body = openedBody(message);
   node.classList.add("e2ee-body");
-  if (!body) node.textContent = "🔒 Decrypting…";
-  else if (body.error) node.textContent = `🔒 ${body.error}`;
+  if (!body) node.replaceChildren(icon("lock"), " Decrypting…");
+  else if (body.error) node.replaceChildren(icon("lock"), ` ${body.error}`);
   else {
     const rendered = renderMarkdown(body.text);
     if (rendered) { node.replaceChildren(rendered); return; }
@@ -326,7 +327,7 @@ export function filesBlock(message) {
     const picture = pictures.indexOf(file);
     const card = (label, detail, onclick, extra = {}) => el("button", {
       type: "button", class: "file-card e2ee-file", "aria-label": label, onclick, ...extra,
-    }, el("span", { class: "file-icon", "aria-hidden": "true" }, "🔒"),
+    }, el("span", { class: "file-icon" }, icon("lock")),
     el("span", {}, el("span", { class: "file-name" }, file.name), el("br"),
       el("span", { class: "file-detail" }, `${fileSize(file.size)} · ${detail}`)));
     if (picture >= 0) {
@@ -438,10 +439,10 @@ export function drawBar(conversation) {
   bar.hidden = false;
   const changed = warnings.get(conversation.id) || [];
   bar.replaceChildren(
-    el("span", {}, "🔒 End-to-end encrypted: only the members' browsers can read it. The server cannot search it (search here covers the messages loaded in this browser), notifications carry no text, and previews are made in your browser. "),
+    el("span", {}, icon("lock"), " End-to-end encrypted: only the members' browsers can read it. The server cannot search it (search here covers the messages loaded in this browser), notifications carry no text, and previews are made in your browser. "),
     el("button", { type: "button", class: "link-button", id: "e2ee-safety-button", onclick: () => safetyDialog(conversation) }, "Compare safety numbers"),
     ...changed.map((entry) => el("p", { class: "e2ee-warning", role: "alert" },
-      `⚠ ${userName(entry.user)}'s encryption key changed since you last talked. Compare safety numbers before you trust new messages. `,
+      icon("alert"), ` ${userName(entry.user)}'s encryption key changed since you last talked. Compare safety numbers before you trust new messages. `,
       el("button", { type: "button", class: "link-button", onclick: () => safetyDialog(conversation) }, "Compare"))));
 }
 
@@ -466,7 +467,7 @@ async function safetyDialog(conversation) {
     rows.push(el("li", { class: "e2ee-safety", dataset: { user: member.user } },
       el("strong", {}, userName(member.user)), el("br"),
       el("code", { class: "e2ee-safety-number" }, number), el("br"),
-      el("span", { class: "result-detail" }, verified ? "✓ Verified by you." : "Compare this number with theirs, in person or on a call; it must be the same on both screens."),
+      el("span", { class: "result-detail" }, verified ? [icon("check"), " Verified by you."] : "Compare this number with theirs, in person or on a call; it must be the same on both screens."),
       verified ? null : el("button", { type: "button", class: "secondary", onclick: () => {
         localStorage.setItem(verifiedKey(member.user), fingerprint);
         localStorage.setItem(seenKey(member.user), fingerprint);

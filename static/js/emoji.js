@@ -53,7 +53,7 @@ export async function openEmojiPicker(anchor, choose) {
     document.removeEventListener("pointerdown", outside, true);
     anchor.focus();
   };
-  const outside = (event) => { if (!popover.contains(event.target) && event.target !== anchor) close(); };
+  const outside = (event) => { if (!popover.contains(event.target) && !anchor.contains(event.target)) close(); };
   const fill = (entries) => {
     grid.replaceChildren(...entries.map(({ character, names }) => el("button", {
       type: "button", role: "option", title: `:${names[0]}:`, "aria-label": names[0].replaceAll("_", " "),

@@ -6,6 +6,8 @@ import { drawBody as drawSealedBody, filesBlock as sealedFilesBlock } from "./e2
 import { openEmojiPicker } from "./emoji.js";
 import { remindDialog } from "./later.js";
 import { clock, dayKey, dayLabel, el, fileSize, fullTime, initials } from "./format.js";
+import { icon, iconButton } from "./icons.js";
+import { MessageKeys } from "./keyboard.js";
 import { emit, findMessage, mentionsMe, putMessage, state, timeline, userName } from "./store.js";
 import { itemForFile, openViewer, plainClick, viewable } from "./viewer.js";
 
@@ -97,9 +99,9 @@ export function fileView(file, message) {
       el("img", { src: file.thumbnail_url, alt: "", loading: "lazy",
         width: file.preview_width || undefined, height: file.preview_height || undefined }), caption);
   }
-  const icon = el("span", { class: "file-icon", "aria-hidden": "true" }, "📄");
-  if (file.kind === "pdf" && file.url) return el("a", opens({ class: "file-card" }), icon, caption);
-  return el("a", { class: "file-card", href: file.download_url || file.url, download: file.name }, icon, caption);
+  const fileIcon = el("span", { class: "file-icon" }, icon("file"));
+  if (file.kind === "pdf" && file.url) return el("a", opens({ class: "file-card" }), fileIcon, caption);
+  return el("a", { class: "file-card", href: file.download_url || file.url, download: file.name }, fileIcon, caption);
 }
 
 function previewCards(message) {
@@ -112,8 +114,9 @@ function previewCards(message) {
       card.description ? el("p", {}, card.description) : null))));
 }
 
-function actionButton(label, symbol, handler) {
-  return el("button", { type: "button", class: "icon-button", "aria-label": label, title: label, onclick: handler }, symbol);
+// `action` names the button for the keys on a focused message (keyboard.js).
+function actionButton(action, label, name, handler) {
+  return iconButton(label, name, { onclick: handler, dataset: { action } });
 }
 
 function messageActions(message, { inThread }) {
@@ -122,19 +125,19 @@ function messageActions(message, { inThread }) {
   const member = conversation && conversation.is_member && !conversation.archived;
   const actions = [];
   if (member) {
-    actions.push(actionButton("Add reaction", "😊", (event) => openEmojiPicker(event.currentTarget, (emoji) => toggleReaction(message, emoji, false))));
-    if (!inThread && !message.thread_root) actions.push(actionButton("Reply in thread", "💬", () => emit("open-thread", { rootId: message.id })));
-    if (message.author === state.me.id) actions.push(actionButton("Edit message", "✏️", () => emit("edit-message", { message })));
-    actions.push(actionButton(message.pinned ? "Unpin message" : "Pin message", "📌", () => togglePin(message)));
+    actions.push(actionButton("react", "Add reaction", "smile", (event) => openEmojiPicker(event.currentTarget, (emoji) => toggleReaction(message, emoji, false))));
+    if (!inThread && !message.thread_root) actions.push(actionButton("reply", "Reply in thread", "reply", () => emit("open-thread", { rootId: message.id })));
+    if (message.author === state.me.id) actions.push(actionButton("edit", "Edit message", "pencil", () => emit("edit-message", { message })));
+    actions.push(actionButton("pin", message.pinned ? "Unpin message" : "Pin message", "pin", () => togglePin(message)));
     if (!inThread && (!message.thread_root || message.also_in_channel)) {
-      actions.push(actionButton("Mark unread", "🔵", () => emit("mark-unread", { message })));
+      actions.push(actionButton("unread", "Mark unread", "unread", () => emit("mark-unread", { message })));
     }
   }
-  actions.push(actionButton("Remind me", "⏰", () => remindDialog(message)));
-  actions.push(actionButton("Save for later", "🔖", () => post(`messages/${message.id}/save/`).then(() => emit("toast", { text: "Saved for later." }))));
-  actions.push(actionButton("Copy link to message", "🔗", () => navigator.clipboard.writeText(messageLink(message)).then(
+  actions.push(actionButton("remind", "Remind me", "alarm", () => remindDialog(message)));
+  actions.push(actionButton("save", "Save for later", "bookmark", () => post(`messages/${message.id}/save/`).then(() => emit("toast", { text: "Saved for later." }))));
+  actions.push(actionButton("link", "Copy link to message", "link", () => navigator.clipboard.writeText(messageLink(message)).then(
     () => emit("toast", { text: "Link copied." }), () => emit("toast", { text: messageLink(message) }))));
-  if (member && canDelete(message)) actions.push(actionButton("Delete message", "🗑", () => emit("delete-message", { message })));
+  if (member && canDelete(message)) actions.push(actionButton("delete", "Delete message", "trash", () => emit("delete-message", { message })));
   return el("div", { class: "message-actions", role: "toolbar", "aria-label": "Message actions" }, actions);
 }
 
@@ -145,9 +148,10 @@ export function renderMessage(message, { grouped = false, inThread = false } = {
   if (message.deleted) classes.push("message-deleted");
   if (message.pending) classes.push(message.failed ? "failed" : "pending");
   if (mentionsMe(message)) classes.push("mentions-me");
-  const body = el("div", { class: "message-body" });
+  const id = message.pending ? `pending-${message.client_msg_id}` : `${inThread ? "thread-" : ""}msg-${message.id}`;
+  const body = el("div", { class: "message-body", id: `${id}-body` });
   if (message.deleted) body.textContent = "This message was deleted.";
-  else if (message.pending) body.textContent = [message.text, ...(message.files || []).map((file) => `📎 ${file.name}`)].filter(Boolean).join(" ");
+  else if (message.pending) body.append(message.text || "", ...(message.files || []).flatMap((file) => [" ", icon("paperclip"), ` ${file.name}`]));
   else if (message.encrypted) drawSealedBody(body, message); // decrypted in this browser, shown as text
   else body.innerHTML = message.html; // sanitised on the server (nh3); never built from raw input here
   const meta = el("div", { class: "message-meta" },
@@ -158,7 +162,7 @@ export function renderMessage(message, { grouped = false, inThread = false } = {
         el("time", { datetime: message.created_at }, clock(message.created_at))));
   const notes = [];
   if (message.edited_at && !message.deleted) notes.push(el("span", { class: "message-note", title: fullTime(message.edited_at) }, "(edited)"));
-  if (message.pinned) notes.push(el("span", { class: "message-note" }, "📌 pinned"));
+  if (message.pinned) notes.push(el("span", { class: "message-note" }, icon("pin"), " pinned"));
   if (message.thread_root && !inThread) notes.push(el("span", { class: "message-note" }, "replied to a thread"));
   let threadButton = null;
   if (!inThread && message.thread && message.thread.reply_count) {
@@ -173,8 +177,9 @@ export function renderMessage(message, { grouped = false, inThread = false } = {
       el("button", { type: "button", class: "link-button", onclick: () => emit("outbox-discard", { id: message.client_msg_id }) }, "Discard"));
   }
   return el("li", {
-    class: classes.join(" "), id: message.pending ? `pending-${message.client_msg_id}` : `${inThread ? "thread-" : ""}msg-${message.id}`,
-    dataset: { id: message.id || "", author: message.author }, "aria-label": `${author}, ${message.pending ? "sending" : clock(message.created_at)}`,
+    class: classes.join(" "), id, dataset: { id: message.id || "", author: message.author },
+    // Focused, a message reads as its author and time, then its text.
+    "aria-label": `${author}, ${message.pending ? "sending" : clock(message.created_at)}`, "aria-describedby": body.id,
   },
   grouped ? el("span", { class: "message-gutter-time", "aria-hidden": "true" }, message.pending ? "" : clock(message.created_at)) : avatar(message.author),
   el("div", { class: "message-content" }, meta, body, notes.length ? el("div", {}, notes) : null,
@@ -217,6 +222,7 @@ export class TimelineView {
     this.scroller = document.getElementById("messages");
     this.list = document.getElementById("message-list");
     this.sentinel = document.getElementById("history-sentinel");
+    this.keys = new MessageKeys(this.list, { older: () => this.loadOlder() });
     this.conversationId = null;
     this.newLineAfterSeq = null;
     this.loadingOlder = false;
@@ -316,8 +322,7 @@ export class TimelineView {
     if (!node) return;
     node.scrollIntoView({ block: "center" });
     node.classList.add("highlight");
-    node.tabIndex = -1;
-    node.focus({ preventScroll: true });
+    this.keys.focus(node, { preventScroll: true });
     setTimeout(() => node.classList.remove("highlight"), 4000);
   }
 
@@ -351,7 +356,7 @@ export class TimelineView {
       items.push(renderMessage({ ...pending, pending: true, failed: pending.status === "failed", author: state.me.id, created_at: new Date().toISOString() }));
     }
     if (!items.length) items.push(el("li", { class: "empty-state" }, "No messages yet. Say hello!"));
-    this.list.replaceChildren(...items);
+    this.keys.draw(items);
   }
 
   // A message arrived or changed: redraw keeping the reader's place (or the bottom).

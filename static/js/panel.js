@@ -7,7 +7,9 @@ import { Composer } from "./composer.js";
 import { addMembersDialog, confirmDialog } from "./dialogs.js";
 import { searchOpened } from "./e2ee.js";
 import { debounce, el } from "./format.js";
+import { icon, iconButton } from "./icons.js";
 import { editScheduledDialog, remindDialog, scheduleDialog, showTime } from "./later.js";
+import { MessageKeys } from "./keyboard.js";
 import { avatar, continues, renderMessage } from "./messages.js";
 import { searchResult, syntaxHelp } from "./search.js";
 import { conversationName, emit, putMessage, state, userName } from "./store.js";
@@ -52,6 +54,7 @@ export class SidePanel {
     if (this.threadRoot !== rootId) return;
     const list = el("ol", { class: "message-list", id: "thread-list" });
     const log = el("div", { class: "thread-log", role: "log", "aria-label": "Thread" }, list);
+    this.threadKeys = new MessageKeys(list);
     const alsoSend = el("input", { type: "checkbox", id: "thread-also" });
     const form = el("form", { class: "composer", id: "thread-composer", autocomplete: "off" },
       el("div", { class: "composer-mode", hidden: true }, el("span", {}, "Editing reply"),
@@ -64,13 +67,13 @@ export class SidePanel {
         el("ul", { class: "autocomplete", role: "listbox", hidden: true, "aria-label": "Suggestions" })),
       el("div", { class: "composer-tools" },
         el("input", { type: "file", multiple: true, hidden: true }),
-        el("button", { type: "button", class: "icon-button", dataset: { role: "attach" }, "aria-label": "Attach files" }, "📎"),
-        el("button", { type: "button", class: "icon-button", dataset: { role: "emoji" }, "aria-label": "Insert emoji" }, "🙂"),
-        el("button", { type: "button", class: "icon-button", dataset: { role: "preview" }, "aria-pressed": "false", "aria-label": "Preview formatting" }, "👁"),
+        iconButton("Attach files", "paperclip", { dataset: { role: "attach" } }),
+        iconButton("Insert emoji", "smile", { dataset: { role: "emoji" } }),
+        iconButton("Preview formatting", "eye", { dataset: { role: "preview" }, "aria-pressed": "false" }),
         el("label", { class: "composer-hint", for: "thread-also" }, alsoSend, " Also send to the channel"),
         el("button", { type: "submit", class: "primary" }, "Reply")));
     const back = fromThreads ? el("div", { class: "panel-section" },
-      el("button", { type: "button", class: "link-button", onclick: () => this.openThreads() }, "← All threads")) : null;
+      el("button", { type: "button", class: "link-button", onclick: () => this.openThreads() }, icon("arrow-left"), " All threads")) : null;
     body().replaceChildren(...(back ? [back] : []), log, form);
     this.composer = new Composer(form, {
       target: () => ({ conversation: page.root.conversation, threadRoot: rootId, alsoInChannel: () => alsoSend.checked }),
@@ -103,7 +106,7 @@ export class SidePanel {
     for (const pending of this.socket.pending(thread.root.conversation, this.threadRoot)) {
       items.push(renderMessage({ ...pending, pending: true, failed: pending.status === "failed", author: state.me.id, created_at: new Date().toISOString() }, { inThread: true }));
     }
-    list.replaceChildren(...items);
+    this.threadKeys.draw(items);
     list.lastElementChild?.scrollIntoView({ block: "end" });
     if (!document.hidden) this.markThreadRead();
   }
@@ -200,9 +203,9 @@ export class SidePanel {
       el("button", { type: "button", class: "link-button member-name", onclick: () => this.openProfile(member.user) }, member.display_name),
       member.role === "admin" ? el("span", { class: "result-detail" }, "channel admin") : null,
       member.is_guest ? el("span", { class: "result-detail" }, "guest") : null,
-      manage && member.user !== state.me.id ? el("button", { type: "button", class: "icon-button", "aria-label": `Remove ${member.display_name}`, onclick: async () => {
+      manage && member.user !== state.me.id ? iconButton(`Remove ${member.display_name}`, "x", { onclick: async () => {
         try { await del(`conversations/${conversation.id}/members/${member.user}/`); this.openMembers(conversation); } catch (error) { emit("toast", { text: error.message }); }
-      } }, "✕") : null));
+      } }) : null));
     const canAdd = conversation.kind !== "direct" && conversation.is_member && state.me.role !== "guest" && !conversation.archived;
     body().replaceChildren(el("div", { class: "panel-section" },
       canAdd ? el("button", { type: "button", class: "secondary", onclick: () => addMembersDialog(conversation, ids) }, "Add people") : null,
@@ -238,7 +241,7 @@ export class SidePanel {
         // The server cannot search end-to-end encrypted conversations: these come from
         // the messages this browser has loaded and decrypted.
         body().append(el("div", { class: "panel-section e2ee-search" },
-          el("p", { class: "result-detail" }, "🔒 In encrypted conversations (searched in this browser, loaded messages only)"),
+          el("p", { class: "result-detail" }, icon("lock"), " In encrypted conversations (searched in this browser, loaded messages only)"),
           el("ol", { class: "search-results" }, sealed.map(({ message, text }) => el("li", { class: "search-result" },
             el("a", { href: `#/c/${message.conversation}/m/${message.id}`, class: "search-link" },
               el("span", { class: "result-detail" }, `${userName(message.author)} · ${new Date(message.created_at).toLocaleString()}`),
@@ -337,7 +340,7 @@ export class SidePanel {
           return node;
         }))
       : el("p", { class: "empty-state" }, which === "open"
-        ? "Nothing saved for later. Save a message from its menu (🔖)." : "Nothing marked done yet.");
+        ? "Nothing saved for later. Choose Save for later on a message." : "Nothing marked done yet.");
     body().replaceChildren(tabs, list);
   }
 
@@ -376,15 +379,15 @@ export class SidePanel {
     let list;
     if (!items.length) {
       list = el("p", { class: "empty-state" }, {
-        pending: "Nothing scheduled. Write a message, then choose 🕒 Schedule beside Send.",
+        pending: "Nothing scheduled. Write a message, then choose Schedule message beside Send.",
         failed: "Every scheduled message went out.", sent: "No scheduled message was sent yet.",
-        reminders: "No reminders. Choose ⏰ Remind me on a message.",
+        reminders: "No reminders. Choose Remind me on a message.",
       }[which]);
     } else if (which === "reminders") {
       list = el("ol", { class: "message-list later-list", "aria-label": "Reminders" }, items.map((item) => {
         const node = renderMessage(item.message, { inThread: true });
         node.append(el("div", { class: "saved-tools" },
-          el("a", { href: `#/c/${item.conversation}/m/${item.message_id}`, class: "result-detail" }, `${where(item.conversation)} · ⏰ ${showTime(item.remind_at)}`),
+          el("a", { href: `#/c/${item.conversation}/m/${item.message_id}`, class: "result-detail" }, `${where(item.conversation)} · `, icon("alarm"), ` ${showTime(item.remind_at)}`),
           el("button", { type: "button", class: "secondary", onclick: () => remindDialog(item.message) }, "Change"),
           el("button", { type: "button", class: "secondary", onclick: () => this.laterAct(() => del(`me/reminders/${item.id}/`)) }, "Cancel reminder")));
         return node;

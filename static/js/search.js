@@ -229,6 +229,6 @@ export function bindSearchHelp(button, popover) {
   popover.addEventListener("keydown", (event) => { if (event.key === "Escape") { show(false); button.focus(); } });
   button.addEventListener("keydown", (event) => { if (event.key === "Escape") show(false); });
   document.addEventListener("click", (event) => {
-    if (!popover.hidden && !popover.contains(event.target) && event.target !== button) show(false);
+    if (!popover.hidden && !popover.contains(event.target) && !button.contains(event.target)) show(false);
   });
 }

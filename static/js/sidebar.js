@@ -2,6 +2,7 @@
 // unread and mention badges.
 
 import { el } from "./format.js";
+import { icon } from "./icons.js";
 import { conversationName, isMutedConversation, state } from "./store.js";
 
 export function sortedConversations() {
@@ -31,8 +32,8 @@ function item(conversation, name) {
   if (cached && cached.key === key) return cached.node;
   let prefix;
   if (partner) prefix = el("span", { class: "presence-dot", dataset: { status }, role: "img", "aria-label": status });
-  else if (conversation.kind === "direct") prefix = el("span", { class: "nav-prefix", "aria-hidden": "true" }, "👥");
-  else prefix = el("span", { class: "nav-prefix", "aria-hidden": "true" }, conversation.kind === "private" ? "🔒" : "#");
+  else if (conversation.kind === "direct") prefix = el("span", { class: "nav-prefix" }, icon("users"));
+  else prefix = el("span", { class: "nav-prefix", "aria-hidden": "true" }, conversation.kind === "private" ? icon("lock") : "#");
   const showBadge = mentions > 0 || (unread > 0 && conversation.kind === "direct");
   const badgeCount = conversation.kind === "direct" ? unread : mentions;
   const label = [name, conversation.kind === "private" ? "private channel" : null,

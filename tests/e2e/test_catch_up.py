@@ -142,7 +142,7 @@ def test_a_reply_in_a_followed_thread_appears_in_the_threads_view_live(people, o
     page.fill("#thread-input", "Thanks, Ben")
     page.keyboard.press("Enter")
     expect(page.locator("#thread-list")).to_contain_text("Thanks, Ben")
-    page.get_by_role("button", name="← All threads").click()
+    page.get_by_role("button", name="All threads").click()
     item = page.locator(f'.thread-item[data-root="{root.pk}"]')
     expect(item).to_contain_text("Thanks, Ben")
     expect(item.locator(".thread-unread")).to_have_count(0)
