@@ -48,6 +48,19 @@ def unlock(person, passphrase: str = PASSPHRASE, *, create: bool = True) -> None
     page.wait_for_selector("#e2ee-dialog", state="hidden", timeout=30000)
 
 
+def encrypted_direct(people, off_loop, escrow_pem: str = ""):
+    """Ana and Ben in an encrypted direct conversation, each unlocked in their browser."""
+    off_loop(set_policy, "allowed", escrow_pem)
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    conversation = off_loop(lambda: messaging.conversation_direct_open(
+        actor=ana, member_ids=[ben.pk], encrypted=True)[0])
+    a, b = people(ana), people(ben)
+    for person in (a, b):
+        person.go(conversation.pk)
+        unlock(person)
+    return ana, ben, conversation, a, b
+
+
 class RedisWatcher:
     """Everything that crosses Redis while it runs: pub/sub messages (psubscribe '*') and
     every command (MONITOR), as channels_redis mostly uses lists, not pub/sub."""
@@ -223,15 +236,7 @@ def test_a_removed_member_cannot_read_what_is_sent_after_removal(people, off_loo
 
 
 def test_a_new_device_restores_the_key_only_with_the_passphrase(people, off_loop):
-    off_loop(set_policy, "allowed")
-    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
-    conversation = off_loop(lambda: messaging.conversation_direct_open(
-        actor=ana, member_ids=[ben.pk], encrypted=True)[0])
-    a, b = people(ana), people(ben)
-    a.go(conversation.pk)
-    unlock(a)
-    b.go(conversation.pk)
-    unlock(b)
+    ana, ben, conversation, a, b = encrypted_direct(people, off_loop)
     a.send("written on my laptop")
     expect(message_item(b.page, "written on my laptop")).to_be_visible(timeout=20000)
 
@@ -272,14 +277,7 @@ def test_a_new_device_restores_the_key_only_with_the_passphrase(people, off_loop
 
 def test_an_encrypted_message_sent_offline_arrives_once_and_its_text_never_touches_storage(
         people, off_loop):
-    off_loop(set_policy, "allowed")
-    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
-    conversation = off_loop(lambda: messaging.conversation_direct_open(
-        actor=ana, member_ids=[ben.pk], encrypted=True)[0])
-    a, b = people(ana), people(ben)
-    for person in (a, b):
-        person.go(conversation.pk)
-        unlock(person)
+    ana, _, conversation, a, b = encrypted_direct(people, off_loop)
     a.send("a first word, online")
     expect(message_item(b.page, "a first word, online")).to_be_visible(timeout=20000)
 

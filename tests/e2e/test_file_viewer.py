@@ -15,30 +15,12 @@ from playwright.sync_api import expect
 from tests.e2e import message_item
 from tests.e2e.test_accessibility import serious
 from tests.factories import make_channel, make_user
-from tests.files.test_files import png_bytes
+from tests.files.test_files import png_bytes, video_bytes
 
 # Chromium's built-in PDF viewer.
 PDF_VIEWER = "chrome-extension://mhjfbmdgcfjbbpaeojofohoefgiehjai/"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def webm_bytes() -> bytes:
-    """Two seconds of VP8, which Chromium plays (it has no MPEG-4 part 2 decoder)."""
-    import av
-    from PIL import Image
-
-    out = io.BytesIO()
-    with av.open(out, "w", format="webm") as container:
-        stream = container.add_stream("libvpx", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for n in range(20):
-            frame = av.VideoFrame.from_image(Image.new("RGB", (64, 48), (n * 12, 0, 0)))
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return out.getvalue()
 
 
 def wav_bytes() -> bytes:
@@ -218,7 +200,7 @@ def test_video_and_audio_still_play_in_the_message(people, off_loop, tmp_path):
     ana = off_loop(make_user, name="Ana Lopez")
     channel = off_loop(make_channel, ana, "media")
     clip, tone = tmp_path / "clip.webm", tmp_path / "tone.wav"
-    clip.write_bytes(webm_bytes())
+    clip.write_bytes(video_bytes("webm", "libvpx", frames=20))  # VP8: Chromium has no MPEG-4 part 2 decoder
     tone.write_bytes(wav_bytes())
     a = people(ana)
     page = a.page
@@ -237,19 +219,9 @@ def test_video_and_audio_still_play_in_the_message(people, off_loop, tmp_path):
 
 
 def test_an_encrypted_picture_opens_in_the_viewer_decrypted_in_the_browser(people, off_loop):
-    from messaging import services as messaging
-    from tests.e2e.test_e2ee import escrow_key, unlock
-    from tests.e2ee.helpers import set_policy
+    from tests.e2e.test_e2ee import encrypted_direct, escrow_key
 
-    off_loop(set_policy, "allowed", escrow_key()[1])
-    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
-    conversation = off_loop(lambda: messaging.conversation_direct_open(
-        actor=ana, member_ids=[ben.pk], encrypted=True)[0])
-    a, b = people(ana), people(ben)
-    a.go(conversation.pk)
-    unlock(a)
-    b.go(conversation.pk)
-    unlock(b)
+    _, _, _, a, b = encrypted_direct(people, off_loop, escrow_key()[1])
     a.page.set_input_files("#file-input", files=[{"name": "whiteboard.png", "mimeType": "image/png",
                                                   "buffer": png_bytes((400, 300), "teal")}])
     expect(a.page.locator("#upload-list progress")).to_have_count(0, timeout=20000)

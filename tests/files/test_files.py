@@ -55,15 +55,16 @@ def pdf_bytes() -> bytes:
     return out.getvalue()
 
 
-def mp4_bytes() -> bytes:
+def video_bytes(container_format: str = "mp4", codec: str = "mpeg4", frames: int = 5) -> bytes:
+    """A small clip of frames going from black to red, at 10 frames a second."""
     import av
 
     out = io.BytesIO()
-    with av.open(out, "w", format="mp4") as container:
-        stream = container.add_stream("mpeg4", rate=10)
+    with av.open(out, "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=10)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for n in range(5):
-            frame = av.VideoFrame.from_image(Image.new("RGB", (64, 48), (n * 40, 0, 0)))
+        for n in range(frames):
+            frame = av.VideoFrame.from_image(Image.new("RGB", (64, 48), (n * 200 // frames, 0, 0)))
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
@@ -190,7 +191,7 @@ def test_pdf_and_video_get_previews(member, django_capture_on_commit_callbacks):
     client = client_for(member)
     with django_capture_on_commit_callbacks(execute=True):  # the preview job runs on commit
         pdf_id = upload(client, "report.pdf", pdf_bytes()).json()["id"]
-        video = upload(client, "clip.mp4", mp4_bytes()).json()
+        video = upload(client, "clip.mp4", video_bytes()).json()
     pdf = client.get(f"/api/v1/files/{pdf_id}/").json()
 
     assert (pdf["kind"], pdf["content_type"]) == ("pdf", "application/pdf")
