@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from core.models import GENESIS_HASH, AuditEvent
 
 # Any constant shared by every writer of the audit chain; see audit_record.
-_AUDIT_CHAIN_LOCK = 7_420_001
+AUDIT_CHAIN_LOCK = 7_420_001
 
 
 def audit_record(
@@ -42,8 +42,9 @@ def audit_record(
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_AUDIT_CHAIN_LOCK])
-        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
+        last_hash, last_seq = AuditEvent.objects.order_by("-id").values_list(
+            "hash", "seq").first() or (GENESIS_HASH, 0)
         event = AuditEvent(
             actor=actor,
             actor_label=actor_label,
@@ -53,7 +54,8 @@ def audit_record(
             conversation_id=conversation_id,
             ip_address=ip_address,
             data=data or {},
-            prev_hash=last or GENESIS_HASH,
+            seq=last_seq + 1,
+            prev_hash=last_hash,
         )
         event.hash = event.compute_hash()
         event.save(force_insert=True)
