@@ -10,7 +10,15 @@ from django.db import connection, transaction
 from core.models import GENESIS_HASH, AuditEvent
 
 # Any constant shared by every writer of the audit chain; see audit_record.
-AUDIT_CHAIN_LOCK = 7_420_001
+_AUDIT_CHAIN_LOCK = 7_420_001
+
+
+def audit_chain_lock() -> None:
+    """Hold the audit chain's append lock until the caller's transaction ends (PostgreSQL;
+    SQLite serialises writers by itself): the head read next stays the head."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_AUDIT_CHAIN_LOCK])
 
 
 def audit_record(
@@ -40,9 +48,7 @@ def audit_record(
     else:
         actor = None
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
+        audit_chain_lock()
         last_hash, last_seq = AuditEvent.objects.order_by("-id").values_list(
             "hash", "seq").first() or (GENESIS_HASH, 0)
         event = AuditEvent(

@@ -10,25 +10,25 @@ from datetime import timedelta
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from compliance.checkpoints import Checkpoint, public_key_fingerprint, public_key_raw, sign
 from compliance.models import AuditCheckpoint, AuditSigningKey
 from compliance.selectors import audit_checkpoint_latest, audit_signing_key_get
-from core.audit import AUDIT_CHAIN_LOCK
+from core.audit import audit_chain_lock
 from core.models import AuditEvent
 from core.secrets import decrypt, encrypt
 
 
-def audit_signing_key() -> AuditSigningKey:
+def audit_signing_key_ensure() -> AuditSigningKey:
     """The organisation's checkpoint key, made (and kept, its private half encrypted) the
     first time one is needed."""
     key = audit_signing_key_get()
     if key is not None:
         return key
     with transaction.atomic():
-        _lock_chain()
+        audit_chain_lock()
         key = audit_signing_key_get()
         if key is None:
             private = Ed25519PrivateKey.generate()
@@ -43,22 +43,15 @@ def audit_signing_key() -> AuditSigningKey:
     return key
 
 
-def _lock_chain() -> None:
-    """Hold the audit chain's append lock until commit: the head read next stays the head."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
-
-
 def audit_checkpoint_write(*, force: bool = False) -> AuditCheckpoint | None:
     """Sign the chain's head now, when it has events past the newest checkpoint and either
     `force`, AUDIT_CHECKPOINT_EVERY_EVENTS of them, or AUDIT_CHECKPOINT_EVERY_MINUTES since
     that checkpoint. Answers the new checkpoint, or None when none was due."""
-    key = audit_signing_key()
+    key = audit_signing_key_ensure()
     private = Ed25519PrivateKey.from_private_bytes(
         base64.b64decode(decrypt(key.private_key_encrypted)))
     with transaction.atomic():
-        _lock_chain()
+        audit_chain_lock()
         head = AuditEvent.objects.order_by("-id").only("id", "seq", "hash").first()
         newest = audit_checkpoint_latest()
         covered = newest.seq if newest else 0

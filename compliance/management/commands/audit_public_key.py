@@ -14,7 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, help="the file to write (default: stdout)")
 
     def handle(self, *args, **options) -> None:
-        key = services.audit_signing_key()
+        key = services.audit_signing_key_ensure()
         pem = public_key_pem(key.public_key)
         if options["out"] is None:
             self.stdout.write(pem, ending="")
