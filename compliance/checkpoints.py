@@ -42,7 +42,10 @@ class Checkpoint:
         """Raises ValueError naming what is missing or malformed."""
         if not isinstance(data, dict):
             raise ValueError("a checkpoint is a JSON object")
-        data = data.get("audit_checkpoint", data)  # an export manifest carries it under this key
+        if "audit_checkpoint" in data:  # an export's manifest carries it under this key
+            data = data["audit_checkpoint"]
+            if not isinstance(data, dict):
+                raise ValueError("the manifest holds no checkpoint (none was signed before it)")
         missing = [name for name in (*_SIGNED, "signature") if name not in data]
         if missing:
             raise ValueError(f"the checkpoint lacks {', '.join(missing)}")

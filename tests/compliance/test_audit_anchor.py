@@ -272,3 +272,13 @@ def test_the_private_key_is_kept_encrypted_and_only_the_public_half_shown(
     assert key.fingerprint in html and pem.getvalue().strip() in html
     assert private_b64 not in html and key.private_key_encrypted not in html
     assert "BEGIN PUBLIC KEY" in pem.getvalue()
+
+
+def test_a_manifest_without_a_checkpoint_or_a_broken_file_is_refused_by_name(tmp_path):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"version": 1, "audit_checkpoint": None}))
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"version": 1, "seq": 3}))
+
+    assert "the manifest holds no checkpoint" in verify(checkpoint=manifest)
+    assert "the checkpoint lacks event_id, head_hash, count" in verify(checkpoint=partial)
