@@ -45,13 +45,21 @@ export class MessageKeys {
     return [...this.list.querySelectorAll(":scope > .message")];
   }
 
-  // Replace the list's items, keeping the keyboard focus on the same message.
+  // Replace the list's items, keeping the keyboard focus on the same message, and on the
+  // same control in it (known by its file or its name) when one had it.
   draw(items) {
-    const focused = this.list.contains(document.activeElement) ? document.activeElement.closest(".message")?.id : null;
+    const active = document.activeElement;
+    const message = this.list.contains(active) ? active.closest(".message") : null;
+    let control = null;
+    if (message && active !== message) {
+      if (active.dataset.fileId) control = `[data-file-id="${CSS.escape(active.dataset.fileId)}"]`;
+      else if (active.getAttribute("aria-label")) control = `[aria-label="${CSS.escape(active.getAttribute("aria-label"))}"]`;
+    }
     this.list.replaceChildren(...items);
     this.sync();
-    const again = focused && document.getElementById(focused);
-    if (again) again.focus({ preventScroll: true });
+    const again = message && message.id && document.getElementById(message.id);
+    const target = again && control ? again.querySelector(control) || again : again;
+    if (target) target.focus({ preventScroll: true });
   }
 
   sync() {

@@ -7,6 +7,7 @@
 // in the browser) and downloadUrl by download() (a function that saves the file).
 
 import { el, fileSize } from "./format.js";
+import { icon } from "./icons.js";
 
 const ZOOM_STEP = 1.25;
 const ZOOM_MIN = 0.25;
@@ -43,21 +44,21 @@ class FileViewer {
   build() {
     const button = (label, symbol, handler, extra = {}) => el("button", {
       type: "button", class: "icon-button viewer-button", "aria-label": label, title: label, onclick: handler, ...extra,
-    }, el("span", { "aria-hidden": "true" }, symbol));
+    }, symbol);
     this.title = el("h2", { id: "viewer-title", class: "viewer-title" });
     this.detail = el("span", { class: "viewer-detail" });
     this.position = el("span", { class: "viewer-position", id: "viewer-position" });
     this.zoomLabel = el("span", { class: "viewer-zoom-level", "aria-hidden": "true" });
-    this.zoomOut = button("Zoom out", "−", () => this.setZoom(this.zoom / ZOOM_STEP), { "aria-keyshortcuts": "-" });
-    this.zoomIn = button("Zoom in", "+", () => this.setZoom(this.zoom * ZOOM_STEP), { "aria-keyshortcuts": "+" });
-    this.zoomFit = button("Fit to screen", "⤢", () => this.setZoom(1), { "aria-keyshortcuts": "0" });
+    this.zoomOut = button("Zoom out", icon("minus"), () => this.setZoom(this.zoom / ZOOM_STEP), { "aria-keyshortcuts": "-" });
+    this.zoomIn = button("Zoom in", icon("plus"), () => this.setZoom(this.zoom * ZOOM_STEP), { "aria-keyshortcuts": "+" });
+    this.zoomFit = button("Fit to screen", icon("fit"), () => this.setZoom(1), { "aria-keyshortcuts": "0" });
     this.zoomTools = el("div", { class: "viewer-group", role: "group", "aria-label": "Zoom" }, this.zoomOut, this.zoomLabel, this.zoomIn, this.zoomFit);
-    this.openLink = el("a", { class: "icon-button viewer-button", target: "_blank", rel: "noopener" }, el("span", { "aria-hidden": "true" }, "↗"));
-    this.downloadLink = el("a", { class: "icon-button viewer-button" }, el("span", { "aria-hidden": "true" }, "⬇"));
-    this.downloadButton = button("Download", "⬇", () => this.item().download());
-    this.closeButton = button("Close", "✕", () => this.close());
-    this.previous = button("Previous file", "‹", () => this.step(-1), { class: "icon-button viewer-button viewer-step viewer-previous", "aria-keyshortcuts": "ArrowLeft" });
-    this.next = button("Next file", "›", () => this.step(1), { class: "icon-button viewer-button viewer-step viewer-next", "aria-keyshortcuts": "ArrowRight" });
+    this.openLink = el("a", { class: "icon-button viewer-button", target: "_blank", rel: "noopener" }, icon("external"));
+    this.downloadLink = el("a", { class: "icon-button viewer-button" }, icon("download"));
+    this.downloadButton = button("Download", icon("download"), () => this.item().download());
+    this.closeButton = button("Close", icon("x"), () => this.close());
+    this.previous = button("Previous file", icon("chevron-left"), () => this.step(-1), { class: "icon-button viewer-button viewer-step viewer-previous", "aria-keyshortcuts": "ArrowLeft" });
+    this.next = button("Next file", icon("chevron-right"), () => this.step(1), { class: "icon-button viewer-button viewer-step viewer-next", "aria-keyshortcuts": "ArrowRight" });
     this.canvas = el("div", { class: "viewer-canvas" });
     this.node = el("dialog", {
       class: "viewer", id: "file-viewer", "aria-modal": "true", "aria-labelledby": "viewer-title", "aria-describedby": "viewer-position",

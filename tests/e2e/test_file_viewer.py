@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from tests.e2e import message_item
 from tests.e2e.test_accessibility import serious
+from tests.e2e.test_icons import bad
 from tests.factories import make_channel, make_user
 from tests.files.test_files import png_bytes, video_bytes
 
@@ -117,6 +118,7 @@ def test_pictures_and_a_pdf_open_in_the_viewer_and_step_through(people, artifact
     assert re.fullmatch(r"/api/v1/files/\d+/download\?download=1", download.get_attribute("href"))
     page.screenshot(path=str(artifacts / "file-viewer.png"))
     assert serious(page) == []
+    assert bad(page, "#file-viewer") == []  # icons, not characters, each control named
 
     # Zoom in with the button and the + key; back to fit with the button.
     viewer.get_by_role("button", name="Zoom in").click()

@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 CONTROLS = """(root) => {
   const pictograph = /\\p{Extended_Pictographic}/u;
   const content = ".reactions, .emoji-grid, .message-body";
-  return [...document.querySelectorAll(`${root} :is(button, [role=button], a.nav-item, .nav-list a)`)]
+  const controls = "button, [role=button], a.nav-item, .nav-list a, a.icon-button";
+  return [...document.querySelectorAll(`${root} :is(${controls})`)]
     .filter((node) => node.checkVisibility() && !node.closest(content))
     .map((node) => {
       const name = node.getAttribute("aria-label") || node.innerText.trim();
