@@ -9,8 +9,9 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 
 from accounts.api.serializers import MeSerializer
+from accounts.api.views import DIRECTORY_PAGE_MAX
 from accounts.models import Organisation
-from core.client import module_graph
+from core.client import first_answers, module_graph
 from messaging import selectors
 from messaging.services import notifications
 
@@ -27,14 +28,19 @@ def home(request: HttpRequest) -> HttpResponse:
             "e2ee_policy": organisation.e2ee_policy,
             "read_receipts_enabled": organisation.read_receipts_enabled,
         },
-        # Where to open when this browser remembers nothing (boot.js asks for its messages
-        # before the client has loaded).
-        "open": selectors.last_read_conversation(user=request.user),
-        # Whose presence the sidebar shows first: asked for by boot.js too.
-        "presence_of": [request.user.pk, *selectors.direct_partner_ids(user=request.user)[:499]],
         "limits": {"upload_max_bytes": settings.FILE_UPLOAD_MAX_BYTES,
                    "heartbeat_seconds": settings.REALTIME_HEARTBEAT_SECONDS},
     }
+    # The first screen comes with the page: the answers of the client's first requests
+    # (static/js/boot.js hands them to api.js), with the newest messages of the
+    # conversation this person read last, where a browser that remembers nothing opens.
+    opening = selectors.last_read_conversation(user=request.user)
+    presence_of = [request.user.pk, *selectors.direct_partner_ids(user=request.user)[:499]]
+    paths = ["conversations/", f"users/?limit={DIRECTORY_PAGE_MAX}", "usergroups/", "me/drafts/",
+             f"presence/?users={','.join(map(str, presence_of))}"]
+    if opening:
+        paths.append(f"conversations/{opening}/messages/?limit=50")
+    bootstrap.update(open=opening, presence_of=presence_of, answers=first_answers(request, paths))
     return render(request, "messaging/app.html",
                   {"bootstrap": bootstrap, "modules": module_graph("js/app.js")})
 

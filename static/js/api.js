@@ -25,14 +25,15 @@ export async function api(method, path, body) {
     init.body = JSON.stringify(body);
   }
   const early = method === "GET" && takeEarly(path);
-  const response = await (early || fetch(path.startsWith("/") ? path : `/api/v1/${path}`, init));
+  if (early && "data" in early) return early.data;
+  const response = await ((early && early.response) || fetch(path.startsWith("/") ? path : `/api/v1/${path}`, init));
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }
 
-// An answer boot.js asked for while the page was still loading, taken once.
+// An answer that came with the page or that boot.js asked for while it loaded, taken once.
 function takeEarly(path) {
   const early = globalThis.teamchatBoot && globalThis.teamchatBoot.early;
   const response = early && early.get(path);

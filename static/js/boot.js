@@ -1,10 +1,12 @@
-// The first requests, sent the moment the page's head is parsed rather than when the
-// client's modules have all loaded and run: the conversations, the directory, groups,
-// drafts, the presence the sidebar shows and the messages of the conversation about to
-// open. api.js's get() takes each answer from here once; anything not asked for here is
-// fetched as usual. A classic script, not a module: it runs as soon as it arrives, before
-// any module (the page loads it without `async`; it is small, and the modules download
-// meanwhile), so app.js can count on `teamchatBoot`.
+// The answers of the client's first requests: the conversations, the directory, groups,
+// drafts, the presence the sidebar shows and the newest messages of the conversation read
+// last come with the page (`answers` in the bootstrap, messaging/views.py); the messages of
+// another conversation about to open (the address, or the last one this browser opened)
+// are asked for here, the moment the page's head is parsed rather than when the client's
+// modules have all loaded. api.js's get() takes each answer from here once; anything else
+// is fetched as usual. A classic script, not a module: it runs before any module (the
+// page loads it without `async`; it is small, and the modules download meanwhile), so
+// app.js can count on `teamchatBoot`.
 
 (() => {
   const LAST_OPEN_KEY = "teamchat.lastConversation";
@@ -28,16 +30,16 @@
   }
 
   const presencePath = `presence/?users=${bootstrap.presence_of.join(",")}`;
-  const paths = ["conversations/", "users/?limit=1000", "usergroups/", "me/drafts/", presencePath];
+  // Each entry: { data } that came with the page, or { response }, a fetch under way.
+  const early = new Map(Object.entries(bootstrap.answers).map(([path, data]) => [path, { data }]));
   const opening = conversationToOpen();
+  const messages = `conversations/${opening.conversation}/messages/?limit=50`;
   // A message link loads the messages around the message, not the newest.
-  if (opening.conversation && !opening.message) paths.push(`conversations/${opening.conversation}/messages/?limit=50`);
-  const early = new Map();
-  for (const path of paths) {
-    const response = fetch(`/api/v1/${path}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (opening.conversation && !opening.message && !early.has(messages)) {
+    const response = fetch(`/api/v1/${messages}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
     // An answer nobody takes (the conversation was not opened after all) is no error.
     response.catch(() => {});
-    early.set(path, response);
+    early.set(messages, { response });
   }
   globalThis.teamchatBoot = { early, presencePath, conversationToOpen, rememberOpen };
 })();

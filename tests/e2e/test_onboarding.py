@@ -74,12 +74,15 @@ def test_a_click_while_loading_waits_for_the_page_instead_of_being_lost(browser,
         context.add_cookies([{"name": name, "value": value, "url": daphne_pair[0].url}])
         page = context.new_page()
 
-        # The conversation list is held back until the page itself asks for it to go on,
-        # a second into the click's wait (a route handler that slept would hold Playwright).
+        # One of the client's modules is held back until the page itself asks for it to go
+        # on, a second into the click's wait (a route handler that slept would hold
+        # Playwright); the client cannot start without it.
         held = []
-        page.route("**/api/v1/conversations/", lambda route: held.append(route))
+        page.route("**/static/js/sidebar.js", lambda route: held.append(route))
         page.route("**/release-held", lambda route: (held.pop().continue_(), route.fulfill(status=204)))
-        page.goto(f"{daphne_pair[0].url}/", wait_until="domcontentloaded")
+        # Not "domcontentloaded": that waits for the modules, one of which is held.
+        page.goto(f"{daphne_pair[0].url}/", wait_until="commit")
+        page.wait_for_selector("#composer", state="attached")
         assert page.locator("#app").get_attribute("inert") is not None  # still loading
         page.evaluate("setTimeout(() => fetch('/release-held'), 1000)")
         page.get_by_role("button", name="Start a conversation").click(timeout=15000)

@@ -85,3 +85,31 @@ def test_the_page_names_whose_presence_the_sidebar_shows():
     services.conversation_create(actor=ana, kind="public", name="all", member_ids=[dev.pk])
     assert _bootstrap(_page(ana))["presence_of"] == [ana.pk, *sorted([ben.pk, cleo.pk])]
     assert _bootstrap(_page(dev))["presence_of"] == [dev.pk]
+
+
+def test_the_first_screen_comes_with_the_page_as_the_api_would_answer():
+    """The answers in the page are byte for byte what the client's own requests would get:
+    the same views compute them. The newest messages are those of the conversation read
+    last; a path whose view refuses is left for the client to ask (and be told why)."""
+    ana, ben = make_user(name="Ana Lopez"), make_user(name="Ben Okafor")
+    plans = services.conversation_create(actor=ana, kind="public", name="plans", member_ids=[ben.pk])
+    services.conversation_direct_open(actor=ana, member_ids=[ben.pk])
+    sent = services.message_create(author=ben, conversation_id=plans.pk, text="see you at 10").message
+    services.read_mark(actor=ana, conversation_id=plans.pk, message_id=sent.pk)
+    client = Client()
+    client.force_login(ana)
+    answers = _bootstrap(_page(ana))["answers"]
+    assert set(answers) == {"conversations/", "users/?limit=1000", "usergroups/", "me/drafts/",
+                            f"presence/?users={ana.pk},{ben.pk}",
+                            f"conversations/{plans.pk}/messages/?limit=50"}
+    for path, data in answers.items():
+        assert data == client.get(f"/api/v1/{path}").json(), path
+    assert [m["text"] for m in answers[f"conversations/{plans.pk}/messages/?limit=50"]["results"]] == [
+        "see you at 10"]
+
+    from core.client import first_answers
+
+    request = client.get("/").wsgi_request
+    hidden = services.conversation_create(actor=ben, kind="private", name="hidden")
+    refused = f"conversations/{hidden.pk}/messages/?limit=50"
+    assert first_answers(request, [refused, "usergroups/"]).keys() == {"usergroups/"}
