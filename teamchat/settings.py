@@ -447,6 +447,8 @@ CONTENT_SECURITY_POLICY = {
         "connect-src": ["'self'"],
         "font-src": ["'self'"],
         "worker-src": ["'self'", "blob:"],
+        # The web app manifest (/manifest.webmanifest); the service worker is /sw.js.
+        "manifest-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
         "frame-ancestors": ["'none'"],
