@@ -37,7 +37,7 @@ _SHELL = ("css/app.css", "css/calls.css", "css/viewer.css", "css/pages.css", "fa
 def shell_files() -> tuple[str, ...]:
     """The static files the worker keeps for the app to start offline: the client's
     modules (the import graph the page preloads), its styles and icons."""
-    return (*module_graph("js/app.js"), *_SHELL)
+    return tuple(dict.fromkeys((*module_graph("js/app.js"), *_SHELL)))  # Cache.addAll refuses repeats
 
 
 @cache

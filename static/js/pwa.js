@@ -56,7 +56,11 @@ export async function pushEnable() {
     const current = new Uint8Array(subscription.options.applicationServerKey);
     if (current.join() !== keyBytes(key).join()) { await subscription.unsubscribe(); subscription = null; }
   }
-  subscription ||= await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
+  try {
+    subscription ||= await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
+  } catch (error) {
+    throw new Error(`This browser could not subscribe with its push service (${error.message}).`);
+  }
   return tellServer(subscription);
 }
 
