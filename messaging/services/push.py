@@ -219,9 +219,10 @@ def push_message_plan(*, message_id: int) -> list[PushPlanned]:
              if m.user_id not in active and notifications.quiet_until(m.user, now) is None}
     planned = [PushPlanned(subscription.pk, message_payload(message, users[subscription.user_id]))
                for subscription in PushSubscription.objects.filter(user_id__in=users)]
-    for user_id in users:
-        PushShown.objects.update_or_create(user_id=user_id, conversation_id=message.conversation_id,
-                                           defaults={"seq": message.seq})
+    PushShown.objects.bulk_create(
+        [PushShown(user_id=user_id, conversation_id=message.conversation_id, seq=message.seq)
+         for user_id in users],
+        update_conflicts=True, unique_fields=["user", "conversation"], update_fields=["seq"])
     return planned
 
 
