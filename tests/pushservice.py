@@ -17,7 +17,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from requests.structures import CaseInsensitiveDict
 
 from tests.httpserver import LoopbackServer, Recorded, Reply
 
@@ -56,7 +55,7 @@ class Push:
 
     browser: Browser
     payload: dict[str, Any]
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     claims: dict[str, Any]
 
 
@@ -99,7 +98,7 @@ class PushService:
     # --- what a push service and a browser check ----------------------------------------
 
     def _verify_vapid(self, headers: dict[str, str]) -> dict[str, Any]:
-        authorization = headers.get("Authorization", "")
+        authorization = headers.get("authorization", "")
         scheme, _, params = authorization.partition(" ")
         assert scheme.lower() == "vapid", f"not a VAPID authorization: {authorization!r}"
         fields = dict(part.strip().split("=", 1) for part in params.split(","))
@@ -123,7 +122,7 @@ class PushService:
         return decoded
 
     def _receive(self, request: Recorded) -> Reply:
-        request.headers = CaseInsensitiveDict(request.headers)
+        request.headers = {name.lower(): value for name, value in request.headers.items()}
         with self.lock:
             if self.answers:
                 status = self.answers.pop(0)
@@ -132,8 +131,8 @@ class PushService:
         try:
             browser = self.browsers[f"{self.origin}{request.path}"]
             claims = self._verify_vapid(request.headers)
-            assert request.headers.get("Content-Encoding") == "aes128gcm", "not aes128gcm"
-            assert int(request.headers.get("TTL", "-1")) >= 0, "a push needs a TTL"
+            assert request.headers.get("content-encoding") == "aes128gcm", "not aes128gcm"
+            assert int(request.headers.get("ttl", "-1")) >= 0, "a push needs a TTL"
             plain = http_ece.decrypt(request.body, private_key=browser.private_key,
                                      auth_secret=browser.auth, version="aes128gcm")
         except (AssertionError, KeyError, ValueError) as error:

@@ -62,8 +62,8 @@ def test_a_mention_reaches_the_device_signed_and_decryptable(scene, push_service
         "url": f"/#/c/{channel.pk}/m/{message.pk}",
         "conversation": channel.pk, "message": message.pk,
     }
-    assert pushed.headers["Topic"] == f"conv-{channel.pk}"
-    assert pushed.headers["Urgency"] == "high"
+    assert pushed.headers["topic"] == f"conv-{channel.pk}"
+    assert pushed.headers["urgency"] == "high"
     assert PushSubscription.objects.get().last_used_at is not None
 
 
@@ -128,7 +128,7 @@ def test_reading_on_another_device_withdraws_the_notification(scene, push_servic
     withdrawals = [p for p in pushes if p.payload["type"] == "withdraw"]
     assert sorted(p.browser.endpoint for p in withdrawals) == sorted([phone.endpoint, laptop.endpoint])
     assert all(p.payload == {"type": "withdraw", "tag": f"conv-{channel.pk}"} for p in withdrawals)
-    assert all(p.headers["Topic"] == f"conv-{channel.pk}" for p in withdrawals)
+    assert all(p.headers["topic"] == f"conv-{channel.pk}" for p in withdrawals)
     assert not PushShown.objects.exists()
 
     # Reading again withdraws nothing more: nothing is shown.
