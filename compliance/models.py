@@ -160,3 +160,41 @@ class AuditVerification(models.Model):
         if self.status == VerificationStatus.INTACT:
             return 100
         return int(100 * self.checked / self.total) if self.total else 0
+
+
+class AuditSigningKey(models.Model):
+    """The organisation's Ed25519 key that signs audit checkpoints, made on first need. The
+    private half is kept encrypted with SECRET_KEY (core.secrets) and never leaves the
+    server's processes: no API, console page or admin shows it. Append-only like the log."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+    public_key = models.CharField(max_length=64)  # raw 32 bytes, base64
+    fingerprint = models.CharField(max_length=64, unique=True)  # SHA-256 of the raw public key
+    private_key_encrypted = models.TextField()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"audit signing key {self.fingerprint[:16]}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement that the chain held `count` events, the last of them number `seq`
+    (event `event_id`) with hash `head_hash`, at `created_at`. A copy outside the database
+    (`manage.py audit_checkpoint --out`, export manifests) is what anchors the log: whoever
+    can delete the log can delete this table too. Append-only like the log."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+    seq = models.BigIntegerField(unique=True)
+    event_id = models.BigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    count = models.BigIntegerField()
+    key_fingerprint = models.CharField(max_length=64)
+    signature = models.CharField(max_length=128)  # Ed25519 over the canonical payload, base64
+
+    class Meta:
+        ordering = ["-seq"]
+
+    def __str__(self) -> str:
+        return f"audit checkpoint at event {self.seq}"

@@ -25,3 +25,9 @@ def remove_expired_exports() -> int:
 @shared_task
 def run_audit_verification(verification_id: int) -> str:
     return services.audit_verification_run(job_id=verification_id).status
+
+
+@shared_task
+def write_audit_checkpoint() -> int | None:
+    checkpoint = services.audit_checkpoint_write()
+    return checkpoint.seq if checkpoint else None

@@ -22,6 +22,7 @@ from accounts import services as account_services
 from accounts.forms import InviteForm
 from accounts.models import Organisation, Role
 from compliance import audit_words, selectors, services
+from compliance.checkpoints import public_key_pem
 from compliance.forms import (
     AuditFilterForm,
     ExportForm,
@@ -71,7 +72,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     verification = selectors.audit_verification_list(viewer=request.user).first()
-    context = {"form": form, "verification": verification}
+    signing_key = selectors.audit_signing_key_get()
+    context = {"form": form, "verification": verification,
+               "checkpoint": selectors.audit_checkpoint_latest(), "signing_key": signing_key,
+               "public_key_pem": public_key_pem(signing_key.public_key) if signing_key else ""}
     if form.is_bound and not form.is_valid():
         # A filter we cannot honour shows nothing, rather than everything unfiltered.
         return render(request, "console/audit.html", context, status=400)

@@ -13,6 +13,14 @@ from core.models import GENESIS_HASH, AuditEvent
 _AUDIT_CHAIN_LOCK = 7_420_001
 
 
+def audit_chain_lock() -> None:
+    """Hold the audit chain's append lock until the caller's transaction ends (PostgreSQL;
+    SQLite serialises writers by itself): the head read next stays the head."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_AUDIT_CHAIN_LOCK])
+
+
 def audit_record(
     *,
     action: str,
@@ -40,10 +48,9 @@ def audit_record(
     else:
         actor = None
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_AUDIT_CHAIN_LOCK])
-        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        audit_chain_lock()
+        last_hash, last_seq = AuditEvent.objects.order_by("-id").values_list(
+            "hash", "seq").first() or (GENESIS_HASH, 0)
         event = AuditEvent(
             actor=actor,
             actor_label=actor_label,
@@ -53,7 +60,8 @@ def audit_record(
             conversation_id=conversation_id,
             ip_address=ip_address,
             data=data or {},
-            prev_hash=last or GENESIS_HASH,
+            seq=last_seq + 1,
+            prev_hash=last_hash,
         )
         event.hash = event.compute_hash()
         event.save(force_insert=True)

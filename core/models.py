@@ -16,6 +16,9 @@ GENESIS_HASH = "0" * 64
 
 
 class AuditEvent(models.Model):
+    # The event's place in the chain, 1 for the first, without gaps: a missing number is
+    # a missing event, and a checkpoint names the last one it covers (compliance).
+    seq = models.BigIntegerField(unique=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # No database constraint: the row must outlive anything it names, and the table
     # refuses UPDATE, so a cascading SET NULL could never run.

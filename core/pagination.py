@@ -23,9 +23,12 @@ def paginate_queryset(
     *,
     ordering: tuple[str, ...] | None = None,
     context: dict | None = None,
+    max_page_size: int | None = None,
 ) -> Response:
     """One page of `queryset` as `{"results": [...], "next": url|null, "previous": url|null}`."""
     paginator = ListCursorPagination()
+    if max_page_size:
+        paginator.max_page_size = max_page_size
     if ordering:
         paginator.ordering = ordering
     elif queryset.query.order_by:

@@ -30,6 +30,8 @@ def home(request: HttpRequest) -> HttpResponse:
         # Where to open when this browser remembers nothing (boot.js asks for its messages
         # before the client has loaded).
         "open": selectors.last_read_conversation(user=request.user),
+        # Whose presence the sidebar shows first: asked for by boot.js too.
+        "presence_of": [request.user.pk, *selectors.direct_partner_ids(user=request.user)[:499]],
         "limits": {"upload_max_bytes": settings.FILE_UPLOAD_MAX_BYTES,
                    "heartbeat_seconds": settings.REALTIME_HEARTBEAT_SECONDS},
     }

@@ -264,7 +264,14 @@ CELERY_BEAT_SCHEDULE = {
                         "schedule": crontab(hour=2, minute=30)},
     "remove-expired-exports": {"task": "compliance.tasks.remove_expired_exports",
                                "schedule": 3600.0},
+    # Each minute: sign the audit chain's head when enough events or time passed (below).
+    "write-audit-checkpoint": {"task": "compliance.tasks.write_audit_checkpoint",
+                               "schedule": 60.0},
 }
+# A signed audit checkpoint after this many new events, or this many minutes with any new
+# event, whichever comes first (docs/compliance.md, "Checkpoints").
+AUDIT_CHECKPOINT_EVERY_EVENTS: int = env.int("AUDIT_CHECKPOINT_EVERY_EVENTS", default=1000)
+AUDIT_CHECKPOINT_EVERY_MINUTES: int = env.int("AUDIT_CHECKPOINT_EVERY_MINUTES", default=10)
 
 # --- Single sign-on (OpenID Connect; docs/security.md) -------------------------------------------
 OIDC_RP_CLIENT_ID: str = env.str("OIDC_CLIENT_ID", default="")

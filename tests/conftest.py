@@ -22,6 +22,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    _flush_past_append_only_triggers()
+
+
+def _flush_past_append_only_triggers() -> None:
+    """Transactional tests empty every table with TRUNCATE, which the audit tables refuse
+    (compliance/migrations/0006). The suite connects as a superuser, so it sets the
+    triggers aside for its flush as a superuser can: session_replication_role = replica
+    for that one transaction."""
+    from django.db import transaction
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            for sql in sql_list:
+                cursor.execute(sql)
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"

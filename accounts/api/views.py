@@ -40,11 +40,15 @@ class MeView(APIView):
         return Response(MeSerializer(user).data)
 
 
+DIRECTORY_PAGE_MAX = 1000
+
+
 class UserListView(APIView):
     @extend_schema(responses=UserSerializer(many=True), summary="The people directory")
     def get(self, request: Request) -> Response:
         users = selectors.user_list(viewer=request.user, query=request.query_params.get("q", ""))
-        return paginate_queryset(request, users, UserSerializer)
+        # The web client holds the whole directory: in one page up to this size.
+        return paginate_queryset(request, users, UserSerializer, max_page_size=DIRECTORY_PAGE_MAX)
 
 
 class UserDetailView(APIView):

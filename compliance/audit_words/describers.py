@@ -419,6 +419,6 @@ def _(e: E, n: Names) -> SafeString:
     if e.data.get("intact"):
         return format_html("The audit chain was verified for {}: intact, {} checked",
                            n.actor(e, "the operator"), checked)
-    return format_html("The audit chain was verified for {}: BROKEN at event {} ({}); {} before it intact",
-                       n.actor(e, "the operator"), _v(e, "broken_at"), _v(e, "reason"),
-                       checked)
+    where = format_html(" at event {}", _v(e, "broken_at")) if e.data.get("broken_at") else ""
+    return format_html("The audit chain was verified for {}: BROKEN{} ({}); {} before it intact",
+                       n.actor(e, "the operator"), where, _v(e, "reason"), checked)

@@ -1,6 +1,7 @@
 """Every write of the compliance app, one function per action."""
 
 from compliance.services.audit import audit_verification_run, audit_verification_start
+from compliance.services.checkpoints import audit_checkpoint_write, audit_signing_key_ensure
 from compliance.services.exports import (
     export_download_token,
     export_for_download,
@@ -17,6 +18,8 @@ from compliance.services.retention import (
 )
 
 __all__ = [
+    "audit_checkpoint_write",
+    "audit_signing_key_ensure",
     "audit_verification_run",
     "audit_verification_start",
     "export_download_token",

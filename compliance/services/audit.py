@@ -9,8 +9,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from compliance.checkpoints import Checkpoint
 from compliance.models import AuditVerification, VerificationStatus
-from compliance.selectors import audit_chain_verify
+from compliance.selectors import audit_chain_verify, audit_checkpoint_latest
 from compliance.services.holds import require_records_role
 from core.audit import audit_record
 from core.errors import Conflict, NotFound
@@ -68,9 +69,12 @@ def audit_verification_run(*, job_id: int) -> AuditVerification:
     def progress(checked: int) -> None:
         rows.update(checked=checked, updated_at=timezone.now())
 
+    # The newest checkpoint signed before the request: its head is within the walk.
+    stored = audit_checkpoint_latest(made_before=job.created_at)
+    checkpoint = Checkpoint.from_row(stored) if stored else None
     try:
         checked, chain_break = audit_chain_verify(batch_size=BATCH, up_to_id=job.up_to_id,
-                                                  on_progress=progress)
+                                                  on_progress=progress, checkpoint=checkpoint)
     except Exception as error:
         rows.update(status=VerificationStatus.FAILED, active=None, finished_at=timezone.now(),
                     reason=str(error)[:2000])
@@ -80,12 +84,14 @@ def audit_verification_run(*, job_id: int) -> AuditVerification:
         job.checked = checked
         job.status = VerificationStatus.INTACT if chain_break is None else VerificationStatus.BROKEN
         job.broken_at = chain_break.event_id if chain_break else None
-        job.reason = chain_break.reason if chain_break else ""
+        job.reason = f"{chain_break.kind}: {chain_break.reason}" if chain_break else ""
         job.active = None
         job.finished_at = job.updated_at = timezone.now()
         job.save(update_fields=["checked", "status", "broken_at", "reason", "active",
                                 "finished_at", "updated_at"])
         audit_record(action="audit.verified", actor=job.requested_by, target=job, data={
             "intact": chain_break is None, "checked": checked, "up_to": job.up_to_id,
-            "broken_at": job.broken_at, "reason": job.reason or None})
+            "broken_at": job.broken_at, "reason": job.reason or None,
+            "kind": chain_break.kind if chain_break else None,
+            "checkpoint": checkpoint.seq if checkpoint else None})
     return job

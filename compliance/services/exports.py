@@ -20,8 +20,10 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from compliance.checkpoints import Checkpoint
 from compliance.export_writers import WRITERS, ExportZip, write_eml
 from compliance.models import ExportFormat, ExportJob, ExportStage, ExportStatus
+from compliance.selectors import audit_checkpoint_latest
 from compliance.services.holds import require_archive_reader
 from core.audit import audit_record
 from core.errors import InvalidInput, NotFound
@@ -216,8 +218,16 @@ def _write(job: ExportJob, messages: QuerySet, stream: Any) -> dict[str, int]:
         "filters": _filters(job),
         "counts": counts, "encrypted_conversations": bool(encrypted),
         **({"encryption": encrypted} if encrypted else {}),
+        # The newest signed checkpoint of the audit chain, a copy outside the database that
+        # `audit_verify --checkpoint manifest.json` checks the log against.
+        "audit_checkpoint": _latest_checkpoint(),
     })
     return counts
+
+
+def _latest_checkpoint() -> dict[str, Any] | None:
+    row = audit_checkpoint_latest()
+    return Checkpoint.from_row(row).as_dict() if row else None
 
 
 def _write_e2ee_keys(archive: ExportZip, messages: QuerySet) -> dict[str, Any]:

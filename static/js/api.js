@@ -34,7 +34,7 @@ export async function api(method, path, body) {
 
 // An answer boot.js asked for while the page was still loading, taken once.
 function takeEarly(path) {
-  const early = globalThis.teamchatEarly;
+  const early = globalThis.teamchatBoot && globalThis.teamchatBoot.early;
   const response = early && early.get(path);
   if (response) early.delete(path);
   return response;
@@ -42,7 +42,7 @@ function takeEarly(path) {
 
 // Once the client is up, answers asked for early and not taken are stale: drop them.
 export function forgetEarly() {
-  globalThis.teamchatEarly = null;
+  if (globalThis.teamchatBoot) globalThis.teamchatBoot.early = null;
 }
 
 export const get = (path) => api("GET", path);

@@ -2,7 +2,6 @@
 // between conversations and applies every event the server sends.
 
 import { del, forgetEarly, get, getAll, post } from "./api.js";
-import { conversationToOpen, rememberOpen } from "./boot.js";
 import { Composer } from "./composer.js";
 import {
   applyTheme, browseChannelsDialog, confirmDialog, conversationSettingsDialog, createChannelDialog,
@@ -25,15 +24,8 @@ import {
   conversationName, emit, findMessage, isMutedConversation, mentionsMe, on, putMessage, state, timeline, userName,
 } from "./store.js";
 
-// Me and the people I have direct conversations with: whose presence the sidebar shows.
-function directPartners(conversations) {
-  const partners = new Set([state.me.id]);
-  for (const conversation of conversations) {
-    if (conversation.kind !== "direct") continue;
-    for (const id of conversation.members || []) partners.add(id);
-  }
-  return [...partners].slice(0, 500);
-}
+// boot.js, run before this module: the first requests and which conversation opens.
+const boot = globalThis.teamchatBoot;
 
 class App {
   async start() {
@@ -41,18 +33,16 @@ class App {
     state.me = bootstrap.me;
     state.organisation = bootstrap.organisation;
     state.limits = bootstrap.limits;
-    this.bootstrapOpen = bootstrap.open;
     applyTheme();
     matchMedia("(prefers-color-scheme: dark)").addEventListener("change", applyTheme);
     document.getElementById("org-name").textContent = state.organisation.name;
     this.drawMe();
 
-    // What the first screen needs, asked at once (boot.js sent most of it already); the
-    // presence of direct partners as soon as the conversations name them.
-    const conversationsLoaded = get("conversations/");
+    // What the first screen needs, asked at once (boot.js, a script in the page's head,
+    // sent it all already).
     const [users, conversations, groups, drafts, present] = await Promise.all([
-      getAll("users/?limit=200"), conversationsLoaded, get("usergroups/"), get("me/drafts/"),
-      conversationsLoaded.then((page) => get(`presence/?users=${directPartners(page.results).join(",")}`)),
+      getAll("users/?limit=1000"), get("conversations/"), get("usergroups/"), get("me/drafts/"),
+      get(boot.presencePath),
     ]);
     for (const draft of drafts.results) state.drafts.set(`${draft.conversation}.${draft.thread_root || 0}`, draft.text);
     for (const user of users) state.users.set(user.id, user);
@@ -157,11 +147,10 @@ class App {
   // --- Routing: #/c/<conversation>[/m/<message>] ---
 
   async route() {
-    const opening = conversationToOpen({ me: state.me, open: this.bootstrapOpen });
+    const opening = boot.conversationToOpen();
     let conversationId = opening.conversation;
     const messageId = opening.message;
-    const addressed = Boolean(location.hash.match(/^#\/c\/\d+/));
-    if (!conversationId || (!addressed && !state.conversations.has(conversationId))) {
+    if (!conversationId || (!opening.addressed && !state.conversations.has(conversationId))) {
       const first = navigationOrder()[0];
       if (!first) { this.showEmpty(); return; }
       conversationId = first;
@@ -205,7 +194,7 @@ class App {
     if (switching && state.current) this.composer.storeDraft();
     if (switching) this.keptUnread = null;
     state.current = conversationId;
-    rememberOpen(state.me.id, conversationId);
+    boot.rememberOpen(conversationId);
     if (!conversation.is_member) this.socket.subscribe(conversationId);
     this.drawHeader();
     renderSidebar();

@@ -144,6 +144,9 @@ export class Composer {
   }
 
   resize() {
+    // Empty, the box is its natural one line: no measuring (which makes the browser lay
+    // the whole page out there and then, on every conversation opened).
+    if (!this.input.value) { this.input.style.height = ""; return; }
     this.input.style.height = "auto";
     this.input.style.height = `${Math.min(this.input.scrollHeight, innerHeight * 0.4)}px`;
   }

@@ -201,7 +201,8 @@ def test_a_real_worker_verifies_the_chain_and_records_the_result(real_worker, co
     result = AuditEvent.objects.get(action="audit.verified")
     assert result.actor == compliance_officer and result.target_id == str(job.pk)
     assert result.data == {"intact": True, "checked": job.total, "up_to": job.up_to_id,
-                           "broken_at": None, "reason": None}
+                           "broken_at": None, "reason": None, "kind": None,
+                           "checkpoint": None}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -214,7 +215,7 @@ def test_a_real_worker_names_the_break_and_the_page_says_so(real_worker, complia
     html = browser_for(compliance_officer).get("/console/audit/").content.decode()
 
     assert job.status == VerificationStatus.BROKEN and job.broken_at == events[1].id
-    assert job.reason == "its contents do not match its hash"
+    assert job.reason == "edited row: its contents do not match its hash"
     assert AuditEvent.objects.get(action="audit.verified").data["intact"] is False
     assert f"the chain breaks at event #{events[1].id}" in html
     assert f"BROKEN at event {events[1].id}" in html  # the result, as an event in words

@@ -4,8 +4,6 @@ needs one; and no control takes a click before it can act on it."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from playwright.sync_api import expect
 
@@ -76,13 +74,14 @@ def test_a_click_while_loading_waits_for_the_page_instead_of_being_lost(browser,
         context.add_cookies([{"name": name, "value": value, "url": daphne_pair[0].url}])
         page = context.new_page()
 
-        def slowly(route):
-            time.sleep(1.5)  # the conversation list takes its time
-            route.continue_()
-
-        page.route("**/api/v1/conversations/", slowly)
+        # The conversation list is held back until the page itself asks for it to go on,
+        # a second into the click's wait (a route handler that slept would hold Playwright).
+        held = []
+        page.route("**/api/v1/conversations/", lambda route: held.append(route))
+        page.route("**/release-held", lambda route: (held.pop().continue_(), route.fulfill(status=204)))
         page.goto(f"{daphne_pair[0].url}/", wait_until="domcontentloaded")
         assert page.locator("#app").get_attribute("inert") is not None  # still loading
+        page.evaluate("setTimeout(() => fetch('/release-held'), 1000)")
         page.get_by_role("button", name="Start a conversation").click(timeout=15000)
         expect(page.locator("#dialog")).to_be_visible()
         assert page.locator("#app").get_attribute("inert") is None  # it waited for the page

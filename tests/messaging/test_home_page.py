@@ -39,11 +39,14 @@ def test_the_page_preloads_every_module_the_client_imports():
     for module in preloaded:  # closed under the modules' own imports
         imports = re.findall(r'from "\./([a-z-]+\.js)";', (STATIC / module).read_text())
         assert {f"js/{name}" for name in imports} <= set(preloaded), module
-    assert {"js/app.js", "js/boot.js", "js/markdown.js", "js/crypto.js"} <= set(preloaded)
+    assert {"js/app.js", "js/markdown.js", "js/crypto.js"} <= set(preloaded)
     # Loaded on use only: not part of the first screen.
     assert not any(path.startswith("vendor/") for path in preloaded)
-    # boot.js runs before the client's modules arrive, and the bootstrap it reads is above it.
-    assert page.index('id="bootstrap"') < page.index("js/boot.js") < page.index('rel="modulepreload"')
+    # boot.js, a classic script, is asked for first and runs before any module, reading
+    # the bootstrap above it.
+    boot = page.index('<script src="/static/js/boot.js">')
+    assert page.index('id="bootstrap"') < boot < page.index('rel="modulepreload"')
+    assert page.index("js/boot.js") < page.index('<script type="module" src="/static/js/app.js">')
 
 
 def test_a_missing_module_is_named():
@@ -70,3 +73,15 @@ def test_the_page_names_the_conversation_read_last_for_a_browser_that_remembers_
 
     services.conversation_update(actor=ana, conversation_id=first.pk, archived=True)
     assert _bootstrap(_page(ana))["open"] == second.pk
+
+
+def test_the_page_names_whose_presence_the_sidebar_shows():
+    """Me first, then everyone I share a direct conversation with (a group direct one
+    too), and nobody I only share a channel with: boot.js asks for their presence."""
+    ana, ben, cleo, dev = (make_user(name=name)
+                           for name in ("Ana Lopez", "Ben Okafor", "Cleo Park", "Dev Rao"))
+    services.conversation_direct_open(actor=ana, member_ids=[ben.pk])
+    services.conversation_direct_open(actor=ana, member_ids=[ben.pk, cleo.pk])
+    services.conversation_create(actor=ana, kind="public", name="all", member_ids=[dev.pk])
+    assert _bootstrap(_page(ana))["presence_of"] == [ana.pk, *sorted([ben.pk, cleo.pk])]
+    assert _bootstrap(_page(dev))["presence_of"] == [dev.pk]
