@@ -80,6 +80,12 @@ class User(AbstractBaseUser, PermissionsMixin):
                  ("nothing", "Nothing")],
     )
     email_notifications = models.BooleanField(default=True)
+    # What a push notification on a device's lock screen shows of a message: the sender
+    # and the text, only who wrote in which conversation, or only that something came.
+    notification_preview = models.CharField(
+        max_length=8, default="full",
+        choices=[("full", "Sender and text"), ("sender", "Sender only"), ("none", "Nothing")],
+    )
     daily_digest = models.BooleanField(default=False)
     # Read receipts (issue 28): whether others see when this person has read their
     # messages. Off, they see no one's either.
@@ -170,6 +176,10 @@ class Organisation(models.Model):
     # (direct and group direct conversations always, when on).
     read_receipts_enabled = models.BooleanField(default=True)
     read_receipts_max_members = models.PositiveIntegerField(default=50)
+    # Web Push (messaging/services/push.py): the VAPID key pair push services know this
+    # installation by, generated on first use; the private half encrypted (core.secrets).
+    push_vapid_public_key = models.CharField(max_length=100, blank=True)
+    push_vapid_private_key_encrypted = models.TextField(blank=True)
     created_at = models.DateTimeField(default=now)
 
     def __str__(self) -> str:

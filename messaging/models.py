@@ -419,6 +419,41 @@ class PendingNotification(models.Model):
         return f"{self.reason} for {self.user_id} about {self.message_id}"
 
 
+class PushSubscription(models.Model):
+    """One browser or installed app of a person that receives Web Push notifications
+    (RFC 8030): where its push service takes messages, and the keys to encrypt them for
+    it (RFC 8291). Removed when the push service says it is gone (404, 410)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="push_subscriptions")
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=128)
+    auth = models.CharField(max_length=64)
+    user_agent = models.CharField(max_length=300, blank=True)
+    device_name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"push subscription {self.pk} of {self.user_id}"
+
+
+class PushShown(models.Model):
+    """A conversation a person was pushed a notification about and has not read since;
+    reading it on any device withdraws the notification from their other devices."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "conversation"],
+                                               name="messaging_push_shown_unique")]
+
+    def __str__(self) -> str:
+        return f"push shown to {self.user_id} in {self.conversation_id}"
+
+
 class Draft(models.Model):
     """A person's unsent text in a conversation (thread_root_id 0) or in one of its
     threads, kept so that it follows them to their other browsers. Never for an

@@ -43,6 +43,7 @@ from messaging.models import (
     Message,
     MessageRevision,
     Pin,
+    PushSubscription,
     Reaction,
     Reminder,
     ReminderState,
@@ -963,3 +964,8 @@ def conversation_labels(*, user: User, conversation_ids: set[int]) -> dict[int, 
         else:
             labels[conversation.pk] = f"#{conversation.name}"
     return labels
+
+
+def push_subscription_list(*, user: User) -> list[PushSubscription]:
+    """The devices a person receives push notifications on, newest first."""
+    return list(PushSubscription.objects.filter(user=user).order_by("-created_at", "-id"))

@@ -13,7 +13,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from core import bus, requestid
-from messaging.services import notifications, reminders, scheduled
+from messaging.services import notifications, push, reminders, scheduled
 
 # Published (core.bus) once a new message is committed, from its background job, with
 # message_id and has_link.
@@ -53,10 +53,34 @@ def message_created(message_id: int, has_link: bool = False) -> int:
     """One new message's side effects (see messages_created; what servers queued before
     sends were batched)."""
     queued = notifications.notifications_queue(message_id=message_id)
+    for planned in push.push_message_plan(message_id=message_id):
+        push_deliver.delay(planned.subscription_id, planned.payload)
     # Webhooks and link previews (integrations), and whatever else subscribed.
     bus.publish(MESSAGE_CREATED, message_id=message_id, has_link=has_link)
     logger.info("message %s: %d notifications queued", message_id, queued)
     return queued
+
+
+@shared_task(bind=True, max_retries=8)
+def push_deliver(self, subscription_id: int, payload: dict) -> bool:
+    """One push to one device. A push service that answers 429 or 5xx (or cannot be
+    reached) is asked again after its Retry-After, or after growing waits."""
+    try:
+        return push.push_send(subscription_id=subscription_id, payload=payload)
+    except push.PushRetryLater as error:
+        wait = error.retry_after
+        if wait is None:
+            wait = min(settings.PUSH_RETRY_SECONDS * 2 ** self.request.retries, 1800)
+        raise self.retry(exc=error, countdown=wait) from None
+
+
+@shared_task
+def push_withdraw(user_id: int, conversation_id: int) -> int:
+    """Close a conversation's notification on every device of a person who read it."""
+    planned = push.push_withdraw_plan(user_id=user_id, conversation_id=conversation_id)
+    for item in planned:
+        push_deliver.delay(item.subscription_id, item.payload)
+    return len(planned)
 
 
 @shared_task

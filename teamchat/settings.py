@@ -9,6 +9,7 @@ start without a SECRET_KEY.
 from __future__ import annotations
 
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
 
 import environ
@@ -342,6 +343,14 @@ NOTIFY_EMAIL_WINDOW_SECONDS: int = env.int("NOTIFY_EMAIL_WINDOW_SECONDS", defaul
 NOTIFY_SMTP_RETRY_SECONDS: int = env.int("NOTIFY_SMTP_RETRY_SECONDS", default=30)
 # The local hour at which daily digests go out.
 NOTIFY_DIGEST_HOUR: int = env.int("NOTIFY_DIGEST_HOUR", default=8)
+# Web Push (docs/notifications.md): the push services browsers subscribe with. teamchat
+# posts only to these hosts (a name, or ".suffix" for its subdomains), so a subscription
+# cannot make the server call anywhere else; plain http only to loopback, for tests.
+PUSH_SERVICE_HOSTS: list[str] = env.list("PUSH_SERVICE_HOSTS", default=[
+    "fcm.googleapis.com", "updates.push.services.mozilla.com", ".push.apple.com",
+    ".notify.windows.com"])
+# First wait before a push the push service refused for now (429, 5xx) is retried.
+PUSH_RETRY_SECONDS: int = env.int("PUSH_RETRY_SECONDS", default=5)
 
 # --- Email ---------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -354,6 +363,10 @@ EMAIL_USE_TLS = EMAIL_CONFIG.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = EMAIL_CONFIG.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="teamchat <teamchat@localhost>")
+# The contact push services see in the VAPID claim (RFC 8292): a mailto: or https: URL;
+# by default the site when it is served over https, else the sender address of its email.
+PUSH_VAPID_SUBJECT: str = env.str("PUSH_VAPID_SUBJECT", default=(
+    SITE_URL if SITE_URL.startswith("https://") else f"mailto:{parseaddr(DEFAULT_FROM_EMAIL)[1]}"))
 
 # --- Files ---------------------------------------------------------------------------
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
@@ -441,6 +454,8 @@ CONTENT_SECURITY_POLICY = {
         "connect-src": ["'self'"],
         "font-src": ["'self'"],
         "worker-src": ["'self'", "blob:"],
+        # The web app manifest (/manifest.webmanifest); the service worker is /sw.js.
+        "manifest-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
         "frame-ancestors": ["'none'"],

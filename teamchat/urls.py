@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from core.metrics import metrics_view
+from teamchat import pwa
 from teamchat.health import healthz
 
 handler400 = "teamchat.views.bad_request"
@@ -13,6 +14,10 @@ handler500 = "teamchat.views.server_error"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
+    # The installable app: at the root, so the service worker's scope is the whole site.
+    path("sw.js", pwa.service_worker, name="service-worker"),
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("offline", pwa.offline, name="offline"),
     path("admin/", admin.site.urls),
     path("console/", include("compliance.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

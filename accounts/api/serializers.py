@@ -47,7 +47,7 @@ class MeSerializer(UserSerializer):
     class Meta(UserSerializer.Meta):
         fields = [*UserSerializer.Meta.fields, "date_joined", "notify_default",
                   "email_notifications", "daily_digest", "quiet_hours_start", "quiet_hours_end",
-                  "dnd_until", "share_read_receipts", "status_expires_at"]
+                  "notification_preview", "dnd_until", "share_read_receipts", "status_expires_at"]
         read_only_fields = fields
 
 

@@ -267,6 +267,7 @@ class NotificationPreferencesSerializer(serializers.Serializer):
     daily_digest = serializers.BooleanField(required=False)
     quiet_hours_start = ClockField(required=False, allow_null=True)
     quiet_hours_end = ClockField(required=False, allow_null=True)
+    notification_preview = serializers.ChoiceField(choices=["full", "sender", "none"], required=False)
 
 
 class ScheduledSchemaSerializer(serializers.Serializer):

@@ -1,9 +1,14 @@
 from django.urls import path
 
-from messaging.api import catch_up, views
+from messaging.api import catch_up, push, views
 
 urlpatterns = [
     path("me/notifications/", views.MyNotificationsView.as_view(), name="api-my-notifications"),
+    path("me/push-subscriptions/", push.PushSubscriptionListView.as_view(),
+         name="api-push-subscriptions"),
+    path("me/push-subscriptions/<int:subscription_id>/", push.PushSubscriptionDetailView.as_view(),
+         name="api-push-subscription"),
+    path("push/key/", push.PushKeyView.as_view(), name="api-push-key"),
     path("conversations/", views.ConversationListView.as_view(), name="api-conversations"),
     path("conversations/directory/", views.ChannelDirectoryView.as_view(),
          name="api-channel-directory"),

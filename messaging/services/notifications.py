@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import zoneinfo
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 UNSUBSCRIBE_SALT = "teamchat.notifications.unsubscribe"
 PREFERENCE_FIELDS = ("notify_default", "email_notifications", "daily_digest",
-                     "quiet_hours_start", "quiet_hours_end")
+                     "quiet_hours_start", "quiet_hours_end", "notification_preview")
 
 
 def _delay() -> timedelta:
@@ -75,23 +76,30 @@ def _reason(message: Message, membership: Membership, user: User, mentioned: set
     return None
 
 
+def notification_reasons(message: Message, memberships: Iterable[Membership]) -> list[tuple[Membership, str]]:
+    """Who of these members should hear about a new message, and why: the one rule that
+    missed-message email and push notifications (services/push.py) share."""
+    mentioned = set(Mention.objects.filter(message=message).values_list("user_id", flat=True))
+    found = []
+    for membership in memberships:
+        reason = _reason(message, membership, membership.user, mentioned)
+        if reason is not None:
+            found.append((membership, reason))
+    return found
+
+
 def notifications_queue(*, message_id: int) -> int:
     """Queue email notifications for a new message; returns how many. Idempotent."""
     message = Message.objects.select_related("conversation").filter(pk=message_id).first()
     if message is None or message.is_deleted:
         return 0
-    mentioned = set(Mention.objects.filter(message=message).values_list("user_id", flat=True))
     memberships = (Membership.objects.filter(conversation=message.conversation)
                    .exclude(user_id=message.author_id)
                    .filter(user__is_active=True, user__is_bot=False, user__email_notifications=True)
                    .select_related("user"))
     due = timezone.now() + _delay()
-    pending = []
-    for membership in memberships:
-        reason = _reason(message, membership, membership.user, mentioned)
-        if reason is not None:
-            pending.append(PendingNotification(user=membership.user, message=message, reason=reason,
-                                               due_at=due))
+    pending = [PendingNotification(user=membership.user, message=message, reason=reason, due_at=due)
+               for membership, reason in notification_reasons(message, memberships)]
     PendingNotification.objects.bulk_create(pending, ignore_conflicts=True)
     return len(pending)
 
@@ -114,15 +122,20 @@ def quiet_hours_end(user: User, now: datetime) -> datetime | None:
     return datetime.combine(end_day, end, tzinfo=local.tzinfo).astimezone(zoneinfo.ZoneInfo("UTC"))
 
 
+def quiet_until(user: User, now: datetime) -> datetime | None:
+    """Until when nothing may notify this person (do-not-disturb, quiet hours), or None."""
+    if user.dnd_until and user.dnd_until > now:
+        return user.dnd_until
+    return quiet_hours_end(user, now)
+
+
 def _held_until(user: User, now: datetime) -> datetime | None:
     """Until when email to this person must wait, or None if it may go now."""
     from accounts import presence
 
-    if user.dnd_until and user.dnd_until > now:
-        return user.dnd_until
-    quiet_end = quiet_hours_end(user, now)
-    if quiet_end:
-        return quiet_end
+    quiet = quiet_until(user, now)
+    if quiet:
+        return quiet
     if user.last_notified_at and user.last_notified_at + _window() > now:
         return user.last_notified_at + _window()
     if presence.active_among([user.pk]):
@@ -259,6 +272,8 @@ def notification_preferences_update(*, user: User, **changes: Any) -> User:
                            fields={f: ["Unknown field."] for f in unknown})
     if "notify_default" in changes and changes["notify_default"] not in ("all", "mentions", "nothing"):
         raise InvalidInput.for_field("notify_default", "Must be all, mentions or nothing.")
+    if changes.get("notification_preview", "full") not in ("full", "sender", "none"):
+        raise InvalidInput.for_field("notification_preview", "Must be full, sender or none.")
     for flag in ("email_notifications", "daily_digest"):
         if flag in changes and not isinstance(changes[flag], bool):
             raise InvalidInput.for_field(flag, "Must be true or false.")

@@ -17,6 +17,7 @@ import { SidePanel } from "./panel.js";
 import { bindSearchHelp, SearchCompletion } from "./search.js";
 import { navigationOrder, renderSidebar } from "./sidebar.js";
 import { CallManager } from "./calls.js";
+import { pwaStart } from "./pwa.js";
 import { RealtimeClient } from "./socket.js";
 import { viewerOpen } from "./viewer.js";
 import {
@@ -85,6 +86,7 @@ class App {
     // The badges come after the first screen: they need answers it does not wait for.
     this.countActivity();
     this.countThreads();
+    pwaStart(); // the service worker, and this browser's push subscription kept current
   }
 
   async countThreads() {

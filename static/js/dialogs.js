@@ -4,6 +4,7 @@
 import { ApiError, del, get, patch, post, put } from "./api.js";
 import { el } from "./format.js";
 import { icon, iconButton } from "./icons.js";
+import { pushDisable, pushEnable, pushOn, pushSupported } from "./pwa.js";
 import { conversationName, emit, state } from "./store.js";
 
 const dialog = () => document.getElementById("dialog");
@@ -420,12 +421,29 @@ function notificationsTab(error) {
     describe();
   });
   describe();
+  // Push: notifications on this device also while teamchat is closed (docs/notifications.md).
+  const pushBox = el("input", { type: "checkbox", id: "push-notifications", checked: pushOn(), disabled: !pushSupported() });
+  const pushNote = el("p", { class: "result-detail", id: "push-note" },
+    pushSupported() ? "Also when teamchat is closed, on this device: mentions, direct messages and what you follow, as for email." : "This browser cannot receive push notifications.");
+  pushBox.addEventListener("change", async () => {
+    pushBox.disabled = true;
+    try {
+      if (pushBox.checked) { await pushEnable(); pushNote.textContent = "Push notifications are on for this device."; }
+      else { await pushDisable(); pushNote.textContent = "Push notifications are off for this device."; }
+    } catch (err) {
+      pushBox.checked = false;
+      pushNote.textContent = err.message;
+    } finally { pushBox.disabled = false; }
+  });
+  const preview = el("select", { id: "notification-preview" }, ...[["full", "Sender and text"], ["sender", "Sender only"], ["none", "Nothing, only that a message came"]]
+    .map(([value, label]) => el("option", { value, selected: (me.notification_preview || "full") === value }, label)));
   return el("form", { onsubmit: async (event) => {
     event.preventDefault();
     try {
       const saved = await patch("me/notifications/", {
         notify_default: level.value, email_notifications: emailOn.checked, daily_digest: digest.checked,
         quiet_hours_start: quietFrom.value || null, quiet_hours_end: quietTo.value || null,
+        notification_preview: preview.value,
       });
       Object.assign(state.me, saved);
       emit("toast", { text: "Notification settings saved." });
@@ -434,8 +452,10 @@ function notificationsTab(error) {
   el("label", {}, "Notify me about", level),
   el("label", { class: "inline" }, emailOn, "Email me about mentions and direct messages I have not read"),
   el("label", { class: "inline" }, digest, "Send me a daily digest of busy channels"),
-  el("fieldset", {}, el("legend", {}, "Quiet hours (no email, no desktop notifications)"), el("label", { class: "inline" }, "From", quietFrom, "to", quietTo)),
+  el("fieldset", {}, el("legend", {}, "Quiet hours (no email, no desktop or push notifications)"), el("label", { class: "inline" }, "From", quietFrom, "to", quietTo)),
   el("label", { class: "inline" }, desktop, "Desktop notifications in this browser"), note,
+  el("label", { class: "inline" }, pushBox, "Push notifications on this device"), pushNote,
+  el("label", {}, "Push notifications show", preview),
   el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Save")));
 }
 

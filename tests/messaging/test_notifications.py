@@ -271,7 +271,7 @@ def test_preferences_over_the_api(member):
     assert response.status_code == 200
     assert response.json() == {"notify_default": "all", "email_notifications": True,
                                "daily_digest": True, "quiet_hours_start": "22:00",
-                               "quiet_hours_end": "07:00"}
+                               "quiet_hours_end": "07:00", "notification_preview": "full"}
     half = client.patch("/api/v1/me/notifications/", {"quiet_hours_start": None}, format="json")
     assert half.status_code == 400
     assert client.patch("/api/v1/me/notifications/", {"notify_default": "loud"},

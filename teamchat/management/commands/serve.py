@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from messaging.services.push import vapid_public_key
 from teamchat.demo import DEMO_CREDENTIALS_FILE
 
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, no_worker: bool, no_demo: bool,
                **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        vapid_public_key()  # the Web Push key pair, generated on the first start and kept
         if not no_demo:
             call_command("seed_demo")
         children: list[subprocess.Popen] = []
