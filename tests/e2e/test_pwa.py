@@ -36,6 +36,21 @@ def _worker_ready(page) -> None:
     }""", timeout=20000, polling=200)
 
 
+def _notifications_until(page, tag: str, wanted) -> list[dict]:
+    """The worker's notifications with this tag, asked again until `wanted` holds of them
+    (page.evaluate awaits the answer; a polled async predicate would not)."""
+    for _ in range(50):
+        shown = page.evaluate("""async (tag) => {
+            const registration = await navigator.serviceWorker.getRegistration("/");
+            return (await registration.getNotifications({ tag })).map((n) => ({
+                title: n.title, body: n.body, tag: n.tag, data: n.data }));
+        }""", tag)
+        if wanted(shown):
+            return shown
+        page.wait_for_timeout(200)
+    return shown
+
+
 def test_the_app_installs_shows_pushes_and_opens_offline(browser, own_server, off_loop):
     ana, ben = make_user(name="Ana Lopez"), make_user(name="Ben Okafor")
     channel = off_loop(make_channel, ana, "launch", members=[ben])
@@ -76,12 +91,7 @@ def test_the_app_installs_shows_pushes_and_opens_offline(browser, own_server, of
         cdp.send("ServiceWorker.deliverPushMessage", {
             "origin": own_server.url, "registrationId": registration["registrationId"],
             "data": json.dumps(payload)})
-        shown = page.wait_for_function("""async (tag) => {
-            const registration = await navigator.serviceWorker.getRegistration("/");
-            const shown = await registration.getNotifications({ tag });
-            return shown.length ? shown.map((n) => ({
-                title: n.title, body: n.body, tag: n.tag, data: n.data })) : null;
-        }""", arg=payload["tag"], timeout=10000, polling=200).json_value()
+        shown = _notifications_until(page, payload["tag"], bool)
         assert shown == [{"title": "Ana Lopez in #launch", "body": f"@{ben.display_name} the launch moved",
                           "tag": f"conv-{channel.pk}",
                           "data": {"url": payload["url"], "conversation": channel.pk, "message": message.pk}}]
@@ -90,10 +100,7 @@ def test_the_app_installs_shows_pushes_and_opens_offline(browser, own_server, of
         cdp.send("ServiceWorker.deliverPushMessage", {
             "origin": own_server.url, "registrationId": registration["registrationId"],
             "data": json.dumps(push.withdraw_payload(channel.pk))})
-        page.wait_for_function("""async (tag) => {
-            const registration = await navigator.serviceWorker.getRegistration("/");
-            return (await registration.getNotifications({ tag })).length === 0;
-        }""", arg=payload["tag"], timeout=10000, polling=200)
+        assert _notifications_until(page, payload["tag"], lambda shown: not shown) == []
 
         # The server goes away: a page opened now is the offline page, from the cache.
         own_server.stop()
