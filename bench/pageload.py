@@ -21,6 +21,8 @@ from bench import environment
 from bench.stats import Row, percentile
 
 LOADS_QUICK, LOADS_FULL = 8, 20
+# Issue 34: the first conversation shown within this, p50, on this machine.
+AIM_P50_MS = {"cold": 800, "warm": 400}
 READY_SCRIPT = """
 (() => {
   const check = () => {
@@ -88,8 +90,8 @@ def run(*, quick: bool) -> list[Row]:
             benchmark=f"web client: page load to the first conversation shown, {name}",
             measure="p50 / p95 ms", ours=figures,
             baseline=tuple(percentile(baseline, f) for f in (0.5, 0.95)),
-            # Issue 13 asks for the figure and sets no aim for it.
             baseline_name="sign-in page, cold",
+            aim=f"p50 < {AIM_P50_MS[name]} ms", met=figures[0] < AIM_P50_MS[name],
             notes=[f"{loads} loads" + (f"; the message list was first filled at p50 "
                                       f"{percentile(lists, 0.5):.0f} ms" if name == "cold" else
                                       " in one context, after its first load")]))
