@@ -57,6 +57,8 @@ class ExportFormat(models.TextChoices):
     JSONL = "jsonl", "JSON Lines"
     CSV = "csv", "CSV"
     EML = "eml", "EML (RFC 5322)"
+    ACTIANCE = "actiance", "Actiance (Smarsh) XML"
+    GLOBALRELAY = "globalrelay", "Global Relay EML"
 
 
 class ExportStatus(models.TextChoices):
@@ -78,7 +80,7 @@ class ExportJob(models.Model):
                                      on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     # What to export; a data-subject export names its subject.
-    format = models.CharField(max_length=5, choices=ExportFormat.choices)
+    format = models.CharField(max_length=12, choices=ExportFormat.choices)
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)
     conversations = models.ManyToManyField("messaging.Conversation", blank=True, related_name="+")
