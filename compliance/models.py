@@ -200,3 +200,24 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"audit checkpoint at event {self.seq}"
+
+
+class DailyExport(models.Model):
+    """One day's scheduled export in one format, and where it was delivered. Unique per
+    day and format: two workers never deliver the same day twice."""
+
+    day = models.DateField()
+    format = models.CharField(max_length=12, choices=ExportFormat.choices)
+    job = models.ForeignKey(ExportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    location = models.CharField(max_length=500, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-day", "format"]
+        constraints = [models.UniqueConstraint(fields=["day", "format"], name="compliance_one_daily_export")]
+
+    def __str__(self) -> str:
+        return f"daily export {self.day} ({self.format})"

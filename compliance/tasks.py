@@ -31,3 +31,9 @@ def run_audit_verification(verification_id: int) -> str:
 def write_audit_checkpoint() -> int | None:
     checkpoint = services.audit_checkpoint_write()
     return checkpoint.seq if checkpoint else None
+
+
+@shared_task
+def run_daily_exports() -> list[str]:
+    return [f"{row.day} {row.format}: {row.location or row.error}"
+            for row in services.daily_exports_run()]

@@ -2,6 +2,7 @@
 
 from compliance.services.audit import audit_verification_run, audit_verification_start
 from compliance.services.checkpoints import audit_checkpoint_write, audit_signing_key_ensure
+from compliance.services.daily import daily_exports_run
 from compliance.services.exports import (
     export_download_token,
     export_for_download,
@@ -22,6 +23,7 @@ __all__ = [
     "audit_signing_key_ensure",
     "audit_verification_run",
     "audit_verification_start",
+    "daily_exports_run",
     "export_download_token",
     "export_for_download",
     "export_run",

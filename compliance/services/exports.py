@@ -41,7 +41,8 @@ E2EE_SCHEME = "teamchat-e2ee/1 (RSA-OAEP-SHA256 wrapped AES-256-GCM; see docs/se
 def export_start(*, actor: User | None, format: str, start: datetime | None = None,
                  end: datetime | None = None, conversation_ids: Iterable[Any] = (),
                  user_ids: Iterable[Any] = (), with_files: bool = False,
-                 subject: User | None = None, in_background: bool = True) -> ExportJob:
+                 subject: User | None = None, in_background: bool = True,
+                 via: str | None = None) -> ExportJob:
     """Ask for an export; a Celery job writes it after commit (or the caller runs it,
     when not `in_background`). `actor` None is the operator at the command line."""
     from messaging.models import Conversation
@@ -60,7 +61,8 @@ def export_start(*, actor: User | None, format: str, start: datetime | None = No
         job.conversations.set(conversations)
         job.people.set(people)
         audit_record(action="export.requested", actor=actor, target=job,
-                     data={**_filters(job), "via": "console" if actor else "command line"})
+                     data={**_filters(job),
+                           "via": via or ("console" if actor else "command line")})
         if in_background:
             transaction.on_commit(lambda: _schedule(job.pk))
     return job
