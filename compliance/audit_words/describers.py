@@ -369,14 +369,26 @@ def _(e: E, n: Names) -> SafeString:
     else:
         scope = format_html("from {} to {}", str(e.data.get("start") or "")[:10] or "the beginning",
                             str(e.data.get("end") or "")[:10] or "now")
-    return format_html("{} asked for {} ({}) {}", n.actor(e, "The operator"), n.export(e.target_id),
-                       _v(e, "format"), scope)
+    who = n.actor(e, "The daily export" if e.data.get("via") == "daily export" else "The operator")
+    return format_html("{} asked for {} ({}) {}", who, n.export(e.target_id), _v(e, "format"), scope)
 
 
 @describes("export.completed", "Export ready")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} is ready: {} and {}", n.export(e.target_id),
                        _plural(_v(e, "messages"), "message"), _plural(_v(e, "files"), "file"))
+
+
+@describes("export.delivered", "Daily export delivered")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} ({}, {}) was delivered to {}", n.export(e.target_id), _v(e, "format"),
+                       _v(e, "day"), _v(e, "location"))
+
+
+@describes("export.delivery_failed", "Daily export not delivered")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("The daily export ({}, {}) could not be delivered: {}", _v(e, "format"),
+                       _v(e, "day"), _v(e, "error"))
 
 
 @describes("export.downloaded", "Export downloaded")
