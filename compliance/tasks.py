@@ -37,3 +37,9 @@ def write_audit_checkpoint() -> int | None:
 def run_daily_exports() -> list[str]:
     return [f"{row.day} {row.format}: {row.location or row.error}"
             for row in services.daily_exports_run()]
+
+
+@shared_task
+def mail_audit_checkpoint() -> int | None:
+    checkpoint = services.audit_checkpoint_mail()
+    return checkpoint.seq if checkpoint else None

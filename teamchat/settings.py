@@ -269,6 +269,9 @@ CELERY_BEAT_SCHEDULE = {
                                "schedule": 60.0},
     # Each hour: yesterday's scheduled exports (any day missed in the week before too),
     # when DAILY_EXPORT_FORMATS names some; delivered ones are left alone.
+    # Each morning: a fresh checkpoint mailed to the compliance officers (outside the database).
+    "mail-audit-checkpoint": {"task": "compliance.tasks.mail_audit_checkpoint",
+                              "schedule": crontab(hour=6, minute=0)},
     "daily-export": {"task": "compliance.tasks.run_daily_exports", "schedule": crontab(minute=20)},
 }
 # A signed audit checkpoint after this many new events, or this many minutes with any new

@@ -379,6 +379,12 @@ def _(e: E, n: Names) -> SafeString:
                        _plural(_v(e, "messages"), "message"), _plural(_v(e, "files"), "file"))
 
 
+@describes("audit.checkpoint_mailed", "Audit checkpoint mailed")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("The checkpoint at event {} was mailed to {}", _v(e, "seq"),
+                       _plural(_v(e, "recipients"), "compliance officer"))
+
+
 @describes("export.delivered", "Daily export delivered")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} ({}, {}) was delivered to {}", n.export(e.target_id), _v(e, "format"),

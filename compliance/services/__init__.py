@@ -1,7 +1,11 @@
 """Every write of the compliance app, one function per action."""
 
 from compliance.services.audit import audit_verification_run, audit_verification_start
-from compliance.services.checkpoints import audit_checkpoint_write, audit_signing_key_ensure
+from compliance.services.checkpoints import (
+    audit_checkpoint_mail,
+    audit_checkpoint_write,
+    audit_signing_key_ensure,
+)
 from compliance.services.daily import daily_exports_run
 from compliance.services.exports import (
     export_download_token,
@@ -19,6 +23,7 @@ from compliance.services.retention import (
 )
 
 __all__ = [
+    "audit_checkpoint_mail",
     "audit_checkpoint_write",
     "audit_signing_key_ensure",
     "audit_verification_run",
