@@ -379,6 +379,35 @@ def _(e: E, n: Names) -> SafeString:
                        _plural(_v(e, "messages"), "message"), _plural(_v(e, "files"), "file"))
 
 
+@describes("supervision.policy_saved", "Supervision policy saved")
+def _(e: E, n: Names) -> SafeString:
+    verb = "created" if e.data.get("created") else "changed"
+    return format_html("{} {} the supervision policy “{}”: {} words, {} patterns, {}% sample, "
+                       "reviewed by {}{}", n.actor(e), verb, _v(e, "name"), _v(e, "words"),
+                       _v(e, "patterns"), _v(e, "sample_percent"), n.people(e.data.get("reviewers")),
+                       "" if e.data.get("active", True) else " (off)")
+
+
+@describes("supervision.item_queued", "Message queued for review")
+def _(e: E, n: Names) -> SafeString:
+    reasons = e.data.get("reasons") or []
+    return format_html("{} went to review item {} ({})", n.message(e.data.get("message")),
+                       e.target_id or "?", ", ".join(str(r) for r in reasons) or "no reason recorded")
+
+
+@describes("supervision.item_acted", "Review decision")
+def _(e: E, n: Names) -> SafeString:
+    comment = e.data.get("comment")
+    return format_html("{} marked review item {} {} (was {}){}", n.actor(e), e.target_id or "?",
+                       _v(e, "to"), _v(e, "from"), format_html(": “{}”", comment) if comment else "")
+
+
+@describes("supervision.queue_exported", "Review queue exported")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} exported the review queue of policy {} ({})", n.actor(e), _v(e, "policy"),
+                       _plural(_v(e, "items"), "item"))
+
+
 @describes("audit.checkpoint_mailed", "Audit checkpoint mailed")
 def _(e: E, n: Names) -> SafeString:
     return format_html("The checkpoint at event {} was mailed to {}", _v(e, "seq"),

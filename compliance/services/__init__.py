@@ -21,6 +21,12 @@ from compliance.services.retention import (
     retention_policy_clear,
     retention_policy_set,
 )
+from compliance.services.supervision import (
+    supervision_item_act,
+    supervision_match,
+    supervision_policy_save,
+    supervision_queue_csv,
+)
 
 __all__ = [
     "audit_checkpoint_mail",
@@ -40,5 +46,9 @@ __all__ = [
     "retention_policy_clear",
     "retention_policy_set",
     "subject_export_start",
+    "supervision_item_act",
+    "supervision_match",
+    "supervision_policy_save",
+    "supervision_queue_csv",
     "user_erase",
 ]

@@ -333,10 +333,17 @@ def message_edit(*, actor: User, message_id: Any, text: Any, encrypted: Any = No
         _sync_mentions(message, rendered)
         event_record(conversation=message.conversation, event_type="message.edited",
                      message=message)
+        version = message.revisions.count()
         audit_record(action="message.edited", actor=actor, target=message,
-                     conversation_id=message.conversation_id,
-                     data={"revisions": message.revisions.count()})
+                     conversation_id=message.conversation_id, data={"revisions": version})
+        transaction.on_commit(lambda: _edited(message.pk, version))
     return message
+
+
+def _edited(message_id: int, version: int) -> None:
+    from messaging.tasks import message_edited
+
+    message_edited.delay(message_id, version)
 
 
 def _sync_mentions(message: Message, rendered: markdown.Rendered) -> None:
