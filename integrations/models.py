@@ -129,3 +129,37 @@ class MessageLinkPreview(models.Model):
 
     def __str__(self) -> str:
         return f"preview {self.preview_id} on {self.message_id}"
+
+
+class ScimToken(models.Model):
+    """A bearer token an identity provider provisions people with (SCIM 2.0, /scim/v2/).
+    It acts as the admin who created it, and stops working when they lose that right."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"SCIM token {self.name} ({self.prefix}…)"
+
+
+class ScimExternalId(models.Model):
+    """The identity provider's own id (`externalId`) of a person or a group it provisioned."""
+
+    resource = models.CharField(max_length=5, choices=[("user", "User"), ("group", "Group")])
+    local_id = models.BigIntegerField()
+    external_id = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["resource", "local_id"],
+                                    name="integrations_scim_one_external_id"),
+        ]
+        indexes = [models.Index(fields=["resource", "external_id"], name="integrations_scim_external_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.local_id} = {self.external_id}"

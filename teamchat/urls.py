@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/docs/", csp_update({"style-src": ["'unsafe-inline'"]})(
         SpectacularRedocView.as_view(url_name="api-schema")), name="api-docs"),
     path("api/v1/", include("teamchat.api_urls")),
+    path("scim/v2/", include("integrations.api.scim")),
     path("", include("accounts.urls")),
     path("", include("messaging.urls")),
 ]

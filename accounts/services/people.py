@@ -240,6 +240,22 @@ def user_deactivate(*, actor: User, user: User) -> User:
     return locked
 
 
+def user_email_change(*, actor: User, user: User, email: str) -> User:
+    """An admin (or the identity provider, as one) changes a person's sign-in email."""
+    _require_admin(actor, "change people's emails")
+    email = _clean_email(email)
+    with transaction.atomic():
+        if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+            raise Conflict(f"A person with the email {email} already exists.",
+                           fields={"email": ["Already in use."]})
+        before = user.email
+        user.email = email
+        user.save(update_fields=["email"])
+        audit_record(action="user.email_changed", actor=actor, target=user,
+                     data={"from": before, "to": email})
+    return user
+
+
 def user_reactivate(*, actor: User, user: User) -> User:
     _require_admin(actor, "reactivate people")
     with transaction.atomic():

@@ -379,6 +379,60 @@ def _(e: E, n: Names) -> SafeString:
                        _plural(_v(e, "messages"), "message"), _plural(_v(e, "files"), "file"))
 
 
+@describes("scim.token_created", "SCIM token created")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} created the SCIM token “{}” ({}…)", n.actor(e), _v(e, "name"), _v(e, "prefix"))
+
+
+@describes("scim.token_revoked", "SCIM token revoked")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} revoked the SCIM token “{}” ({}…)", n.actor(e), _v(e, "name"), _v(e, "prefix"))
+
+
+@describes("scim.user_created", "Person provisioned (SCIM)")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("The identity provider (SCIM token “{}”) created {}", _v(e, "scim_token"),
+                       n.target_person(e))
+
+
+@describes("scim.user_updated", "Person updated (SCIM)")
+def _(e: E, n: Names) -> SafeString:
+    fields = ", ".join(str(f) for f in e.data.get("fields") or []) or "nothing"
+    return format_html("The identity provider (SCIM token “{}”) updated {}: {}", _v(e, "scim_token"),
+                       n.target_person(e), fields)
+
+
+@describes("scim.user_deleted", "Person removed (SCIM)")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("The identity provider (SCIM token “{}”) removed {}, who was deactivated",
+                       _v(e, "scim_token"), n.target_person(e))
+
+
+@describes("scim.group_created", "Group provisioned (SCIM)")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("The identity provider (SCIM token “{}”) created the group “{}”",
+                       _v(e, "scim_token"), _v(e, "name"))
+
+
+@describes("scim.group_updated", "Group updated (SCIM)")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("The identity provider (SCIM token “{}”) changed the group “{}”: added {}, removed {}",
+                       _v(e, "scim_token"), _v(e, "name"), n.people(e.data.get("added")),
+                       n.people(e.data.get("removed")))
+
+
+@describes("scim.group_deleted", "Group removed (SCIM)")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("The identity provider (SCIM token “{}”) deleted the group “{}”",
+                       _v(e, "scim_token"), _v(e, "name"))
+
+
+@describes("user.email_changed", "Email changed")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} changed the email of {} from {} to {}", n.actor(e), n.target_person(e),
+                       _v(e, "from"), _v(e, "to"))
+
+
 @describes("supervision.policy_saved", "Supervision policy saved")
 def _(e: E, n: Names) -> SafeString:
     verb = "created" if e.data.get("created") else "changed"

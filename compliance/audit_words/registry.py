@@ -42,6 +42,7 @@ GROUPS: dict[str, str] = {
     "export": "Exports",
     "data_subject": "Data-subject requests",
     "supervision": "Supervision",
+    "scim": "Provisioning (SCIM)",
     "audit": "Audit log",
 }
 
