@@ -9,11 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from compliance.checkpoints import Checkpoint, public_key_fingerprint, signature_valid
 from compliance.models import (
     AuditCheckpoint,
     AuditSigningKey,
+    AuditStreamCursor,
     AuditVerification,
     ExportJob,
     LegalHold,
@@ -198,6 +200,33 @@ def audit_event_list(*, viewer: Any, action: str = "", actor: str = "", target_t
     if until:
         events = events.filter(created_at__date__lte=until)
     return events.order_by("-id")
+
+
+@dataclass(frozen=True)
+class StreamLag:
+    collector: str
+    seq: int  # the last event written to it
+    events: int  # events in the log after that one
+    seconds: float  # how long the oldest of them has waited; 0 when none waits
+    last_error: str
+    delivered_at: datetime | None
+
+
+def audit_stream_lag(*, collectors: list[str]) -> list[StreamLag]:
+    """How far behind the log each named collector is (one without a cursor yet has had
+    nothing). For /metrics and the console; no permission filter: no content in it."""
+    cursors = {c.collector: c for c in AuditStreamCursor.objects.filter(collector__in=collectors)}
+    head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    now = timezone.now()
+    lags = []
+    for name in collectors:
+        cursor = cursors.get(name) or AuditStreamCursor(collector=name)
+        oldest = (AuditEvent.objects.filter(seq=cursor.seq + 1).values_list("created_at", flat=True)
+                  .first() if head > cursor.seq else None)
+        lags.append(StreamLag(name, cursor.seq, max(0, head - cursor.seq),
+                              max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+                              cursor.last_error, cursor.delivered_at))
+    return lags
 
 
 def audit_verification_list(*, viewer: Any) -> QuerySet:
