@@ -35,7 +35,6 @@ from compliance.forms import (
 )
 from compliance.models import ExportJob, ExportStatus, ReviewStatus
 from compliance.services.holds import require_records_role
-from core.audit import audit_record
 from core.errors import Forbidden, TeamchatError
 
 View = Callable[..., HttpResponse]
@@ -84,8 +83,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     filters = {k: v for k, v in (form.cleaned_data if form.is_bound else {}).items() if v}
     events = selectors.audit_event_list(viewer=request.user, **filters)
     page = Paginator(events, 100).get_page(request.GET.get("page"))
-    audit_record(action="audit.viewed", actor=request.user, ip_address=_ip(request),
-                 data={"filters": {k: str(v) for k, v in filters.items()}, "page": page.number})
+    services.audit_log_viewed(actor=request.user, filters=filters, page=page.number,
+                              ip_address=_ip(request))
     names = audit_words.Names(page)
     rows = [{"event": event, "sentence": audit_words.describe(event, names),
              "label": audit_words.action_label(event.action),

@@ -451,6 +451,11 @@ def _(e: E, n: Names) -> SafeString:
     filters = e.data.get("filters") or {}
     how = ("filtered by " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(filters.items()))
            if filters else "unfiltered")
+    if e.data.get("via") == "api":
+        start = e.data.get("page")
+        where = f"after event {start}" if start else "from the start"
+        return format_html("{} read {} of the audit log through the API ({}), {}", n.actor(e),
+                           _plural(e.data.get("count"), "event"), where, how)
     return format_html("{} viewed page {} of the audit log, {}", n.actor(e), _v(e, "page"), how)
 
 
