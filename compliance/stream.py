@@ -99,7 +99,7 @@ def syslog_record(record: dict[str, Any], *, hostname: str, sd_id: str,
     header = (f"<{facility * 8 + SEVERITY_INFO}>1 {_timestamp(record['created_at'])} "
               f"{_printable(hostname, 255)} {APP_NAME} - "
               f"{_printable(record.get('action') or record['type'], 32)}")
-    params = {key: record.get(key) for key in ("seq", "action", "actor_email", "target_type",
+    params = {key: record.get(key) for key in ("seq", "action", "actor_label", "target_type",
                                                "target_id", "hash", "head_hash") if key in record}
     structured = "[" + _printable(sd_id, 32) + "".join(
         f' {key}="{_sd_value(value)}"' for key, value in params.items()) + "]"

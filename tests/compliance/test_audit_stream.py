@@ -127,7 +127,8 @@ def test_each_frame_is_an_rfc5424_message_with_the_event_in_its_structured_data_
     assert (message.hostname, message.app_name, message.procid, message.msgid) == (
         "chat.example.com", "teamchat", "-", "user.role_changed")
     assert message.structured_data == {"teamchat@32473": {
-        "seq": str(event.seq), "action": "user.role_changed", "target_type": "accounts.user",
+        "seq": str(event.seq), "action": "user.role_changed", "actor_label": member.email,
+        "target_type": "accounts.user",
         "target_id": "7", "hash": event.hash}}
     assert json.loads(message.msg) == {"type": "audit.event", **audit_event_payload(event)}
     assert json.loads(message.msg)["actor_label"] == member.email
