@@ -465,6 +465,13 @@ def _(e: E, n: Names) -> SafeString:
                        _plural(_v(e, "total"), "event"))
 
 
+@describes("audit.stream_rewound", "SIEM stream sent again")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} had the audit log sent again to {} from event {} on (it had been "
+                       "sent up to event {})", n.actor(e, "The operator"), _v(e, "collector"),
+                       _v(e, "from"), _v(e, "cursor_before"))
+
+
 @describes("audit.verified", "Chain verified")
 def _(e: E, n: Names) -> SafeString:
     checked = _plural(_v(e, "checked"), "event")

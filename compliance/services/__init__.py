@@ -25,7 +25,7 @@ from compliance.services.retention import (
     retention_policy_clear,
     retention_policy_set,
 )
-from compliance.services.stream import audit_stream_send
+from compliance.services.stream import audit_stream_resend_from, audit_stream_send
 from compliance.services.supervision import (
     supervision_item_act,
     supervision_match,
@@ -38,6 +38,7 @@ __all__ = [
     "audit_checkpoint_write",
     "audit_log_viewed",
     "audit_signing_key_ensure",
+    "audit_stream_resend_from",
     "audit_stream_send",
     "audit_verification_run",
     "audit_verification_start",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -27,6 +28,8 @@ from compliance.checkpoints import Checkpoint
 from compliance.models import AuditCheckpoint, AuditStreamCursor
 from compliance.payloads import audit_checkpoint_record, audit_event_record
 from compliance.stream import Collector, Connection, StreamError, encode, parse_collector, tls_context
+from core.audit import audit_record
+from core.errors import Conflict, InvalidInput
 from core.models import AuditEvent
 
 logger = logging.getLogger(__name__)
@@ -100,6 +103,28 @@ def audit_stream_send_to(*, collector: Collector) -> StreamRun:
         AuditStreamCursor.objects.filter(pk=cursor.pk, lease_token=token).update(
             leased_until=None, lease_token="")
     return StreamRun(collector.name, events_sent, checkpoints_sent, cursor.seq)
+
+
+def audit_stream_resend_from(*, collector: Collector, seq: int) -> AuditStreamCursor:
+    """Send a collector everything again from event number `seq` on (and the checkpoints
+    from that number on): after it lost what it had taken, or for a new copy at the same
+    address. Recorded as `audit.stream_rewound`; the operator's, from the command line."""
+    if seq < 1:
+        raise InvalidInput.for_field("seq", "Event numbers start at 1.")
+    with transaction.atomic():
+        cursor, _ = AuditStreamCursor.objects.select_for_update().get_or_create(
+            collector=collector.name)
+        if cursor.leased_until and cursor.leased_until > timezone.now():
+            raise Conflict(f"The stream to {collector.name} is sending now; try again when "
+                           f"its run ends.")
+        before = cursor.seq
+        cursor.seq = min(cursor.seq, seq - 1)
+        cursor.checkpoint_seq = min(cursor.checkpoint_seq, seq - 1)
+        cursor.save(update_fields=["seq", "checkpoint_seq"])
+        audit_record(action="audit.stream_rewound", target=cursor,
+                     data={"collector": collector.name, "from": seq, "cursor_before": before,
+                           "cursor": cursor.seq})
+    return cursor
 
 
 def _lease(cursor: AuditStreamCursor, token: str) -> bool:

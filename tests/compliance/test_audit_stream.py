@@ -6,13 +6,19 @@ it was and says why; the lag shows on /metrics."""
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import logging
+import os
+import subprocess
+import sys
 from datetime import UTC
 
 import pytest
 from django.core.checks import run_checks
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
@@ -241,3 +247,52 @@ def test_a_malformed_stream_setting_is_refused_by_check(settings, tmp_path):
     assert "syslog+tls" in problems["teamchat.E033"]
     assert "without TLS" in problems["teamchat.W034"]
     assert "missing.pem" in problems["teamchat.E035"]
+
+
+def test_the_operator_sees_the_stream_and_has_a_collector_sent_everything_again(collector, member):
+    record(member, 3)
+    sent, status = io.StringIO(), io.StringIO()
+    call_command("audit_stream", "--send", stdout=sent)
+    total = AuditEvent.objects.count()
+    wait_for(lambda: collector.count() == total)
+
+    call_command("audit_stream", "--resend-from", "2", "--collector", collector.url, stdout=status)
+    services.audit_stream_send()
+    wait_for(lambda: collector.count() == 2 * total)
+
+    name = parse_collector(collector.url).name
+    assert f"{name}: sent {total} events and 0 checkpoints, up to event {total}" in sent.getvalue()
+    assert f"{name}: sent up to event {total}" in sent.getvalue()
+    assert f"{name}: will be sent everything after event 1." in status.getvalue()
+    rewound = AuditEvent.objects.get(action="audit.stream_rewound")
+    assert rewound.data == {"collector": name, "from": 2, "cursor_before": total, "cursor": 1}
+    assert rewound.actor_id is None
+    assert [p["seq"] for p in collector.payloads()] == [*range(1, total + 1), *range(2, total + 2)]
+
+
+def test_the_operators_status_says_when_a_collector_fails(collector, member):
+    collector.stop()
+    record(member, 2)
+    services.audit_stream_send()
+    out = io.StringIO()
+
+    with pytest.raises(CommandError, match="fails to reach a collector"):
+        call_command("audit_stream", stdout=out)
+
+    assert "events waiting" in out.getvalue()
+    assert "failing: cannot connect to" in out.getvalue()
+
+
+def test_beat_streams_every_five_seconds_once_a_collector_is_set(tmp_path):
+    def scheduled(**env: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", "import teamchat.settings as s; "
+                                   "print(s.CELERY_BEAT_SCHEDULE.get('stream-audit-events'))"],
+            env={**os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 50,
+                 "TEAMCHAT_DATA_DIR": str(tmp_path), "AUDIT_STREAM_URL": "", **env},
+            capture_output=True, text=True, check=True).stdout.strip()
+
+    assert scheduled() == "None"
+    assert scheduled(AUDIT_STREAM_URL="syslog+tls://siem.example.com:6514") == str({
+        "task": "compliance.tasks.stream_audit_events", "schedule": 5.0,
+        "options": {"expires": 5.0}})
