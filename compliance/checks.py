@@ -67,7 +67,7 @@ def check_daily_export(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 @register()
 def check_audit_stream(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
     problems: list[Error | Warning] = []
-    for url in settings.AUDIT_STREAM_URL:
+    for url in (url for url in settings.AUDIT_STREAM_URL if url.strip()):
         try:
             collector = parse_collector(url)
         except ValueError as error:

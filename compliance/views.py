@@ -35,6 +35,7 @@ from compliance.forms import (
 )
 from compliance.models import ExportJob, ExportStatus, ReviewStatus
 from compliance.services.holds import require_records_role
+from compliance.services.stream import configured_collectors
 from core.errors import Forbidden, TeamchatError
 
 View = Callable[..., HttpResponse]
@@ -76,7 +77,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     signing_key = selectors.audit_signing_key_get()
     context = {"form": form, "verification": verification,
                "checkpoint": selectors.audit_checkpoint_latest(), "signing_key": signing_key,
-               "public_key_pem": public_key_pem(signing_key.public_key) if signing_key else ""}
+               "public_key_pem": public_key_pem(signing_key.public_key) if signing_key else "",
+               "stream_lags": selectors.audit_stream_lag(
+                   collectors=[c.name for c in configured_collectors()])}
     if form.is_bound and not form.is_valid():
         # A filter we cannot honour shows nothing, rather than everything unfiltered.
         return render(request, "console/audit.html", context, status=400)

@@ -30,6 +30,7 @@ from compliance.selectors import audit_signing_key_get
 from compliance.stream import parse_collector
 from core.audit import audit_record
 from core.models import AuditEvent
+from tests.compliance.test_console_audit import browser_for
 from tests.factories import wait_for
 from tests.servers import self_signed_certificate
 from tests.syslogserver import Collector
@@ -296,3 +297,18 @@ def test_beat_streams_every_five_seconds_once_a_collector_is_set(tmp_path):
     assert scheduled(AUDIT_STREAM_URL="syslog+tls://siem.example.com:6514") == str({
         "task": "compliance.tasks.stream_audit_events", "schedule": 5.0,
         "options": {"expires": 5.0}})
+
+
+def test_the_console_shows_each_collector_and_why_it_fails(collector, member, compliance_officer):
+    collector.stop()
+    record(member, 2)
+    services.audit_stream_send()
+    browser = browser_for(compliance_officer)  # signing in is an event too
+    waiting = AuditEvent.objects.count()
+
+    page = browser.get("/console/audit/").content.decode()
+
+    assert "Streaming to a SIEM" in page
+    assert f"<code>{parse_collector(collector.url).name}</code>: sent up to event 0;" in page
+    assert f"{waiting} events waiting" in page
+    assert "Failing: cannot connect to" in page
