@@ -200,7 +200,8 @@ def test_the_lag_shows_on_metrics_and_clears_once_delivered(collector, member, s
     assert f"teamchat_audit_stream_up{{{label}}} 1.0" in caught_up
 
 
-def test_checkpoints_follow_the_events_they_cover_even_when_signed_later(collector, member):
+def test_checkpoints_follow_the_events_they_cover_even_when_signed_later(collector, member,
+                                                                      tmp_path):
     record(member, 3)
     services.audit_stream_send()
     covered = AuditEvent.objects.count()
@@ -223,6 +224,12 @@ def test_checkpoints_follow_the_events_they_cover_even_when_signed_later(collect
     assert message.structured_data["teamchat@32473"] == {
         "seq": str(checkpoint.seq), "head_hash": checkpoint.head_hash}
     assert collector.count() == covered + 3  # nothing sent twice
+    # The record as the SIEM keeps it is a checkpoint file audit_verify reads.
+    kept = tmp_path / "from-siem.json"
+    kept.write_text(json.dumps(payloads[covered]))
+    out = io.StringIO()
+    call_command("audit_verify", "--checkpoint", str(kept), stdout=out, stderr=io.StringIO())
+    assert f"through checkpoint number {checkpoint.seq}" in out.getvalue()
 
 
 def test_a_run_leaves_the_collector_to_another_run_that_holds_its_lease(collector, member):
