@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -305,7 +306,7 @@ AUDIT_STREAM_BATCH: int = env.int("AUDIT_STREAM_BATCH", default=500)
 # structured data's SD-ID (32473 is the enterprise number RFC 5612 reserves for examples;
 # an organisation with its own number may put it here).
 AUDIT_STREAM_SYSLOG_HOSTNAME: str = env.str("AUDIT_STREAM_SYSLOG_HOSTNAME", default="") or (
-    SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "teamchat")
+    urlsplit(SITE_URL).hostname or "teamchat")
 AUDIT_STREAM_SYSLOG_FACILITY: int = env.int("AUDIT_STREAM_SYSLOG_FACILITY", default=13)
 AUDIT_STREAM_SYSLOG_SD_ID: str = env.str("AUDIT_STREAM_SYSLOG_SD_ID", default="teamchat@32473")
 if AUDIT_STREAM_URL:
