@@ -5,6 +5,7 @@ the same port. Each syslog message is parsed strictly against RFC 5424's grammar
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import socket
 import ssl
@@ -191,8 +192,6 @@ class Collector:
             return len(self.received)
 
     def payloads(self) -> list[Any]:
-        import json
-
         if self.framing == "octet":
             return [json.loads(message.msg) for message in self.messages()]
         with self._lock:

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from compliance import services
 from compliance.selectors import audit_stream_lag
 from compliance.services.stream import configured_collectors
+from compliance.stream import Collector
 from core.errors import TeamchatError
 
 
@@ -44,7 +45,7 @@ class Command(BaseCommand):
         if failing:
             raise CommandError("The stream fails to reach a collector (above).")
 
-    def _resend(self, collectors: list, url: str | None, seq: int) -> None:
+    def _resend(self, collectors: list[Collector], url: str | None, seq: int) -> None:
         chosen = [c for c in collectors if url and url.strip() in (c.url, c.name)]
         if not chosen:
             raise CommandError("Name the collector with --collector, as in AUDIT_STREAM_URL: "
