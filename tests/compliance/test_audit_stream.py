@@ -46,7 +46,17 @@ def certificate(tmp_path):
 @pytest.fixture
 def collector(certificate, settings):
     """A syslog collector over TLS, trusted through AUDIT_STREAM_CA_FILE."""
-    running = Collector(certificate).start()
+    yield from _running(Collector(certificate), certificate, settings)
+
+
+@pytest.fixture(params=["octet", "lines"], ids=["syslog", "jsonl"])
+def either_collector(certificate, settings, request):
+    """A syslog collector, then a JSON-lines one, over TLS."""
+    yield from _running(Collector(certificate, framing=request.param), certificate, settings)
+
+
+def _running(running: Collector, certificate, settings):
+    running.start()
     settings.AUDIT_STREAM_URL = [running.url]
     settings.AUDIT_STREAM_CA_FILE = str(certificate[0])
     settings.AUDIT_STREAM_SYSLOG_HOSTNAME = "chat.example.com"
@@ -78,7 +88,8 @@ def chained(payloads: list[dict]) -> bool:
 
 
 def test_a_collector_stopped_for_1000_events_receives_all_of_them_in_order_when_back(
-        collector, member, caplog):
+        either_collector, member, caplog):
+    collector = either_collector
     # Given a collector that has everything so far
     record(member, 3)
     first = services.audit_stream_send()
