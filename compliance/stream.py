@@ -22,6 +22,7 @@ TRANSPORTS = ("tls", "tcp")
 DEFAULT_FACILITY = 13
 SEVERITY_INFO = 6
 APP_NAME = "teamchat"
+CLOSE_WAIT_SECONDS = 1.0
 
 
 class StreamError(Exception):
@@ -155,6 +156,9 @@ class Connection:
     def close(self) -> None:
         try:
             if isinstance(self.sock, ssl.SSLSocket):
+                # close_notify says the stream ended here, not cut; unwrap() then waits for
+                # the collector's own, which some never send while they wait for more.
+                self.sock.settimeout(CLOSE_WAIT_SECONDS)
                 self.sock.unwrap()
         except (OSError, ssl.SSLError, ValueError):
             pass  # every record was written before; how the collector hangs up is its own
