@@ -7,10 +7,14 @@ class ComplianceConfig(AppConfig):
 
     def ready(self) -> None:
         from compliance import checks  # noqa: F401  (registers the deploy checks)
+        from compliance.metrics import collector
         from compliance.tasks import message_created, message_edited
         from core import bus
+        from core.metrics import register_scrape_collector
         from messaging.tasks import MESSAGE_CREATED, MESSAGE_EDITED
 
         # Supervision: every new message and every edit, matched in a task after commit.
         bus.subscribe(MESSAGE_CREATED, message_created)
         bus.subscribe(MESSAGE_EDITED, message_edited)
+        # The audit stream's lag, read when /metrics is scraped.
+        register_scrape_collector(collector)

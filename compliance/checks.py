@@ -1,13 +1,18 @@
 """`manage.py check --deploy`: the application's database role should not be able to set
 the audit log's triggers aside (docs/deploy.md, "Two database roles"). Every `check`: the
-daily export's settings make sense."""
+daily export's settings make sense, and the audit stream's are usable (docs/compliance.md,
+"Streaming to a SIEM")."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError, connection
+
+from compliance.stream import parse_collector
 
 AUDIT_TABLE = "compliance_auditevent"
 
@@ -57,3 +62,24 @@ def check_daily_export(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 
     return [Error(problem, hint="docs/compliance.md, 'The daily export'", id="teamchat.E032")
             for problem in daily_export_settings_problems()]
+
+
+@register()
+def check_audit_stream(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
+    problems: list[Error | Warning] = []
+    for url in (url for url in settings.AUDIT_STREAM_URL if url.strip()):
+        try:
+            collector = parse_collector(url)
+        except ValueError as error:
+            problems.append(Error(f"AUDIT_STREAM_URL: {error}.", id="teamchat.E033",
+                                  hint="For example syslog+tls://siem.example.com:6514."))
+            continue
+        if collector.transport == "tcp" and collector.host not in ("localhost", "127.0.0.1", "::1"):
+            problems.append(Warning(
+                f"AUDIT_STREAM_URL sends the audit log to {collector.host} without TLS.",
+                hint="Use +tls, or plain TCP only to a relay on this machine.", id="teamchat.W034"))
+    for name in ("AUDIT_STREAM_CA_FILE", "AUDIT_STREAM_CLIENT_CERT", "AUDIT_STREAM_CLIENT_KEY"):
+        path = getattr(settings, name)
+        if path and not Path(path).is_file():
+            problems.append(Error(f"{name} names {path}, which is not a file.", id="teamchat.E035"))
+    return problems

@@ -298,3 +298,26 @@ class SupervisionAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} by {self.actor_id} on item {self.item_id}"
+
+
+class AuditStreamCursor(models.Model):
+    """How far the audit log went out to one collector (AUDIT_STREAM_URL): the outbox of the
+    SIEM stream is the log itself, read after `seq`. The cursor moves only after a write to
+    the collector succeeded, so a collector that is down for hours receives everything, in
+    order, when it returns. One sender at a time holds the lease (`leased_until`)."""
+
+    collector = models.CharField(max_length=300, unique=True)  # the URL, without credentials
+    seq = models.BigIntegerField(default=0)  # the last event written to the collector
+    checkpoint_seq = models.BigIntegerField(default=0)  # the last checkpoint written to it
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)  # the last successful write
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["collector"]
+
+    def __str__(self) -> str:
+        return f"audit stream to {self.collector} at event {self.seq}"

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from compliance.checkpoints import Checkpoint, public_key_fingerprint, signature_valid
 from compliance.models import (
     AuditCheckpoint,
     AuditSigningKey,
+    AuditStreamCursor,
     AuditVerification,
     ExportJob,
     LegalHold,
@@ -198,6 +200,99 @@ def audit_event_list(*, viewer: Any, action: str = "", actor: str = "", target_t
     if until:
         events = events.filter(created_at__date__lte=until)
     return events.order_by("-id")
+
+
+@dataclass(frozen=True)
+class StreamLag:
+    collector: str
+    seq: int  # the last event written to it
+    events: int  # events in the log after that one
+    seconds: float  # how long the oldest of them has waited; 0 when none waits
+    last_error: str
+    delivered_at: datetime | None
+
+
+def audit_stream_lag(*, collectors: list[str]) -> list[StreamLag]:
+    """How far behind the log each named collector is (one without a cursor yet has had
+    nothing). For /metrics and the console; no permission filter: no content in it."""
+    if not collectors:
+        return []
+    cursors = {c.collector: c for c in AuditStreamCursor.objects.filter(collector__in=collectors)}
+    head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    now = timezone.now()
+    lags = []
+    for name in collectors:
+        cursor = cursors.get(name) or AuditStreamCursor(collector=name)
+        oldest = (AuditEvent.objects.filter(seq=cursor.seq + 1).values_list("created_at", flat=True)
+                  .first() if head > cursor.seq else None)
+        lags.append(StreamLag(name, cursor.seq, max(0, head - cursor.seq),
+                              max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+                              cursor.last_error, cursor.delivered_at))
+    return lags
+
+
+AUDIT_PAGE = 100
+AUDIT_PAGE_MAX = 500
+
+
+@dataclass(frozen=True)
+class AuditEventFilters:
+    """What the audit-log API filters by; every field is optional."""
+
+    actor_id: int | None = None
+    actor_email: str = ""
+    actions: tuple[str, ...] = ()  # each an action (`message.deleted`) or a subject (`message`)
+    target_type: str = ""
+    target_id: str = ""
+    conversation: int | None = None
+    since: datetime | None = None  # from this moment on
+    until: datetime | None = None  # before this moment
+    after_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditEventPage:
+    events: list[AuditEvent]
+    next_seq: int | None  # where the next page goes on from (exclusive); None: the last page
+    descending: bool
+
+
+def audit_event_page(*, viewer: Any, filters: AuditEventFilters, from_seq: int | None = None,
+                     descending: bool = False, limit: int = AUDIT_PAGE) -> AuditEventPage:
+    """One page of the audit log in `seq` order (oldest first, or newest first), going on
+    from `from_seq` (exclusive), the place a page before ended. Paged by `seq`, never by
+    offset: events appended meanwhile neither shift a page nor repeat on the next one."""
+    from compliance.services.holds import require_audit_reader
+
+    require_audit_reader(viewer, "read the audit log through the API")
+    events = AuditEvent.objects.all()
+    if filters.actor_id is not None:
+        events = events.filter(actor_id=filters.actor_id)
+    if filters.actor_email:
+        events = events.filter(actor_label__iexact=filters.actor_email)
+    if filters.actions:
+        wanted = Q()
+        for action in filters.actions:
+            wanted |= Q(action=action) if "." in action else Q(action__startswith=action + ".")
+        events = events.filter(wanted)
+    if filters.target_type:
+        events = events.filter(target_type=filters.target_type)
+    if filters.target_id:
+        events = events.filter(target_id=filters.target_id)
+    if filters.conversation is not None:
+        events = events.filter(conversation_id=filters.conversation)
+    if filters.since is not None:
+        events = events.filter(created_at__gte=filters.since)
+    if filters.until is not None:
+        events = events.filter(created_at__lt=filters.until)
+    if filters.after_seq is not None:
+        events = events.filter(seq__gt=filters.after_seq)
+    if from_seq is not None:
+        events = events.filter(seq__lt=from_seq) if descending else events.filter(seq__gt=from_seq)
+    rows = list(events.order_by("-seq" if descending else "seq")[:limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return AuditEventPage(rows, rows[-1].seq if more else None, descending)
 
 
 def audit_verification_list(*, viewer: Any) -> QuerySet:

@@ -62,3 +62,10 @@ def message_edited(*, message_id: int, version: int) -> None:
     """Subscribed to messaging.message_edited."""
     if SupervisionPolicy.objects.filter(active=True).exists():
         supervise_message.delay(message_id, version)
+
+
+@shared_task
+def stream_audit_events() -> list[dict]:
+    """Beat's `stream-audit-events`, every five seconds: its own retry policy is the next
+    run, which starts again from the cursor."""
+    return [run.as_dict() for run in services.audit_stream_send()]

@@ -35,7 +35,7 @@ from compliance.forms import (
 )
 from compliance.models import ExportJob, ExportStatus, ReviewStatus
 from compliance.services.holds import require_records_role
-from core.audit import audit_record
+from compliance.services.stream import configured_collectors
 from core.errors import Forbidden, TeamchatError
 
 View = Callable[..., HttpResponse]
@@ -77,15 +77,17 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     signing_key = selectors.audit_signing_key_get()
     context = {"form": form, "verification": verification,
                "checkpoint": selectors.audit_checkpoint_latest(), "signing_key": signing_key,
-               "public_key_pem": public_key_pem(signing_key.public_key) if signing_key else ""}
+               "public_key_pem": public_key_pem(signing_key.public_key) if signing_key else "",
+               "stream_lags": selectors.audit_stream_lag(
+                   collectors=[c.name for c in configured_collectors()])}
     if form.is_bound and not form.is_valid():
         # A filter we cannot honour shows nothing, rather than everything unfiltered.
         return render(request, "console/audit.html", context, status=400)
     filters = {k: v for k, v in (form.cleaned_data if form.is_bound else {}).items() if v}
     events = selectors.audit_event_list(viewer=request.user, **filters)
     page = Paginator(events, 100).get_page(request.GET.get("page"))
-    audit_record(action="audit.viewed", actor=request.user, ip_address=_ip(request),
-                 data={"filters": {k: str(v) for k, v in filters.items()}, "page": page.number})
+    services.audit_log_viewed(actor=request.user, filters=filters, page=page.number,
+                              ip_address=_ip(request))
     names = audit_words.Names(page)
     rows = [{"event": event, "sentence": audit_words.describe(event, names),
              "label": audit_words.action_label(event.action),

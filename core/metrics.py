@@ -134,6 +134,14 @@ class CeleryQueueCollector(Collector):
 
 
 _queue_collector = CeleryQueueCollector()
+# Collectors that apps above the ground floor add in AppConfig.ready() (core imports no
+# app): each reads its figures when Prometheus scrapes.
+_app_collectors: list[Collector] = []
+
+
+def register_scrape_collector(collector: Collector) -> None:
+    if collector not in _app_collectors:
+        _app_collectors.append(collector)
 
 
 def _registry() -> CollectorRegistry:
@@ -144,6 +152,8 @@ def _registry() -> CollectorRegistry:
         registry = CollectorRegistry()
         registry.register(_SingleProcess())
     registry.register(_queue_collector)
+    for collector in _app_collectors:
+        registry.register(collector)
     return registry
 
 

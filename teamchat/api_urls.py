@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("integrations.api.urls")),
     path("", include("calls.api.urls")),
     path("", include("e2ee.api.urls")),
+    path("", include("compliance.api.urls")),
 ]

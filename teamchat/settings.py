@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -286,6 +287,34 @@ DAILY_EXPORT_FORMATS: list[str] = env.list("DAILY_EXPORT_FORMATS", default=[])
 DAILY_EXPORT_TARGET: str = env.str("DAILY_EXPORT_TARGET", default="")
 DAILY_EXPORT_WITH_FILES: bool = env.bool("DAILY_EXPORT_WITH_FILES", default=False)
 DAILY_EXPORT_CATCH_UP_DAYS: int = env.int("DAILY_EXPORT_CATCH_UP_DAYS", default=7)
+
+# --- Audit stream to a SIEM (docs/compliance.md, "Streaming to a SIEM") ---------------------
+# Collectors every audit event (and checkpoint) goes out to, in order, comma-separated:
+# syslog+tls://host:port (RFC 5424 in octet-counted frames) or jsonl+tls://host:port (JSON
+# lines); +tcp instead of +tls for plain TCP (a relay on loopback). Empty: no stream.
+AUDIT_STREAM_URL: list[str] = env.list("AUDIT_STREAM_URL", default=[])
+# The authorities the collector's certificate must chain to (PEM); empty: the system's.
+AUDIT_STREAM_CA_FILE: str = env.str("AUDIT_STREAM_CA_FILE", default="")
+# A client certificate and key (PEM) for collectors that ask for one (mutual TLS).
+AUDIT_STREAM_CLIENT_CERT: str = env.str("AUDIT_STREAM_CLIENT_CERT", default="")
+AUDIT_STREAM_CLIENT_KEY: str = env.str("AUDIT_STREAM_CLIENT_KEY", default="")
+# Seconds to wait for the collector to connect or take a write.
+AUDIT_STREAM_TIMEOUT: float = env.float("AUDIT_STREAM_TIMEOUT", default=10.0)
+# Events read and written per step; the cursor moves after each step's write.
+AUDIT_STREAM_BATCH: int = env.int("AUDIT_STREAM_BATCH", default=500)
+# Syslog only: HOSTNAME (default: SITE_URL's host), facility (13, log audit) and the
+# structured data's SD-ID (32473 is the enterprise number RFC 5612 reserves for examples;
+# an organisation with its own number may put it here).
+AUDIT_STREAM_SYSLOG_HOSTNAME: str = env.str("AUDIT_STREAM_SYSLOG_HOSTNAME", default="") or (
+    urlsplit(SITE_URL).hostname or "teamchat")
+AUDIT_STREAM_SYSLOG_FACILITY: int = env.int("AUDIT_STREAM_SYSLOG_FACILITY", default=13)
+AUDIT_STREAM_SYSLOG_SD_ID: str = env.str("AUDIT_STREAM_SYSLOG_SD_ID", default="teamchat@32473")
+if AUDIT_STREAM_URL:
+    # Every five seconds; a run still catching up holds the cursor's lease and the next one
+    # leaves it be. A run that waited in a busy queue past the next one is dropped.
+    CELERY_BEAT_SCHEDULE["stream-audit-events"] = {
+        "task": "compliance.tasks.stream_audit_events", "schedule": 5.0,
+        "options": {"expires": 5.0}}
 
 # --- Single sign-on (OpenID Connect; docs/security.md) -------------------------------------------
 OIDC_RP_CLIENT_ID: str = env.str("OIDC_CLIENT_ID", default="")

@@ -75,9 +75,9 @@ def _keep_the_test_connection() -> Iterator[None]:
 
 @pytest.fixture
 def world(db) -> dict[str, str]:
-    """A member and an admin, with what the fuzzer's ids can find: a channel, a thread, a
-    reaction, quiet hours, webhooks never used nor revoked, a scheduled message and a
-    reminder. Returns their tokens."""
+    """A member, an admin and a compliance officer, with what the fuzzer's ids can find: a
+    channel, a thread, a reaction, quiet hours, webhooks never used nor revoked, a scheduled
+    message and a reminder. Returns their tokens."""
     ana, ben = make_user(name="Ana Lopez"), make_user(name="Ben Okafor")
     boss = make_user(Role.ADMIN, name="Bo Admin")
     channel = make_channel(ana, "general", members=[ben, boss])
@@ -92,8 +92,10 @@ def world(db) -> dict[str, str]:
     soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     messaging.scheduled_create(actor=ana, conversation_id=channel.pk, text="later", send_at=soon)
     messaging.reminder_set(actor=ana, message_id=root.pk, in_minutes=30)
+    cora = make_user(Role.COMPLIANCE, name="Cora Compliance")
     return {"member": accounts.api_token_create(actor=ana, user=ana, name="fuzz")[1],
-            "admin": accounts.api_token_create(actor=boss, user=boss, name="fuzz")[1]}
+            "admin": accounts.api_token_create(actor=boss, user=boss, name="fuzz")[1],
+            "compliance": accounts.api_token_create(actor=cora, user=cora, name="fuzz")[1]}
 
 
 # The schema as /api/v1/schema/ serves it.
@@ -118,6 +120,13 @@ def test_a_member_gets_no_5xx_and_only_documented_answers(case, world):
 @schema.include(method="GET").parametrize()
 def test_an_admin_reading_gets_no_5xx_and_only_documented_answers(case, world):
     case.call_and_validate(headers={"Authorization": f"Bearer {world['admin']}"}, checks=CHECKS)
+
+
+# The audit log answers compliance officers (and owners) only: their filters are fuzzed too.
+@schema.include(path_regex="^/api/v1/audit/").parametrize()
+def test_a_compliance_officer_reading_the_audit_log_gets_only_documented_answers(case, world):
+    case.call_and_validate(headers={"Authorization": f"Bearer {world['compliance']}"},
+                           checks=CHECKS)
 
 
 def test_chained_calls_as_a_member_get_no_5xx_and_only_documented_answers(world):

@@ -505,6 +505,11 @@ def _(e: E, n: Names) -> SafeString:
     filters = e.data.get("filters") or {}
     how = ("filtered by " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(filters.items()))
            if filters else "unfiltered")
+    if e.data.get("via") == "api":
+        start = e.data.get("page")
+        where = f"after event {start}" if start else "from the start"
+        return format_html("{} read {} of the audit log through the API ({}), {}", n.actor(e),
+                           _plural(e.data.get("count"), "event"), where, how)
     return format_html("{} viewed page {} of the audit log, {}", n.actor(e), _v(e, "page"), how)
 
 
@@ -512,6 +517,13 @@ def _(e: E, n: Names) -> SafeString:
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} started verifying the audit chain ({})", n.actor(e),
                        _plural(_v(e, "total"), "event"))
+
+
+@describes("audit.stream_rewound", "SIEM stream sent again")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} had the audit log sent again to {} from event {} on (it had been "
+                       "sent up to event {})", n.actor(e, "The operator"), _v(e, "collector"),
+                       _v(e, "from"), _v(e, "cursor_before"))
 
 
 @describes("audit.verified", "Chain verified")

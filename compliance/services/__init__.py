@@ -1,6 +1,10 @@
 """Every write of the compliance app, one function per action."""
 
-from compliance.services.audit import audit_verification_run, audit_verification_start
+from compliance.services.audit import (
+    audit_log_viewed,
+    audit_verification_run,
+    audit_verification_start,
+)
 from compliance.services.checkpoints import (
     audit_checkpoint_mail,
     audit_checkpoint_write,
@@ -21,6 +25,7 @@ from compliance.services.retention import (
     retention_policy_clear,
     retention_policy_set,
 )
+from compliance.services.stream import audit_stream_resend_from, audit_stream_send
 from compliance.services.supervision import (
     supervision_item_act,
     supervision_match,
@@ -31,7 +36,10 @@ from compliance.services.supervision import (
 __all__ = [
     "audit_checkpoint_mail",
     "audit_checkpoint_write",
+    "audit_log_viewed",
     "audit_signing_key_ensure",
+    "audit_stream_resend_from",
+    "audit_stream_send",
     "audit_verification_run",
     "audit_verification_start",
     "daily_exports_run",

@@ -4,6 +4,7 @@ Celery job with its progress on the row, the result appended to the chain it che
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,6 +21,20 @@ from core.models import AuditEvent
 # A walk writes its progress after every batch; one silent this long lost its worker.
 STALE_AFTER = timedelta(minutes=10)
 BATCH = 1000
+
+
+def audit_log_viewed(*, actor: User, filters: dict[str, Any], page: Any,
+                     ip_address: str | None, via: str = "console", count: int | None = None,
+                     ) -> AuditEvent:
+    """Record a read of the audit log (`audit.viewed`), with the filters it used: in the
+    console (`page`, its number) or through the API (`page`, where it went on from)."""
+    data: dict[str, Any] = {"filters": {key: str(value) for key, value in filters.items()},
+                            "page": page}
+    if via != "console":
+        data["via"] = via
+    if count is not None:
+        data["count"] = count
+    return audit_record(action="audit.viewed", actor=actor, ip_address=ip_address, data=data)
 
 
 def audit_verification_start(*, actor: User) -> AuditVerification:

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Role, User
 from compliance.models import LegalHold
 from core.audit import audit_record
 from core.errors import Forbidden, InvalidInput, NotFound
@@ -21,6 +21,14 @@ def require_records_role(actor: User, what: str) -> None:
     """Owners, admins and compliance officers keep the records."""
     if not actor.is_active or not (actor.is_org_admin or actor.is_compliance_officer):
         raise Forbidden(f"Only compliance officers, owners and admins may {what}.")
+
+
+def require_audit_reader(actor: User, what: str) -> None:
+    """Compliance officers and owners read the audit log through the API (with a token of
+    their own, a program working for them); admins read it in the console, and bots never."""
+    if not (actor.is_active and not actor.is_bot
+            and (actor.is_compliance_officer or actor.role == Role.OWNER)):
+        raise Forbidden(f"Only compliance officers and owners may {what}.")
 
 
 def require_archive_reader(actor: User, what: str) -> None:
