@@ -117,7 +117,7 @@ def _cjk_terms(spec: SearchSpec) -> list[Term]:
             if search_cjk.has_cjk(term.text)]
 
 
-def _tsquery(spec: SearchSpec) -> tuple[str, list[Any]]:
+def tsquery_sql(spec: SearchSpec) -> tuple[str, list[Any]]:
     """The terms as a PostgreSQL tsquery expression and its parameters. Without CJK, the
     whole query through websearch_to_tsquery; with CJK, term by term: each term's Latin
     part through websearch_to_tsquery (a phrase stays a phrase), its CJK runs as their
@@ -384,8 +384,8 @@ def _newest_in_narrow_scope(messages: QuerySet[Message], spec: SearchSpec) -> li
         return None
     scope_sql, scope_params = (messages.order_by("-id").values("id", "search_vector")[:WALKED_MESSAGES]
                                .query.get_compiler(messages.db).as_sql())
-    query_sql, query_params = _tsquery(spec)
-    # scope_sql is Django's own SQL for the permission filters and query_sql _tsquery's;
+    query_sql, query_params = tsquery_sql(spec)
+    # scope_sql is Django's own SQL for the permission filters and query_sql tsquery_sql's;
     # every value is a parameter.
     sql = f"""
         SELECT count(*),
@@ -408,7 +408,7 @@ def _holding_phrase_pairs(messages: QuerySet[Message], spec: SearchSpec) -> Quer
     one that is not a stop word, and how many places on it stands. So a stop word inside a
     phrase matches only a stop word ("deploy to prod" finds "deploy the prod" but not
     "deploy review prod", which the tsquery's bare `deploy <2> prod` alone would also take)."""
-    # A phrase with CJK in it is found by its bigrams (_tsquery), not its word pairs.
+    # A phrase with CJK in it is found by its bigrams (tsquery_sql), not its word pairs.
     groups = [group for group in spec.groups if all(term.phrase for term in group)
               and not any(search_cjk.has_cjk(term.text) for term in group)]
     if not groups:
@@ -431,7 +431,7 @@ def _holding_phrase_pairs(messages: QuerySet[Message], spec: SearchSpec) -> Quer
 
 def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
               limit: int) -> tuple[list[int], dict[int, str]]:
-    query_sql, query_params = _tsquery(spec)
+    query_sql, query_params = tsquery_sql(spec)
     # A quoted CJK term is a substring like an unquoted one: it is searched as a word.
     phrases = [term for group in spec.groups for term in group
                if term.phrase and not search_cjk.has_cjk(term.text)]
@@ -459,7 +459,7 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
         if newest is not None:
             candidates = Message.objects.using(messages.db).filter(pk__any_of=newest).values("id")
         else:
-            # query_sql is _tsquery's; every value is a parameter.
+            # query_sql is tsquery_sql's; every value is a parameter.
             matches = messages.filter(RawSQL(  # noqa: S611
                 f"messaging_message.search_vector @@ ({query_sql})", query_params,
                 output_field=BooleanField()))
@@ -469,7 +469,7 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
     # Compiled for the connection it runs on (sql_with_params() would compile for the
     # primary, and Django refuses a replica subquery inside it).
     base_sql, base_params = candidates.query.get_compiler(messages.db).as_sql()
-    # base_sql is Django's own SQL for the permission filters and query_sql _tsquery's;
+    # base_sql is Django's own SQL for the permission filters and query_sql tsquery_sql's;
     # every value is a parameter.
     sql = f"""
         SELECT m.id FROM messaging_message m, (SELECT {query_sql}) AS query(q)
@@ -487,7 +487,7 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
         options = (f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_STOP}, MaxWords=30, "
                    "MinWords=12, ShortWord=2, MaxFragments=2, FragmentDelimiter=\" … \"")
         with connections[messages.db].cursor() as cursor:
-            # query_sql is _tsquery's; every value is a parameter. CJK substrings are
+            # query_sql is tsquery_sql's; every value is a parameter. CJK substrings are
             # marked afterwards (search_cjk.highlight): ts_headline sees whole runs only.
             cursor.execute(
                 f"SELECT id, ts_headline(%s, text, {query_sql}, %s) "  # noqa: S608  # nosec B608
