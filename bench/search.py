@@ -2,10 +2,10 @@
 /api/v1/search/messages/ calls, page 1 of 20) against the seeded PostgreSQL database,
 each call beside a bare full-text query on the same words.
 
-Queries come in four kinds, chosen for how often their words occur in the seeded text
-(bench/seed_history.py draws message bodies from a pool of 400 texts built from WORDS
-with equal weights, so every one of those words is in about a quarter of all messages;
-people's names occur only in mentions):
+Queries come in eight kinds, chosen for how often their words occur in the seeded text
+(bench/seed_history.py draws message bodies from a pool of 400 English texts built from
+WORDS with equal weights, so every one of those words is in about a quarter of the English
+messages, and 100 in CJK; people's names occur only in mentions):
 
 - common words: single words of WORDS;
 - rare words: surnames and first names, found only in the 2% of messages that mention
