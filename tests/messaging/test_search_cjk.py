@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.errors import InvalidInput
 from messaging import services
 from messaging.models import Message
 from messaging.search import message_search
@@ -173,6 +174,23 @@ def test_cjk_results_are_ranked_by_relevance_and_recency(world):
     hits = message_search(user=ana, query="名古屋").hits
 
     assert [h.message.pk for h in hits] == [many.pk, recent.pk, old.pk]
+
+
+@pytest.mark.parametrize("query, found", [
+    ("東京*", sorted([TOKYO_TO, TOKYO_KYOTO])),
+    ("NEAR(東京", []),                     # "near" is then a word to find too
+    ("'東京' OR 1=1", sorted([TOKYO_TO, TOKYO_KYOTO])),
+    ("cjk:東京", []),                       # not a column filter: the word cjk and 東京
+    ('東京"', None),                        # an unclosed quote: a clear error
+])
+def test_odd_cjk_input_is_a_search_or_a_clear_error(world, query, found):
+    if found is None:
+        with pytest.raises(InvalidInput) as error:
+            texts(world["ana"], query)
+        assert error.value.code == "bad_query"
+    else:
+        assert texts(world["ana"], query) == found
+    assert Message.objects.filter(text=TOKYO_TO).exists()
 
 
 def test_index_terms_keep_runs_apart():
