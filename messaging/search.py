@@ -460,7 +460,7 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
             candidates = Message.objects.using(messages.db).filter(pk__any_of=newest).values("id")
         else:
             # query_sql is tsquery_sql's; every value is a parameter.
-            matches = messages.filter(RawSQL(  # noqa: S611
+            matches = messages.filter(RawSQL(  # noqa: S611  # nosec B611
                 f"messaging_message.search_vector @@ ({query_sql})", query_params,
                 output_field=BooleanField()))
             candidates = matches.order_by(*newest_first).values("id")[:RANKED_MATCHES]

@@ -65,7 +65,7 @@ CREATE TRIGGER messaging_message_search_vector
     BEFORE INSERT OR UPDATE OF text ON messaging_message
     FOR EACH ROW EXECUTE FUNCTION messaging_message_search_vector();
 """
-POSTGRES_CREATE = POSTGRES_DOCUMENT + POSTGRES_TRIGGER + """
+POSTGRES_INDEX = """
 UPDATE messaging_message SET search_vector = messaging_message_search_document(text);
 CREATE INDEX IF NOT EXISTS messaging_message_search_gin
     ON messaging_message USING GIN (search_vector);
@@ -115,7 +115,7 @@ SQLITE_TRIGGERS = {
         "AFTER DELETE ON messaging_message BEGIN "
         "DELETE FROM messaging_message_fts WHERE rowid = old.id; END",
     "messaging_message_fts_update":
-        "AFTER UPDATE OF text ON messaging_message BEGIN "  # noqa: S608
+        "AFTER UPDATE OF text ON messaging_message BEGIN "  # noqa: S608  # nosec B608
         f"DELETE FROM messaging_message_fts WHERE rowid = old.id; {_SQLITE_ADD} END",
 }
 SQLITE_REBUILD = (
@@ -136,7 +136,8 @@ def register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> No
 def create_search_index(connection: Any) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(POSTGRES_CREATE)
+            for statements in (POSTGRES_DOCUMENT, POSTGRES_TRIGGER, POSTGRES_INDEX):
+                cursor.execute(statements)
         elif connection.vendor == "sqlite":
             ensure_sqlite(cursor)
 
