@@ -5,7 +5,7 @@ PostgreSQL: a tsvector column kept by a trigger from the text (English stemming)
 GIN index; and a GIN index of the tsvector's word pairs (each lexeme with the next one),
 which finds the few messages that can hold an exact phrase without reading every message
 that holds its words (search._holding_phrase_pairs). SQLite (the embedded mode): an
-external-content FTS5 table kept by triggers.
+FTS5 table kept by triggers.
 Either way every write path (bulk loads and edits included) is indexed. SQLite drops a
 table's triggers when Django rebuilds that table in a later migration, so
 `ensure_search_index` recreates whatever is missing after each migrate.
@@ -53,13 +53,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 """  # noqa: S608  # nosec B608
 
-POSTGRES_TRIGGER = """
+POSTGRES_TRIGGER_FUNCTION = """
 CREATE OR REPLACE FUNCTION messaging_message_search_vector() RETURNS trigger AS $$
 BEGIN
     NEW.search_vector := messaging_message_search_document(NEW.text);
     RETURN NEW;
 END;
 $$ LANGUAGE plpgsql;
+"""
+POSTGRES_TRIGGER = """
 DROP TRIGGER IF EXISTS messaging_message_search_vector ON messaging_message;
 CREATE TRIGGER messaging_message_search_vector
     BEFORE INSERT OR UPDATE OF text ON messaging_message
@@ -136,7 +138,8 @@ def register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> No
 def create_search_index(connection: Any) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for statements in (POSTGRES_DOCUMENT, POSTGRES_TRIGGER, POSTGRES_INDEX):
+            for statements in (POSTGRES_DOCUMENT, POSTGRES_TRIGGER_FUNCTION, POSTGRES_TRIGGER,
+                               POSTGRES_INDEX):
                 cursor.execute(statements)
         elif connection.vendor == "sqlite":
             ensure_sqlite(cursor)
