@@ -11,7 +11,8 @@ from bench import environment
 # The history seed writes its size here last, so an interrupted seed is never mistaken
 # for a finished one.
 MARKER_CONVERSATION = "bench-h-0000"
-MARKER_PREFIX = "teamchat bench seed: messages="
+# v2: a fifth of the messages in Chinese, Japanese or Korean (an earlier seed is replaced).
+MARKER_PREFIX = "teamchat bench seed v2: messages="
 
 
 def seeded_messages() -> int | None:

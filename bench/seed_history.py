@@ -70,6 +70,22 @@ WORDS = ("the", "deploy", "review", "branch", "lunch", "release", "build", "test
          "laptop", "access", "token", "rotate", "backup", "restore", "today", "tomorrow", "friday",
          "next", "week", "please", "thanks", "sure", "agreed", "done", "looks", "good", "ship",
          "it")
+# A fifth of the message bodies are Chinese, Japanese or Korean (issue 31), some with Latin
+# words among them (Q3の売上, PRのレビュー): CJK_SHARE of the pool, drawn from these.
+CJK_SHARE = 0.2
+CJK_WORDS = {
+    "zh": ("上海", "北京", "会议", "项目", "部署", "发布", "测试", "数据库", "客户", "预算", "计划",
+           "明天", "今天", "问题", "修复", "版本", "服务器", "用户", "报告", "完成", "东京", "v2版本"),
+    "ja": ("東京", "大阪", "会議", "資料", "確認", "お願いします", "ありがとう", "売上", "予算",
+           "来週", "今日", "リリース", "テスト", "データベース", "サーバー", "レビュー", "ひらがな",
+           "カタカナ", "打ち合わせ", "報告", "東京都", "Q3の売上", "PRのレビュー"),
+    "ko": ("서울", "부산", "회의", "자료", "확인", "부탁드립니다", "감사합니다", "매출", "예산",
+           "다음", "주", "오늘", "배포", "테스트", "데이터베이스", "서버", "리뷰", "한국어", "보고서",
+           "일정", "완료"),
+}
+CJK_JOINERS = {"zh": ("", "", "的", "在"), "ja": ("の", "は", "を", "で", ""),
+               "ko": ("에서 ", "를 ", "은 ", " ")}
+CJK_LATIN = ("Q3", "PR", "API", "deploy", "review", "v2")
 EMOJI = ("👍", "🎉", "❤️", "😂", "👀", "✅", "🚀", "🙏")
 
 
@@ -185,8 +201,21 @@ def _members_by_conversation() -> dict[int, list[int]]:
 
 
 def _text_pool(rng: random.Random, size: int = 400) -> list[tuple[str, str]]:
-    """Message bodies with their HTML, rendered once by the real renderer."""
+    """Message bodies with their HTML, rendered once by the real renderer: `size` in
+    English, and CJK_SHARE of the whole in Chinese, Japanese or Korean (drawn from a
+    random generator of their own, so the English ones stay what they were)."""
     pool = []
+    cjk_rng = random.Random(RANDOM_SEED + 31)
+    for _ in range(round(size * CJK_SHARE / (1 - CJK_SHARE))):
+        language = cjk_rng.choice(sorted(CJK_WORDS))
+        parts = []
+        for _ in range(cjk_rng.randint(3, 25)):
+            word = (cjk_rng.choice(CJK_LATIN) if cjk_rng.random() < 0.08
+                    else cjk_rng.choice(CJK_WORDS[language]))
+            parts += [word, cjk_rng.choice(CJK_JOINERS[language])]
+        text = "".join(parts).strip() + cjk_rng.choice(("。", "？", "！", "") if language != "ko"  # noqa: RUF001
+                                                      else (".", "?", "!", ""))
+        pool.append((text, markdown.render(text).html))
     for _ in range(size):
         words = rng.choices(WORDS, k=rng.randint(3, 40))
         if rng.random() < 0.2:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -13,7 +14,7 @@ class MessagingConfig(AppConfig):
         from core import bus
         from files import selectors as file_selectors
         from messaging import selectors
-        from messaging.search_index import ensure_search_index
+        from messaging.search_index import ensure_search_index, register_sqlite_functions
         from messaging.services.conversations import default_channels_join
 
         account_selectors.people_sharing_a_conversation.provide(selectors.people_sharing_a_conversation)
@@ -23,3 +24,5 @@ class MessagingConfig(AppConfig):
 
         post_migrate.connect(ensure_search_index, sender=self,
                              dispatch_uid="messaging.ensure_search_index")
+        connection_created.connect(register_sqlite_functions,
+                                   dispatch_uid="messaging.register_sqlite_functions")

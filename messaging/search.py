@@ -15,10 +15,10 @@ from functools import reduce
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.search import SearchQuery
 from django.db import connection, connections
 from django.db.models import (
     BigAutoField,
+    BooleanField,
     F,
     ForeignKey,
     Func,
@@ -29,13 +29,15 @@ from django.db.models import (
     Subquery,
     TextField,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 
 from accounts.models import User
 from core.errors import InvalidInput
 from core.replica import replica_alias
+from messaging import search_cjk
 from messaging.models import Conversation, ConversationKind, Membership, Message
-from messaging.search_syntax import SearchSpec, fts5_match, parse, websearch_text
+from messaging.search_syntax import SearchSpec, Term, fts5_match, parse, websearch_text
 
 MAX_PAGE_SIZE = 50
 MAX_DEPTH = 1000  # how far down the ranking one may page
@@ -108,6 +110,43 @@ def visible_conversations(user: User) -> QuerySet[Conversation]:
 
 def _day_start(day: date, tz: zoneinfo.ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def _cjk_terms(spec: SearchSpec) -> list[Term]:
+    return [term for term in (*(t for group in spec.groups for t in group), *spec.excluded)
+            if search_cjk.has_cjk(term.text)]
+
+
+def tsquery_sql(spec: SearchSpec) -> tuple[str, list[Any]]:
+    """The terms as a PostgreSQL tsquery expression and its parameters. Without CJK, the
+    whole query through websearch_to_tsquery; with CJK, term by term: each term's Latin
+    part through websearch_to_tsquery (a phrase stays a phrase), its CJK runs as their
+    bigrams side by side (search_cjk.tsquery_literal), the two required together; the
+    terms of a group joined by ||, the groups by &&, exclusions negated."""
+    if not _cjk_terms(spec):
+        return "websearch_to_tsquery(%s, %s)", [SEARCH_CONFIG, websearch_text(spec)]
+
+    def term_sql(term: Term) -> tuple[str, list[Any]]:
+        latin, cjk_runs = search_cjk.split_term(term.words)
+        parts, params = [], []
+        if any(ch.isalnum() for ch in latin):
+            parts.append("websearch_to_tsquery(%s, %s)")
+            params += [SEARCH_CONFIG, f'"{latin}"' if term.phrase else latin]
+        if cjk_runs:
+            parts.append("%s::tsquery")
+            params.append(search_cjk.tsquery_literal(cjk_runs))
+        return "(" + " && ".join(parts) + ")", params
+
+    clauses, params = [], []
+    for group in spec.groups:
+        terms = [term_sql(term) for term in group]
+        clauses.append("(" + " || ".join(sql for sql, _ in terms) + ")")
+        params += [p for _, term_params in terms for p in term_params]
+    for term in spec.excluded:
+        sql, term_params = term_sql(term)
+        clauses.append(f"!!{sql}")
+        params += term_params
+    return " && ".join(clauses), params
 
 
 def _directory(user: User) -> QuerySet[User]:
@@ -241,7 +280,14 @@ def _match_words(raw_snippet: str, spec: SearchSpec) -> list[str]:
         for term in group:
             for word in term.words.split():
                 words.setdefault(word.lower(), None)
+    for word in _cjk_marks(spec):  # and each CJK run and Latin part of a mixed word
+        words.setdefault(word, None)
     return sorted(words, key=len, reverse=True)[:MAX_MATCH_WORDS]
+
+
+def _cjk_marks(spec: SearchSpec) -> list[str]:
+    return search_cjk.marks([term.words for group in spec.groups for term in group
+                             if search_cjk.has_cjk(term.text)])
 
 
 def _plain_snippet(text: str, length: int = 200) -> str:
@@ -279,10 +325,14 @@ def message_search(*, user: User, query: str, page: Any = 1, limit: Any = 20) ->
     neighbours = _context_ids(user, ids)
     found = messages_by_id(ids + sorted({pk for _, *pair in neighbours.values() for pk in pair if pk}))
     hits = []
+    cjk_marks = _cjk_marks(spec)
     for pk in ids:
         if pk not in found or pk not in neighbours:
             continue
         raw = snippets.get(pk)
+        if cjk_marks:
+            raw = search_cjk.highlight(found[pk].text, raw or "", cjk_marks,
+                                       HIGHLIGHT_START, HIGHLIGHT_STOP)
         kind, before, after = neighbours[pk]
         hits.append(SearchHit(found[pk], _mark(raw) if raw else _plain_snippet(found[pk].text),
                               match_words=_match_words(raw or "", spec),
@@ -324,8 +374,7 @@ def _context_ids(user: User, ids: list[int]) -> dict[int, tuple[str, int | None,
     return context
 
 
-def _newest_in_narrow_scope(messages: QuerySet[Message], spec: SearchSpec,
-                            text: str) -> list[int] | None:
+def _newest_in_narrow_scope(messages: QuerySet[Message], spec: SearchSpec) -> list[int] | None:
     """With in: or from:, the newest RANKED_MATCHES matches (or every match) found among the
     scope's newest WALKED_MESSAGES messages, when that settles it: they hold that many
     matches, or they are the whole scope. Else None, and the index decides. The planner
@@ -335,14 +384,16 @@ def _newest_in_narrow_scope(messages: QuerySet[Message], spec: SearchSpec,
         return None
     scope_sql, scope_params = (messages.order_by("-id").values("id", "search_vector")[:WALKED_MESSAGES]
                                .query.get_compiler(messages.db).as_sql())
-    # scope_sql is Django's own SQL for the permission filters; every value is a parameter.
+    query_sql, query_params = tsquery_sql(spec)
+    # scope_sql is Django's own SQL for the permission filters and query_sql tsquery_sql's;
+    # every value is a parameter.
     sql = f"""
         SELECT count(*),
                (array_agg(w.id ORDER BY w.id DESC) FILTER (WHERE w.search_vector @@ q))[1:%s]
-        FROM ({scope_sql}) w, websearch_to_tsquery(%s, %s) q
+        FROM ({scope_sql}) w, (SELECT {query_sql}) AS query(q)
     """  # noqa: S608  # nosec B608
     with connections[messages.db].cursor() as cursor:
-        cursor.execute(sql, [RANKED_MATCHES, *scope_params, SEARCH_CONFIG, text])
+        cursor.execute(sql, [RANKED_MATCHES, *scope_params, *query_params])
         scanned, newest = cursor.fetchone()
     newest = newest or []
     return newest if len(newest) == RANKED_MATCHES or scanned < WALKED_MESSAGES else None
@@ -357,7 +408,9 @@ def _holding_phrase_pairs(messages: QuerySet[Message], spec: SearchSpec) -> Quer
     one that is not a stop word, and how many places on it stands. So a stop word inside a
     phrase matches only a stop word ("deploy to prod" finds "deploy the prod" but not
     "deploy review prod", which the tsquery's bare `deploy <2> prod` alone would also take)."""
-    groups = [group for group in spec.groups if all(term.phrase for term in group)]
+    # A phrase with CJK in it is found by its bigrams (tsquery_sql), not its word pairs.
+    groups = [group for group in spec.groups if all(term.phrase for term in group)
+              and not any(search_cjk.has_cjk(term.text) for term in group)]
     if not groups:
         return None
     texts = sorted({term.words for group in groups for term in group})
@@ -378,13 +431,17 @@ def _holding_phrase_pairs(messages: QuerySet[Message], spec: SearchSpec) -> Quer
 
 def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
               limit: int) -> tuple[list[int], dict[int, str]]:
-    text = websearch_text(spec)
+    query_sql, query_params = tsquery_sql(spec)
+    # A quoted CJK term is a substring like an unquoted one: it is searched as a word.
+    phrases = [term for group in spec.groups for term in group
+               if term.phrase and not search_cjk.has_cjk(term.text)]
     # The newest first. Within after: / before: dates, by time: PostgreSQL then walks the
     # created_at index back from the end of the range and stops at RANKED_MATCHES matches,
     # where by id it read the whole range (a month: 40,000 messages, 64 ms) to sort it.
     newest_first = ("-created_at", "-id") if spec.after or spec.before else ("-id",)
     narrowed = _holding_phrase_pairs(messages, spec)
-    only_phrases = not spec.excluded and all(term.phrase for group in spec.groups for term in group)
+    only_phrases = (not spec.excluded and not _cjk_terms(spec)
+                    and all(term.phrase for group in spec.groups for term in group))
     if narrowed is not None and only_phrases:
         # Rank the newest RANKED_MATCHES messages holding each phrase's word pairs (the
         # pairs say where each word stands, so nearly all of them match).
@@ -393,27 +450,29 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
         # With other words or exclusions too, the newest holders of the pairs need not
         # match at all: rank every one that does.
         candidates = narrowed.values("id")
-    elif spec.has_terms and not any(term.phrase for group in spec.groups for term in group):
+    elif spec.has_terms and not phrases:
         # Rank the newest RANKED_MATCHES matches only. A word in a quarter of all messages
         # is then found by walking the newest messages until that many match (milliseconds)
         # instead of ranking hundreds of thousands; a rare word still comes from the GIN
         # index.
-        newest = _newest_in_narrow_scope(messages, spec, text)
+        newest = _newest_in_narrow_scope(messages, spec)
         if newest is not None:
             candidates = Message.objects.using(messages.db).filter(pk__any_of=newest).values("id")
         else:
-            matches = messages.filter(
-                search_vector=SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG))
+            # query_sql is tsquery_sql's; every value is a parameter.
+            matches = messages.filter(RawSQL(  # noqa: S611  # nosec B611
+                f"messaging_message.search_vector @@ ({query_sql})", query_params,
+                output_field=BooleanField()))
             candidates = matches.order_by(*newest_first).values("id")[:RANKED_MATCHES]
     else:
         candidates = messages.values("id")
     # Compiled for the connection it runs on (sql_with_params() would compile for the
     # primary, and Django refuses a replica subquery inside it).
     base_sql, base_params = candidates.query.get_compiler(messages.db).as_sql()
-    # base_sql is Django's own SQL for the permission filters; every value is a parameter.
+    # base_sql is Django's own SQL for the permission filters and query_sql tsquery_sql's;
+    # every value is a parameter.
     sql = f"""
-        SELECT m.id FROM messaging_message m,
-             websearch_to_tsquery(%s, %s) q
+        SELECT m.id FROM messaging_message m, (SELECT {query_sql}) AS query(q)
         WHERE m.id IN ({base_sql}) AND m.search_vector @@ q
         ORDER BY ts_rank_cd(m.search_vector, q, 32)
                  / (1 + EXTRACT(EPOCH FROM (now() - m.created_at)) / (86400 * %s)) DESC,
@@ -421,17 +480,19 @@ def _postgres(messages: QuerySet[Message], spec: SearchSpec, offset: int,
         LIMIT %s OFFSET %s
     """  # noqa: S608  # nosec B608
     with connections[messages.db].cursor() as cursor:
-        cursor.execute(sql, [SEARCH_CONFIG, text, *base_params, RECENCY_DAYS, limit + 1, offset])
+        cursor.execute(sql, [*query_params, *base_params, RECENCY_DAYS, limit + 1, offset])
         rows = [row[0] for row in cursor.fetchall()]
     snippets: dict[int, str] = {}
     if rows and spec.has_terms:
         options = (f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_STOP}, MaxWords=30, "
                    "MinWords=12, ShortWord=2, MaxFragments=2, FragmentDelimiter=\" … \"")
         with connections[messages.db].cursor() as cursor:
+            # query_sql is tsquery_sql's; every value is a parameter. CJK substrings are
+            # marked afterwards (search_cjk.highlight): ts_headline sees whole runs only.
             cursor.execute(
-                "SELECT id, ts_headline(%s, text, websearch_to_tsquery(%s, %s), %s) "
+                f"SELECT id, ts_headline(%s, text, {query_sql}, %s) "  # noqa: S608  # nosec B608
                 "FROM messaging_message WHERE id = ANY(%s)",
-                [SEARCH_CONFIG, SEARCH_CONFIG, text, options, rows[:limit]])
+                [SEARCH_CONFIG, *query_params, options, rows[:limit]])
             snippets = dict(cursor.fetchall())
     return rows, snippets
 

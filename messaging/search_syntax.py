@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from core.errors import InvalidInput
+from messaging import search_cjk
 
 MAX_QUERY_LENGTH = 500
 MAX_TERMS = 24
@@ -207,7 +208,13 @@ def fts5_match(spec: SearchSpec) -> str:
     """The terms as an SQLite FTS5 MATCH expression; every term is a quoted string, so no
     text a person types is read as FTS5 syntax."""
     def quote(term: Term) -> str:
-        return '"' + term.text.replace('"', '""') + '"'
+        if not search_cjk.has_cjk(term.text):
+            return '"' + term.text.replace('"', '""') + '"'
+        # Its Latin part as a phrase anywhere, its CJK runs as bigrams side by side in the
+        # `cjk` column (messaging/search_index.py); both required.
+        latin, cjk_runs = search_cjk.split_term(term.words)
+        parts = ['"' + latin + '"'] if any(ch.isalnum() for ch in latin) else []
+        return "(" + " AND ".join([*parts, search_cjk.fts5_phrases(cjk_runs)]) + ")"
 
     groups = ["(" + " OR ".join(quote(t) for t in group) + ")" for group in spec.groups]
     expression = " AND ".join(groups)

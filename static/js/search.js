@@ -17,12 +17,19 @@ export function placeLabel(hit) {
   return `Direct message with ${hit.conversation_name}`;
 }
 
-// Wrap each whole-word occurrence of `words` in the text under `root` in <mark>. Only text
-// nodes are split and only <mark> elements are made, so no text becomes markup.
+// Chinese, Japanese and Korean are written without spaces: a word of theirs is marked
+// wherever it stands, not only as a whole word.
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Bopomofo}]/u;
+
+// Wrap each whole-word occurrence of `words` in the text under `root` in <mark> (and each
+// occurrence of a word holding CJK characters; the server sends them longest first). Only
+// text nodes are split and only <mark> elements are made, so no text becomes markup.
 export function markWords(root, words) {
-  const wanted = (words || []).filter(Boolean).map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  const escape = (word) => word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const wanted = (words || []).filter(Boolean).map((word) => (CJK.test(word)
+    ? escape(word) : `(?<![\\p{L}\\p{N}_])${escape(word)}(?![\\p{L}\\p{N}_])`));
   if (!wanted.length) return;
-  const pattern = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${wanted.join("|")})(?![\\p{L}\\p{N}_])`, "giu");
+  const pattern = new RegExp(wanted.join("|"), "giu");
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   const texts = [];
   while (walker.nextNode()) texts.push(walker.currentNode);

@@ -31,6 +31,7 @@ def scenario():
     direct = make_direct(ana, ben)
     post(ana, direct, "the budget in private")
     post(ben, channel, "budget talk by Ben himself")
+    post(ana, channel, "来週は東京都庁で **Q3の売上** を報告します")
     return ana, ben, channel, found
 
 
@@ -112,3 +113,11 @@ def test_search_results_read_like_messages_with_context_and_completion(people, o
     b.page.keyboard.press("Escape")
     expect(b.page.get_by_role("region", name="Search syntax")).to_be_hidden()
     expect(help_button).to_have_attribute("aria-expanded", "false")
+
+    # Chinese, Japanese and Korean are found and marked inside a run of characters.
+    search.fill("東京 Q3の売上")
+    search.press("Enter")
+    expect(results).to_have_count(1)
+    cjk = results.first.locator(".search-hit .message-body")
+    expect(cjk.locator("mark")).to_have_text(["東京", "Q3の売上"])
+    expect(cjk.locator("strong mark")).to_have_text("Q3の売上")
