@@ -129,3 +129,23 @@ class MessageLinkPreview(models.Model):
 
     def __str__(self) -> str:
         return f"preview {self.preview_id} on {self.message_id}"
+
+
+class SlackImportMapping(models.Model):
+    """A Slack object an import made (or matched) in teamchat: importing again finds it
+    here and leaves it be, so a second import changes nothing and a stopped one continues.
+
+    `slack_id` is Slack's id for people, bots (`B…`), conversations and files; a message
+    is `<conversation id>:<ts>`, a join or leave `<conversation id>:<ts>:event`."""
+
+    kind = models.CharField(max_length=12)
+    slack_id = models.CharField(max_length=120)
+    object_id = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "slack_id"],
+                                               name="integrations_slack_mapping_unique")]
+
+    def __str__(self) -> str:
+        return f"slack {self.kind} {self.slack_id} -> {self.object_id}"
