@@ -87,12 +87,17 @@ class SlackExport:
                 yield name, sorted((m for m in messages if _is_message(m)),
                                    key=lambda m: float(m["ts"]))
 
-    def upload_bytes(self, file_id: str) -> tuple[str, bytes] | None:
+    def upload_size(self, file_id: str) -> tuple[str, int] | None:
+        """The name and size of a file's bytes in the zip, if the zip holds them."""
         name = self.uploads.get(file_id)
         if name is None:
             return None
         with zipfile.ZipFile(self.path) as archive:
-            return PurePosixPath(name).name, archive.read(name)
+            return PurePosixPath(name).name, archive.getinfo(name).file_size
+
+    def upload_bytes(self, file_id: str) -> bytes:
+        with zipfile.ZipFile(self.path) as archive:
+            return archive.read(self.uploads[file_id])
 
 
 def _is_message(item: Any) -> bool:

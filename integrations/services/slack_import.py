@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import Max
@@ -121,6 +122,8 @@ class _State:
     targets: dict[int, markdown.MentionTarget] = field(default_factory=dict)
     done: int = 0
     unknown_emoji: set[str] = field(default_factory=set)
+    # Files stored in the running day's transaction: their bytes go if it rolls back.
+    stored_files: list[Attachment] = field(default_factory=list)
 
     def warn(self, text: str) -> None:
         self.report.warnings.append(text)
@@ -157,6 +160,10 @@ def _run(state: _State) -> None:
     conversations = _import_conversations(state)
     for slack_conversation, conversation in conversations:
         _import_history(state, slack_conversation, conversation)
+    unknown = sorted(state.context.unknown)
+    if unknown:
+        state.warn(f"mentions of people or channels not in the export, kept as text: "
+                   f"{', '.join(unknown)}")
     with transaction.atomic():
         audit_record(action="slack.imported", actor=state.actor,
                      data={"export": state.export.path.name, **state.report.counts(),
@@ -362,15 +369,30 @@ def _import_history(state: _State, slack_conversation: SlackConversation,
                     conversation: Conversation) -> None:
     members = set(Membership.objects.filter(conversation=conversation)
                   .values_list("user_id", flat=True))
-    for _day, messages in state.export.day_messages(slack_conversation):
+    for day, messages in state.export.day_messages(slack_conversation):
         keys = [f"{slack_conversation.slack_id}:{m['ts']}" for m in messages]
         done = set(SlackImportMapping.objects.filter(kind__in=("message", "event"), slack_id__in=keys)
                    .values_list("slack_id", flat=True))
-        todo = [(key, m) for key, m in zip(keys, messages, strict=True) if key not in done]
+        todo = []
+        for key, message in zip(keys, messages, strict=True):
+            if key in done:
+                continue
+            if todo and todo[-1][0] == key:
+                state.warn(f"{day}: two messages with the ts {message['ts']}; the second skipped")
+                continue
+            todo.append((key, message))
         state.report.messages_already_imported += len(done)
         if todo:
-            with transaction.atomic():
-                _import_day(state, slack_conversation, conversation.pk, members, todo)
+            state.stored_files = []
+            try:
+                with transaction.atomic():
+                    _import_day(state, slack_conversation, conversation.pk, members, todo)
+            except BaseException:
+                for attachment in state.stored_files:
+                    for blob in (attachment.blob, attachment.display, attachment.thumbnail):
+                        if blob:
+                            blob.delete(save=False)
+                raise
         state.done += len(messages)
         if state.progress is not None:
             state.progress(state.done, state.export.message_count)
@@ -407,17 +429,20 @@ def _text(state: _State, data: dict[str, Any], where: str) -> str:
     return "\n\n".join(p for p in parts if p.strip())
 
 
-def _file_bytes(state: _State, file_id: str) -> tuple[str, bytes] | None:
+def _file_source(state: _State, file_id: str) -> tuple[str, int, Callable[[], bytes]] | None:
+    """Where a file's bytes are: its name there, its size, and how to read them."""
     if state.files_dir is not None:
         folder = state.files_dir / file_id
-        if folder.is_dir():
-            inside = sorted(p for p in folder.iterdir() if p.is_file())
-            if inside:
-                return inside[0].name, inside[0].read_bytes()
-        for candidate in sorted(state.files_dir.glob(f"{file_id}*")):
-            if candidate.is_file() and candidate.name.split(".", 1)[0] == file_id:
-                return candidate.name, candidate.read_bytes()
-    return state.export.upload_bytes(file_id)
+        candidates = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+        candidates += [p for p in sorted(state.files_dir.glob(f"{file_id}*"))
+                       if p.is_file() and p.name.split(".", 1)[0] == file_id]
+        if candidates:
+            path = candidates[0]
+            return path.name, path.stat().st_size, path.read_bytes
+    found = state.export.upload_size(file_id)
+    if found is not None:
+        return found[0], found[1], lambda: state.export.upload_bytes(file_id)
+    return None
 
 
 def _files(state: _State, data: dict[str, Any], author: User, where: str) -> tuple[list[int], list[str]]:
@@ -434,17 +459,24 @@ def _files(state: _State, data: dict[str, Any], author: User, where: str) -> tup
         if file_id in mapped:
             ids.append(mapped[file_id])
             continue
-        found = (_file_bytes(state, file_id)
-                 if FILE_ID_RE.match(file_id) and item.get("mode") != "tombstone" else None)
-        if found is None:
+        source = (_file_source(state, file_id)
+                  if FILE_ID_RE.match(file_id) and item.get("mode") != "tombstone" else None)
+        if source is None:
             placeholders.append(f"📎 {name} (file not included in the import)")
             state.report.placeholders += 1
+            continue
+        if source[1] > settings.FILE_UPLOAD_MAX_BYTES:
+            # Checked before reading: the bytes are never held for nothing.
+            state.report.placeholders += 1
+            state.warn(f"{where}: file {name} is larger than FILE_UPLOAD_MAX_BYTES; "
+                       f"a placeholder instead")
+            placeholders.append(f"📎 {name} (file too large to import)")
             continue
         state.report.files += 1
         if state.dry_run:
             continue
         content_type = item.get("mimetype") or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        upload = SimpleUploadedFile(name or found[0], found[1], content_type=content_type)
+        upload = SimpleUploadedFile(name or source[0], source[2](), content_type=content_type)
         try:
             attachment = attachment_upload(uploader=author, upload=upload, imported=True)
         except InvalidInput as error:
@@ -453,6 +485,7 @@ def _files(state: _State, data: dict[str, Any], author: User, where: str) -> tup
             state.warn(f"{where}: file {name} not stored ({error}); a placeholder instead")
             placeholders.append(f"📎 {name} (file not stored: {error})")
             continue
+        state.stored_files.append(attachment)
         _map("file", file_id, attachment.pk)
         ids.append(attachment.pk)
     return ids, placeholders

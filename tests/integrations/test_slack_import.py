@@ -373,6 +373,44 @@ def test_an_interrupted_import_completes_on_rerun(importer, export, files_dir, m
     assert AuditEvent.objects.filter(action="slack.imported").count() == 1
 
 
+def stored_blobs(media_root: Path) -> set[str]:
+    return {str(p.relative_to(media_root)) for p in media_root.rglob("*") if p.is_file()}
+
+
+def test_an_interrupted_import_leaves_no_stray_file(importer, export, files_dir, monkeypatch,
+                                                    settings):
+    real_store = slack_import_module._store
+    stored_before_failure = []
+
+    def store_then_fail_on_the_second_day(*args: Any, **kwargs: Any) -> None:
+        real_store(*args, **kwargs)
+        if Attachment.objects.exists():  # the day with the files
+            stored_before_failure.extend(stored_blobs(Path(settings.MEDIA_ROOT)))
+            raise RuntimeError("stopped after the files were stored")
+
+    monkeypatch.setattr(slack_import_module, "_store", store_then_fail_on_the_second_day)
+    with pytest.raises(RuntimeError):
+        run(export, "--files", str(files_dir), "--only", "general")
+
+    assert len(stored_before_failure) >= 4  # two files, the photo's display copy and thumbnail
+    assert Attachment.objects.count() == 0
+    assert stored_blobs(Path(settings.MEDIA_ROOT)) == set()
+
+
+def test_files_past_the_upload_limit_and_unknown_mentions_are_reported(importer, tmp_path,
+                                                                       settings):
+    settings.FILE_UPLOAD_MAX_BYTES = 100
+    path = build_export(tmp_path / "slack.zip", extra={"random/2024-01-07.json": json.dumps(
+        [{"type": "message", "user": "U1", "ts": ts(7, 0), "text": "cc <@U777>"}])})
+
+    output = run(path, "--only", "general", "random")
+
+    assert "file photo.jpg is larger than FILE_UPLOAD_MAX_BYTES; a placeholder instead" in output
+    assert Message.objects.filter(text="a photo\n📎 photo.jpg (file too large to import)").exists()
+    assert "mentions of people or channels not in the export, kept as text: U777" in output
+    assert Message.objects.filter(text="cc @U777").exists()
+
+
 def test_a_dry_run_reports_and_changes_nothing(importer, export, files_dir):
     before = snapshot()
 
