@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -267,7 +268,10 @@ def _person(state: _State, slack_id: str, data: dict[str, Any]) -> User:
 # Conversations --------------------------------------------------------------------------
 
 def _channel_name(state: _State, slack_conversation: SlackConversation) -> str:
-    base = re.sub(r"[^a-z0-9_-]+", "-", slack_conversation.name.lower()).strip("-_")[:72]
+    # Slack allows letters of any script; teamchat's names are ASCII: "général" -> "general".
+    ascii_name = unicodedata.normalize("NFKD", slack_conversation.name.lower()).encode(
+        "ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9_-]+", "-", ascii_name).strip("-_")[:72]
     if not base or not CHANNEL_NAME_RE.match(base):
         base = f"slack-{slack_conversation.slack_id.lower()}"
     taken = set(Conversation.objects.annotate(lower_name=Lower("name"))
