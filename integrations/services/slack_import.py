@@ -130,13 +130,18 @@ class _State:
         self.report.warnings.append(text)
 
 
+def require_importer(actor: User) -> None:
+    """Owners and admins import: an import creates people and reads every conversation."""
+    if not (actor.is_active and actor.is_org_admin):
+        raise Forbidden("Only owners and admins may import a Slack export.")
+
+
 def slack_import(*, actor: User, export: SlackExport, files_dir: Path | str | None = None,
                  dry_run: bool = False, progress: Progress | None = None) -> ImportReport:
     """Import a checked export (integrations.slack_export.read_export) as `actor`, an
     owner or admin. Dry, everything is done inside one transaction that is then rolled
     back (file bytes are not stored), so the report counts exactly what would be made."""
-    if not (actor.is_active and actor.is_org_admin):
-        raise Forbidden("Only owners and admins may import a Slack export.")
+    require_importer(actor)
     if files_dir is not None:
         files_dir = Path(files_dir)
         if not files_dir.is_dir():
