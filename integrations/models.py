@@ -175,6 +175,8 @@ class SlackImportRun(models.Model):
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Moved on with each progress write: a running import whose worker died stops moving.
+    progressed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # The report's counts and warnings (ImportReport), or the export's problems.
     report = models.JSONField(default=dict, blank=True)

@@ -35,7 +35,8 @@ def admin_console_view(view: View) -> View:
 
 def progress_text(run: SlackImportRun) -> str:
     if run.status == SlackImportStatus.RUNNING:
-        return f"Importing: {run.done:,} of {run.total:,} messages read"
+        since = f" (last progress {run.progressed_at:%Y-%m-%d %H:%M} UTC)" if run.progressed_at else ""
+        return f"Importing: {run.done:,} of {run.total:,} messages read{since}"
     return run.get_status_display()
 
 

@@ -8,6 +8,7 @@ import logging
 import shutil
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 # The console's page polls every few seconds: write progress no more often than this.
 PROGRESS_INTERVAL_SECONDS = 1.0
+# A running import whose progress has not moved for this long lost its worker (a crash, a
+# deploy: the redelivered task finds the run taken and leaves it); it may be resumed.
+STALLED_AFTER = timedelta(minutes=15)
 
 
 def slack_import_start(*, actor: User, upload: Any, dry_run: bool = False) -> SlackImportRun:
@@ -60,9 +64,12 @@ def slack_import_resume(*, actor: User, run_id: Any) -> SlackImportRun:
         run = SlackImportRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None:
             raise NotFound("No such import.")
-        if run.status != SlackImportStatus.FAILED or not run.archive:
-            raise InvalidInput("Only an import stopped by an error can be resumed.",
-                               code="not_resumable")
+        stalled = (run.status == SlackImportStatus.RUNNING
+                   and (run.progressed_at or run.started_at or run.created_at)
+                   < timezone.now() - STALLED_AFTER)
+        if not (run.status == SlackImportStatus.FAILED or stalled) or not run.archive:
+            raise InvalidInput("Only an import stopped by an error, or one that has not "
+                               "moved for 15 minutes, can be resumed.", code="not_resumable")
         run.status = SlackImportStatus.PENDING
         run.error = ""
         run.save(update_fields=["status", "error"])
@@ -87,7 +94,7 @@ def slack_import_execute(*, run_id: int) -> SlackImportRun | None:
     """The worker's part: check the export, import it, keep the report. Never raises for
     a bad export or a failed import: the run records why."""
     claimed = SlackImportRun.objects.filter(pk=run_id, status=SlackImportStatus.PENDING).update(
-        status=SlackImportStatus.RUNNING, started_at=timezone.now())
+        status=SlackImportStatus.RUNNING, started_at=timezone.now(), progressed_at=timezone.now())
     run = SlackImportRun.objects.select_related("requested_by").filter(pk=run_id).first()
     if run is None or not claimed:
         return run  # gone, or another worker has it
@@ -109,7 +116,8 @@ def slack_import_execute(*, run_id: int) -> SlackImportRun | None:
             now = time.monotonic()
             if now - last_write[0] >= PROGRESS_INTERVAL_SECONDS or done >= total:
                 last_write[0] = now
-                SlackImportRun.objects.filter(pk=run.pk).update(done=done, total=total)
+                SlackImportRun.objects.filter(pk=run.pk).update(done=done, total=total,
+                                                                progressed_at=timezone.now())
 
         try:
             report = slack_import(actor=run.requested_by, export=export, dry_run=run.dry_run,

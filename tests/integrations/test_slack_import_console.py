@@ -138,4 +138,27 @@ def test_only_a_stopped_import_can_be_resumed(admin, tmp_path, django_capture_on
         run = services.slack_import_start(actor=admin, upload=upload(export))
     run.refresh_from_db()
     response = browser_for(admin).post(f"{PAGE}{run.pk}/resume/", follow=True)
-    assert "Only an import stopped by an error can be resumed." in response.content.decode()
+    assert "Only an import stopped by an error, or one that has not moved for 15 minutes, " \
+        "can be resumed." in response.content.decode()
+
+
+def test_an_import_whose_worker_died_can_be_resumed_once_stalled(admin, tmp_path,
+                                                                 django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    export = build_export(tmp_path / "slack.zip")
+    run = services.slack_import_start(actor=admin, upload=upload(export))  # no worker ran it
+    SlackImportRun.objects.filter(pk=run.pk).update(
+        status=SlackImportStatus.RUNNING, progressed_at=timezone.now() - timedelta(minutes=5))
+    with pytest.raises(Exception, match="can be resumed"):
+        services.slack_import_resume(actor=admin, run_id=run.pk)
+    SlackImportRun.objects.filter(pk=run.pk).update(
+        progressed_at=timezone.now() - timedelta(minutes=16))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.slack_import_resume(actor=admin, run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == SlackImportStatus.DONE and Message.objects.count() == 16
