@@ -29,7 +29,6 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.db.models import Max
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -56,6 +55,7 @@ from messaging.models import (
     Message,
     Pin,
     Reaction,
+    ThreadFollow,
 )
 from messaging.payloads import conversation_payload
 from messaging.services.conversations import DIRECT_MAX_PEOPLE, lock_conversation
@@ -653,20 +653,29 @@ def _store(state: _State, slack_conversation: SlackConversation, conversation: C
 
 
 def _thread_summary(root_id: int, state: _State) -> None:
-    """The root's reply count, last reply time and participants, from its replies."""
+    """The root's reply count, last reply time and participants, from its replies; its
+    participants follow it (the Threads view lists it), having read it all."""
     root = Message.objects.get(pk=root_id)
     replies = list(Message.objects.filter(thread_root_id=root_id, deleted_at__isnull=True)
-                   .order_by("created_at", "id").values_list("author_id", "created_at"))
+                   .order_by("created_at", "id").values_list("id", "author_id", "created_at"))
     if root.reply_count == 0 and replies:
         state.report.threads += 1
     participants = [root.author_id]
-    for author_id, _created_at in replies:
+    for _id, author_id, _created_at in replies:
         if author_id in participants and author_id != root.author_id:
             participants.remove(author_id)
         if author_id not in participants:
             participants.append(author_id)
-    last_reply_at = Message.objects.filter(thread_root_id=root_id).aggregate(
-        last=Max("created_at"))["last"]
+    last_reply_at = max((created_at for _i, _a, created_at in replies), default=None)
     Message.objects.filter(pk=root_id).update(
         reply_count=len(replies), last_reply_at=last_reply_at,
         thread_participants=participants[-THREAD_PARTICIPANTS_KEPT:])
+    newest = max((reply_id for reply_id, _a, _c in replies), default=0)
+    ThreadFollow.objects.bulk_create(
+        [ThreadFollow(user_id=user_id, root_id=root_id, conversation_id=root.conversation_id,
+                      last_read_reply_id=newest,
+                      last_activity_at=last_reply_at or root.created_at,
+                      last_other_reply_id=max((i for i, a, _c in replies if a != user_id), default=0))
+         for user_id in participants],
+        update_conflicts=True, unique_fields=["user", "root"],
+        update_fields=["last_read_reply_id", "last_activity_at", "last_other_reply_id"])

@@ -30,6 +30,7 @@ from messaging.models import (
     Mention,
     Message,
     Pin,
+    ThreadFollow,
 )
 from messaging.search import message_search
 from tests.embedded import rerun_on_sqlite
@@ -219,7 +220,7 @@ def run(export: Path, *args: str) -> str:
 
 TABLES = ["accounts.User", "messaging.Conversation", "messaging.Membership", "messaging.Message",
           "messaging.ConversationEvent", "messaging.Reaction", "messaging.Mention", "messaging.Pin",
-          "files.Attachment", "integrations.SlackImportMapping"]
+          "messaging.ThreadFollow", "files.Attachment", "integrations.SlackImportMapping"]
 
 
 def snapshot() -> dict[str, list[tuple[Any, ...]]]:
@@ -311,6 +312,13 @@ def test_an_export_is_imported_message_by_message(importer, export, files_dir):
     assert root.thread_participants == [alice.pk, bob.pk,
                                         User.objects.get(email="carol@guests.example").pk]
     assert Message.objects.get(created_at=when(ts(1, 3))).also_in_channel
+    follows = {f.user_id: f for f in ThreadFollow.objects.filter(root=root)}
+    assert set(follows) == set(root.thread_participants)
+    newest_reply = root.replies.order_by("-id").first()
+    assert all(f.following and f.last_read_reply_id == newest_reply.pk for f in follows.values())
+    assert follows[alice.pk].last_activity_at == when(ts(1, 3))
+    assert follows[newest_reply.author_id].last_other_reply_id == root.replies.get(
+        created_at=when(ts(1, 2))).pk
     assert Message.objects.get(created_at=when(ts(1, 2))).thread_root_author_id == alice.pk
     edited = Message.objects.get(conversation=general, created_at=when(ts(1, 4)))
     assert edited.edited_at == when(ts(1, 30))
