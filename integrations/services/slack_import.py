@@ -92,13 +92,19 @@ class ImportReport:
     files: int = 0
     placeholders: int = 0
     warnings: list[str] = field(default_factory=list)
+    # Each person, bot and conversation made, in words (the dry run lists them).
+    created: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {k: v for k, v in asdict(self).items() if isinstance(v, int) and k != "dry_run"}
 
-    def lines(self) -> list[str]:
+    def lines(self, *, listing: bool | None = None) -> list[str]:
+        """The report; `listing` (by default, in a dry run) names everything created."""
         head = "Slack import (dry run: nothing was changed)" if self.dry_run else "Slack import"
         lines = [head]
+        if self.dry_run if listing is None else listing:
+            lines.append("  would create:" if self.dry_run else "  created:")
+            lines += [f"    - {item}" for item in self.created]
         lines += [f"  {name.replace('_', ' ')}: {value}" for name, value in self.counts().items()]
         lines.append(f"  warnings: {len(self.warnings)}")
         lines += [f"    - {warning}" for warning in self.warnings]
@@ -220,6 +226,7 @@ def _import_people(state: _State) -> None:
                 email=f"slack-{bot_id.lower()}@bots.teamchat.invalid",
                 display_name=name[:80] or bot_id, password=None, actor=state.actor, is_bot=True)
             state.report.bots_created += 1
+            state.report.created.append(f"bot {name} ({state.bots[bot_id].email})")
             _map("bot", bot_id, state.bots[bot_id].pk)
     for slack_id, user in state.people.items():
         state.context.user_ids[slack_id] = user.pk
@@ -267,6 +274,9 @@ def _person(state: _State, slack_id: str, data: dict[str, Any]) -> User:
     if data.get("deleted"):
         user = user_deactivate(actor=state.actor, user=user)
         state.report.people_deactivated += 1
+    what = "bot" if is_bot else "guest" if guest else "person"
+    state.report.created.append(f"{what} {user.display_name} <{user.email}>"
+                                f"{' (deactivated)' if data.get('deleted') else ''}")
     return user
 
 
@@ -357,6 +367,9 @@ def _conversation(state: _State, slack_conversation: SlackConversation) -> Conve
                  data={"kind": kind, "name": name, "members": members,
                        "imported_from": "slack", "slack_id": slack_conversation.slack_id})
     state.report.conversations_created += 1
+    label = f"#{name}" if name else slack_conversation.slack_id
+    state.report.created.append(f"{conversation.get_kind_display().lower()} {label} "
+                                f"({len(members)} members)")
     return conversation
 
 

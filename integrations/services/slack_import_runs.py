@@ -129,5 +129,5 @@ def slack_import_execute(*, run_id: int) -> SlackImportRun | None:
             return run
     run.refresh_from_db(fields=["done"])
     _finish(run, SlackImportStatus.DONE, done=run.total,
-            report={**report.counts(), "warnings": report.warnings})
+            report={**report.counts(), "warnings": report.warnings, "created": report.created})
     return run

@@ -425,6 +425,14 @@ def test_a_dry_run_reports_and_changes_nothing(importer, export, files_dir):
     output = run(export, "--files", str(files_dir), "--dry-run")
 
     assert "dry run: nothing was changed" in output
+    assert "    - person bob <bob@example.com>\n" in output
+    assert "    - guest carol <carol@guests.example>\n" in output
+    assert "    - person dave <dave@example.com> (deactivated)\n" in output
+    assert "    - bot deploy-bot (slack-b1@bots.teamchat.invalid)\n" in output
+    assert "    - public channel #general (4 members)\n" in output
+    assert "    - private channel #secret-plans (2 members)\n" in output
+    assert "    - direct conversation D1 (2 members)\n" in output
+    assert "    - direct conversation G2 (3 members)\n" in output
     assert "people created: 4" in output and "messages: 16" in output and "files: 2" in output
     assert snapshot() == before
     assert not AuditEvent.objects.filter(action="slack.imported").exists()

@@ -50,7 +50,7 @@ class Command(BaseCommand):
                                            dry_run=dry_run, progress=self._progress)
         except TeamchatError as error:
             raise CommandError(error.detail) from None
-        self.stdout.write("\n".join(report.lines()))
+        self.stdout.write("\n".join(report.lines(listing=dry_run or self.verbosity > 1)))
 
     def _progress(self, done: int, total: int) -> None:
         if self.verbosity > 1:
