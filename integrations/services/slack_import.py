@@ -443,9 +443,14 @@ def _text(state: _State, data: dict[str, Any], where: str) -> str:
             parts = [slack.blocks_markdown(data["blocks"])]
         except slack.PayloadError as error:
             state.warn(f"{where}: blocks not shown ({error})")
-    if data.get("attachments"):
+    # A link's unfurled preview is Slack's view of the link, not the message: teamchat
+    # makes its own previews. Shared messages and integrations' attachments are content.
+    attachments = [a for a in data.get("attachments") or []
+                   if not (isinstance(a, dict) and a.get("from_url")
+                           and not (a.get("is_share") or a.get("is_msg_unfurl")))]
+    if attachments:
         try:
-            parts.append(slack.attachments_markdown(data["attachments"]))
+            parts.append(slack.attachments_markdown(attachments))
         except slack.PayloadError as error:
             state.warn(f"{where}: attachments not shown ({error})")
     return "\n\n".join(p for p in parts if p.strip())

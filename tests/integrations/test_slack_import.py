@@ -120,6 +120,12 @@ def general_day_2() -> list[dict[str, Any]]:
          "text": "<@U3> has left the channel"},
         {"type": "message", "user": "U2", "ts": ts(2, 5),
          "text": "```SELECT * FROM t WHERE a &lt; 3```"},
+        {"type": "message", "user": "U1", "ts": ts(2, 6), "text": "see <https://news.example/a>",
+         "attachments": [{"from_url": "https://news.example/a", "title": "A headline",
+                          "text": "An unfurled preview", "service_name": "News"},
+                         {"from_url": "https://slack.example/archives/C1/p1", "is_share": True,
+                          "is_msg_unfurl": True, "text": "a shared message",
+                          "author_name": "bob"}]},
     ]
 
 
@@ -144,6 +150,8 @@ EXPECTED = [
     ("general", "bob@example.com", "notes attached", ts(2, 3), None, set(), ["notes.txt"]),
     ("general", "bob@example.com", "```\nSELECT * FROM t WHERE a < 3\n```", ts(2, 5), None,
      set(), []),
+    ("general", "alice@example.com", "see <https://news.example/a>\n\n> a shared message",
+     ts(2, 6), None, set(), []),
     ("random", "bob@example.com", "in random", ts(1, 0), None, set(), []),
     ("secret-plans", "alice@example.com", "the plan", ts(1, 0), None, set(), []),
     ("direct:Alice Existing,bob,carol", "carol@guests.example", "hi both", ts(1, 0), None, set(),
@@ -261,7 +269,7 @@ def test_an_export_is_imported_message_by_message(importer, export, files_dir):
 
     assert "people created: 4" in output and "people matched: 1" in output
     assert "conversations created: 5" in output
-    assert "messages: 16" in output and "replies: 2" in output and "threads: 1" in output
+    assert "messages: 17" in output and "replies: 2" in output and "threads: 1" in output
     assert "reactions: 2" in output and "pins: 1" in output and "joins and leaves: 2" in output
     assert "files: 2" in output and "placeholders: 1" in output
     assert "partyparrot" in output  # a custom emoji's reactions are named in the warnings
@@ -302,7 +310,7 @@ def test_an_export_is_imported_message_by_message(importer, export, files_dir):
         assert ConversationEvent.objects.get(conversation=general, seq=message.seq).message_id \
             == message.pk
     general.refresh_from_db()
-    assert general.last_message_at == when(ts(2, 5))
+    assert general.last_message_at == when(ts(2, 6))
     # History arrives read: nobody has thirteen unread messages from years ago.
     assert set(general.memberships.values_list("last_read_seq", flat=True)) == {general.last_seq}
 
@@ -338,9 +346,9 @@ def test_an_export_is_imported_message_by_message(importer, export, files_dir):
     assert [hit.message.text for hit in message_search(user=bob, query="plan").hits] == [
         "the plan"]
     audit = AuditEvent.objects.get(action="slack.imported")
-    assert audit.actor.email == "olive@example.com" and audit.data["messages"] == 16
+    assert audit.actor.email == "olive@example.com" and audit.data["messages"] == 17
     assert audit.data["export"] == "slack.zip"
-    assert SlackImportMapping.objects.filter(kind="message").count() == 16
+    assert SlackImportMapping.objects.filter(kind="message").count() == 17
 
 
 def test_a_second_import_changes_no_row(importer, export, files_dir):
@@ -351,7 +359,7 @@ def test_a_second_import_changes_no_row(importer, export, files_dir):
 
     assert snapshot() == before
     assert "people created: 0" in output and "messages: 0" in output
-    assert "messages already imported: 18" in output
+    assert "messages already imported: 19" in output
     assert AuditEvent.objects.filter(action="slack.imported").count() == 2
 
 
@@ -373,7 +381,7 @@ def test_an_interrupted_import_completes_on_rerun(importer, export, files_dir, m
 
     output = run(export, "--files", str(files_dir))
 
-    assert "messages already imported: 8" in output and "messages: 9" in output
+    assert "messages already imported: 8" in output and "messages: 10" in output
     assert imported_messages() == expected_messages()
     general = Conversation.objects.get(name="general")
     seqs = list(general.events.order_by("seq").values_list("seq", flat=True))
@@ -433,7 +441,7 @@ def test_a_dry_run_reports_and_changes_nothing(importer, export, files_dir):
     assert "    - private channel #secret-plans (2 members)\n" in output
     assert "    - direct conversation D1 (2 members)\n" in output
     assert "    - direct conversation G2 (3 members)\n" in output
-    assert "people created: 4" in output and "messages: 16" in output and "files: 2" in output
+    assert "people created: 4" in output and "messages: 17" in output and "files: 2" in output
     assert snapshot() == before
     assert not AuditEvent.objects.filter(action="slack.imported").exists()
 

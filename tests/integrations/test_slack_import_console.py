@@ -54,15 +54,15 @@ def test_an_admin_imports_an_export_from_the_console(admin, tmp_path,
 
     assert response.status_code == 302
     run = SlackImportRun.objects.get()
-    assert run.status == SlackImportStatus.DONE and run.done == run.total == 18
-    assert run.report["messages"] == 16 and run.report["placeholders"] == 2
+    assert run.status == SlackImportStatus.DONE and run.done == run.total == 19
+    assert run.report["messages"] == 17 and run.report["placeholders"] == 2
     assert not run.archive  # removed once imported
     assert Conversation.objects.filter(name="general").exists()
-    assert Message.objects.count() == 16
+    assert Message.objects.count() == 17
     page = client.get(PAGE).content.decode()
     assert "slack.zip" in page and "Done" in page and "people_created" in page
     progress = client.get(PAGE + "progress/").json()
-    assert progress == {"items": [{"id": f"import-{run.pk}", "value": 18, "max": 18,
+    assert progress == {"items": [{"id": f"import-{run.pk}", "value": 19, "max": 19,
                                    "finished": True, "text": "Done"}]}
     actions = list(AuditEvent.objects.filter(action__startswith="slack.").order_by("id")
                    .values_list("action", flat=True))
@@ -95,7 +95,7 @@ def test_a_dry_run_from_the_console_changes_nothing(admin, tmp_path,
         client.post(PAGE, {"export": upload(export), "dry_run": "on"})
 
     run = SlackImportRun.objects.get()
-    assert run.status == SlackImportStatus.DONE and run.report["messages"] == 16
+    assert run.status == SlackImportStatus.DONE and run.report["messages"] == 17
     assert snapshot() == before
 
 
@@ -128,8 +128,8 @@ def test_a_stopped_import_resumes_where_it_stopped(admin, tmp_path, monkeypatch,
 
     run.refresh_from_db()
     assert run.status == SlackImportStatus.DONE
-    assert run.report["messages_already_imported"] == 8 and run.report["messages"] == 9
-    assert Message.objects.count() == 16
+    assert run.report["messages_already_imported"] == 8 and run.report["messages"] == 10
+    assert Message.objects.count() == 17
 
 
 def test_only_a_stopped_import_can_be_resumed(admin, tmp_path, django_capture_on_commit_callbacks):
@@ -161,4 +161,4 @@ def test_an_import_whose_worker_died_can_be_resumed_once_stalled(admin, tmp_path
         services.slack_import_resume(actor=admin, run_id=run.pk)
 
     run.refresh_from_db()
-    assert run.status == SlackImportStatus.DONE and Message.objects.count() == 16
+    assert run.status == SlackImportStatus.DONE and Message.objects.count() == 17
