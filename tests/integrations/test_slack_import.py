@@ -522,3 +522,54 @@ def test_every_problem_is_reported_at_once(tmp_path):
 
 def test_the_embedded_mode_imports_the_same_way():
     rerun_on_sqlite(__file__, deselect="embedded_mode")
+
+
+def test_an_export_zipped_inside_its_folder_is_read_the_same(tmp_path):
+    flat = build_export(tmp_path / "flat.zip")
+    nested = tmp_path / "nested.zip"
+    with zipfile.ZipFile(flat) as source, zipfile.ZipFile(nested, "w") as target:
+        for info in source.infolist():
+            target.writestr(f"Acme Slack export/{info.filename}", source.read(info))
+        target.writestr("Acme Slack export/general/notes.txt", "not a day file")
+
+    read = read_export(nested)
+
+    assert [c.name or c.slack_id for c in read.conversations] == [
+        c.name or c.slack_id for c in read_export(flat).conversations]
+    assert read.message_count == read_export(flat).message_count == 19
+    assert read.uploads == {"F1": "Acme Slack export/__uploads/F1/photo.jpg"}
+    assert read.warnings == ["Acme Slack export/general/notes.txt: not a day file "
+                             "(YYYY-MM-DD.json), skipped"]
+
+
+def test_only_a_conversation_the_export_lacks_is_refused(importer, export):
+    with pytest.raises(CommandError, match="--only nowhere: no such conversation in the export"):
+        run(export, "--only", "nowhere")
+    assert not Conversation.objects.exists()
+
+
+def test_deleted_thread_starters_and_names_of_other_scripts(importer, tmp_path):
+    path = tmp_path / "slack.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("users.json", json.dumps(USERS))
+        archive.writestr("channels.json", json.dumps([
+            {"id": "C7", "name": "général", "members": ["U1", "U2"], "created": 1700000000}]))
+        archive.writestr("général/2024-01-01.json", json.dumps([
+            {"type": "message", "subtype": "tombstone", "user": "USLACKBOT", "ts": ts(1, 0),
+             "thread_ts": ts(1, 0), "text": "This message was deleted."},
+            {"type": "message", "user": "U2", "ts": ts(1, 1), "thread_ts": ts(1, 0),
+             "text": "a reply to a deleted message"},
+            {"type": "message", "user": "U2", "ts": ts(1, 2), "thread_ts": ts(1, 59),
+             "text": "a reply whose thread is not in the export"},
+        ]))
+
+    output = run(path)
+
+    channel = Conversation.objects.get(name="general")
+    root, reply, orphan = channel.messages.order_by("seq")
+    assert root.is_deleted and root.text == ""
+    assert root.author.email == "slack-uslackbot@bots.teamchat.invalid"
+    assert reply.thread_root == root
+    assert orphan.thread_root is None and orphan.text == "a reply whose thread is not in the export"
+    assert "#général is imported as #general" in output
+    assert "its thread's first message is not in the export" in output
