@@ -145,3 +145,119 @@ def slack_to_markdown(text: str, context: MarkupContext) -> str:
         text = _HOLE_RE.sub(fill, text)
     # A fence at the start or end of the message leaves an extra blank line.
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+# Rich text (the `rich_text` blocks Slack's clients write) ----------------------------------
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_~\[\]<>#|])")
+
+
+def _escape(text: str) -> str:
+    """Plain text in Markdown: rich text's styles are explicit, so every mark is literal."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def _inline(element: dict, context: MarkupContext) -> str:
+    kind = element.get("type")
+    if kind == "text":
+        text = str(element.get("text") or "")
+        style = element.get("style") or {}
+        if style.get("code"):
+            return f"`{text}`" if text else ""
+        body = _escape(text)
+        stripped = body.strip()
+        if not stripped:
+            return body
+        # Markdown's emphasis may not start or end with a space: keep spaces outside.
+        lead, trail = body[: len(body) - len(body.lstrip())], body[len(body.rstrip()):]
+        for flag, mark in (("strike", "~~"), ("italic", "_"), ("bold", "**")):
+            if style.get(flag):
+                stripped = f"{mark}{stripped}{mark}"
+        return f"{lead}{stripped}{trail}"
+    if kind == "link":
+        url = str(element.get("url") or "")
+        label = str(element.get("text") or "")
+        return _angle(f"{url}|{label}" if label else url, context)
+    if kind == "user":
+        return _angle(f"@{element.get('user_id', '')}", context)
+    if kind == "channel":
+        return _angle(f"#{element.get('channel_id', '')}", context)
+    if kind == "broadcast":
+        return f"@{element.get('range', 'here')}"
+    if kind == "emoji":
+        name = str(element.get("name") or "")
+        tone = element.get("skin_tone")
+        return emoji_name_to_unicode(name + (f"::skin-tone-{tone}" if tone else "")) or f":{name}:"
+    if kind == "usergroup":
+        return f"@{element.get('usergroup_id', 'group')}"
+    if kind == "date":
+        return str(element.get("fallback") or "")
+    return ""
+
+
+def _section(elements: list, context: MarkupContext) -> str:
+    return "".join(_inline(e, context) for e in elements if isinstance(e, dict))
+
+
+def _rich_element(element: dict, context: MarkupContext, depth: int = 0) -> str:
+    kind = element.get("type")
+    elements = [e for e in element.get("elements") or [] if isinstance(e, dict)]
+    if kind == "rich_text_section":
+        return _section(elements, context)
+    if kind == "rich_text_preformatted":
+        code = "".join(str(e.get("text") or e.get("url") or "") for e in elements)
+        return f"```\n{code}\n```"
+    if kind == "rich_text_quote":
+        return "\n".join(f"> {line}" for line in _section(elements, context).split("\n"))
+    if kind == "rich_text_list":
+        ordered = element.get("style") == "ordered"
+        indent = "   " * int(element.get("indent") or depth)
+        start = int(element.get("offset") or 0)
+        return "\n".join(f"{indent}{f'{start + n + 1}.' if ordered else '-'} "
+                         f"{_rich_element(item, context, depth + 1)}"
+                         for n, item in enumerate(elements))
+    return ""
+
+
+def rich_text_markdown(block: dict, context: MarkupContext) -> str:
+    """One `rich_text` block as teamchat Markdown."""
+    parts = [_rich_element(e, context) for e in block.get("elements") or [] if isinstance(e, dict)]
+    text = ""
+    for part in parts:
+        # Sections run on (their own text carries the line breaks); blocks stand apart.
+        text += part if not text or text.endswith("\n") else f"\n{part}"
+    return text.strip("\n")
+
+
+def _text_object(value: object, context: MarkupContext) -> str:
+    if not isinstance(value, dict):
+        return ""
+    text = str(value.get("text") or "")
+    return slack_to_markdown(text, context) if value.get("type") == "mrkdwn" else _escape(text)
+
+
+def blocks_markdown(blocks: list, context: MarkupContext) -> tuple[str, list[str]]:
+    """Slack's layout blocks as Markdown, and the types of the blocks left out."""
+    parts: list[str] = []
+    skipped: list[str] = []
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "rich_text":
+            parts.append(rich_text_markdown(block, context))
+        elif kind == "section":
+            fields = [f"- {_text_object(f, context)}" for f in block.get("fields") or []]
+            parts.append("\n".join(filter(None, [_text_object(block.get("text"), context), *fields])))
+        elif kind == "header":
+            parts.append(f"**{_text_object(block.get('text'), context).strip()}**")
+        elif kind == "context":
+            texts = [_text_object(e, context) for e in block.get("elements") or []]
+            parts.append("_" + " · ".join(t.strip() for t in texts if t.strip()) + "_")
+        elif kind == "divider":
+            parts.append("---")
+        elif kind == "image" and isinstance(block.get("image_url"), str):
+            parts.append(f"[{_escape(str(block.get('alt_text') or 'image'))}]({block['image_url']})")
+        else:
+            skipped.append(str(kind))
+    return "\n\n".join(p for p in parts if p.strip() and p != "__"), skipped

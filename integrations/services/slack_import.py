@@ -41,7 +41,12 @@ from files.services import attachment_upload
 from integrations import slack
 from integrations.models import SlackImportMapping
 from integrations.slack_export import SLACKBOT, SlackConversation, SlackExport
-from integrations.slack_markup import MarkupContext, emoji_name_to_unicode, slack_to_markdown
+from integrations.slack_markup import (
+    MarkupContext,
+    blocks_markdown,
+    emoji_name_to_unicode,
+    slack_to_markdown,
+)
 from messaging import markdown
 from messaging.events import event_record
 from messaging.models import (
@@ -438,11 +443,13 @@ def _resolver(state: _State) -> markdown.Resolver:
 
 def _text(state: _State, data: dict[str, Any], where: str) -> str:
     parts = [slack_to_markdown(data.get("text") or "", state.context)]
-    if not parts[0].strip() and data.get("blocks"):
-        try:
-            parts = [slack.blocks_markdown(data["blocks"])]
-        except slack.PayloadError as error:
-            state.warn(f"{where}: blocks not shown ({error})")
+    # A person's message holds its text twice, as text and as rich_text blocks; an app's
+    # may hold blocks alone.
+    if not parts[0].strip() and isinstance(data.get("blocks"), list):
+        text, skipped = blocks_markdown(data["blocks"], state.context)
+        parts = [text]
+        if skipped:
+            state.warn(f"{where}: blocks of type {', '.join(skipped)} not shown")
     # A link's unfurled preview is Slack's view of the link, not the message: teamchat
     # makes its own previews. Shared messages and integrations' attachments are content.
     attachments = [a for a in data.get("attachments") or []

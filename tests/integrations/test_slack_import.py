@@ -99,7 +99,10 @@ def general_day_1() -> list[dict[str, Any]]:
                           "title_link": "https://ci.example/42", "text": "passed *green*"}]},
         {"type": "message", "subtype": "bot_message", "bot_id": "B1", "username": "deploy-bot",
          "ts": ts(1, 6), "text": "",
-         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*Deploy* done"}}]},
+         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*Deploy* done"}},
+                    {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
+                        {"type": "text", "text": "by "}, {"type": "user", "user_id": "U2"}]}]},
+                    {"type": "actions", "elements": []}]},
         {"type": "message", "user": "U5", "ts": ts(1, 7), "text": "nightly job ran"},
     ]
 
@@ -141,7 +144,8 @@ EXPECTED = [
     ("general", "bob@example.com", "final text", ts(1, 4), None, set(), []),
     ("general", "slack-b1@bots.teamchat.invalid",
      "> **[Build 42](https://ci.example/42)**\n> passed **green**", ts(1, 5), None, set(), []),
-    ("general", "slack-b1@bots.teamchat.invalid", "**Deploy** done", ts(1, 6), None, set(), []),
+    ("general", "slack-b1@bots.teamchat.invalid", "**Deploy** done\n\nby <@{bob}>", ts(1, 6), None,
+     set(), []),
     ("general", "slack-u5@bots.teamchat.invalid", "nightly job ran", ts(1, 7), None, set(), []),
     ("general", "dave@example.com", "an old post", PINNED, None, set(), []),
     ("general", "alice@example.com", "a photo", ts(2, 1), None, set(), ["photo.jpg"]),
@@ -273,6 +277,7 @@ def test_an_export_is_imported_message_by_message(importer, export, files_dir):
     assert "reactions: 2" in output and "pins: 1" in output and "joins and leaves: 2" in output
     assert "files: 2" in output and "placeholders: 1" in output
     assert "partyparrot" in output  # a custom emoji's reactions are named in the warnings
+    assert f"general message {ts(1, 6)}: blocks of type actions not shown" in output
     assert imported_messages() == expected_messages()
 
     # People: matched by email, or created without a password; guests, the deleted, bots.

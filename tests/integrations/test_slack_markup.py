@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.slack_markup import MarkupContext, emoji_name_to_unicode, slack_to_markdown
+from integrations.slack_markup import (
+    MarkupContext,
+    blocks_markdown,
+    emoji_name_to_unicode,
+    slack_to_markdown,
+)
 from messaging import markdown
 
 
@@ -70,3 +75,44 @@ def test_a_typed_mention_form_stays_text(context):
 ])
 def test_reaction_names_become_emoji(name, expected):
     assert emoji_name_to_unicode(name) == expected
+
+
+def test_rich_text_blocks_become_markdown(context):
+    block = {"type": "rich_text", "elements": [
+        {"type": "rich_text_section", "elements": [
+            {"type": "text", "text": "Hi "}, {"type": "user", "user_id": "U1"},
+            {"type": "text", "text": " look ", "style": {"bold": True}},
+            {"type": "link", "url": "https://x.example", "text": "here"},
+            {"type": "text", "text": " 2*3 is "},
+            {"type": "text", "text": "six", "style": {"italic": True, "strike": True}},
+            {"type": "text", "text": " "}, {"type": "emoji", "name": "+1", "skin_tone": 2},
+            {"type": "broadcast", "range": "channel"}, {"type": "channel", "channel_id": "C1"},
+            {"type": "text", "text": "\n"}]},
+        {"type": "rich_text_list", "style": "ordered", "elements": [
+            {"type": "rich_text_section", "elements": [{"type": "text", "text": "one"}]},
+            {"type": "rich_text_section", "elements": [{"type": "text", "text": "x<y",
+                                                        "style": {"code": True}}]}]},
+        {"type": "rich_text_preformatted", "elements": [{"type": "text", "text": "x = *1*"}]},
+        {"type": "rich_text_quote", "elements": [{"type": "text", "text": "quoted"}]},
+    ]}
+
+    text, skipped = blocks_markdown([block, {"type": "actions", "elements": []}], context)
+
+    assert text == ("Hi <@5> **look** [here](https://x.example) 2\\*3 is _~~six~~_ 👍🏻@channel"
+                    "#general\n1. one\n2. `x<y`\n```\nx = *1*\n```\n> quoted")
+    assert skipped == ["actions"]
+    rendered = markdown.render(text)
+    assert "<strong>look</strong>" in rendered.html and "2*3" in rendered.html
+    assert "<em><s>six</s></em>" in rendered.html
+
+
+def test_layout_blocks_become_markdown(context):
+    text, skipped = blocks_markdown([
+        {"type": "header", "text": {"type": "plain_text", "text": "Deploy *done*"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "by <@U1>"},
+         "fields": [{"type": "mrkdwn", "text": "*env* prod"}]},
+        {"type": "divider"},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "via CI"}]},
+    ], context)
+    assert text == "**Deploy \\*done\\***\n\nby <@5>\n- **env** prod\n\n---\n\n_via CI_"
+    assert skipped == []
