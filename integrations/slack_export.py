@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -173,7 +174,8 @@ def read_export(path: Path | str, *, only: list[str] | tuple[str, ...] = (),
         with zipfile.ZipFile(path) as archive:
             return _read(path, archive, list(only), max_total_bytes, max_ratio)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError,
-            EOFError) as error:
+            EOFError, RuntimeError, zlib.error) as error:
+        # RuntimeError: a member encrypted with a password; zlib.error: damaged data.
         raise ExportRefused([f"{path.name}: a damaged zip archive ({error})"]) from None
 
 

@@ -509,6 +509,17 @@ def test_a_bad_export_is_refused_with_its_message_and_no_rows(importer, tmp_path
     assert snapshot() == before
 
 
+def test_a_damaged_zip_is_refused(tmp_path):
+    path = build_export(tmp_path / "slack.zip")
+    raw = bytearray(path.read_bytes())
+    start = raw.index(b"users.json") + len("users.json")  # users.json's compressed bytes
+    raw[start + 20:start + 60] = bytes(40)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ExportRefused) as refused:
+        read_export(path)
+    assert refused.value.problems[0].startswith("slack.zip: a damaged zip archive")
+
+
 def test_an_export_past_the_size_limit_is_refused(export):
     with pytest.raises(ExportRefused) as refused:
         read_export(export, max_total_bytes=1000)
