@@ -63,6 +63,8 @@ class SlackConversation:
     created: float = 0.0
     creator: str = ""
     archived: bool = False
+    # Slack's #general, which everyone joins: teamchat's default channel.
+    general: bool = False
     # Slack message timestamps of the pinned messages, from the conversation list.
     pins: list[str] = field(default_factory=list)
     day_files: list[str] = field(default_factory=list)
@@ -302,6 +304,7 @@ def _conversation(item: Any, kind: str, where: str, checker: _Checker) -> SlackC
         topic=_text(item.get("topic")), purpose=_text(item.get("purpose")), created=created,
         creator=item.get("creator") if isinstance(item.get("creator"), str) else "",
         archived=bool(item.get("is_archived")), pins=pins,
+        general=kind == "public" and bool(item.get("is_general")),
     )
 
 

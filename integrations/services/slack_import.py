@@ -355,6 +355,7 @@ def _conversation(state: _State, slack_conversation: SlackConversation) -> Conve
         kind=kind, name=name, topic=slack_conversation.topic[:250],
         purpose=slack_conversation.purpose[:250], created_by=creator, created_at=created_at,
         direct_key=direct_key, archived_at=timezone.now() if slack_conversation.archived else None,
+        is_default=slack_conversation.general and kind == ConversationKind.PUBLIC,
     )
     Membership.objects.bulk_create([
         Membership(user_id=pk, conversation=conversation, joined_at=created_at,

@@ -169,7 +169,7 @@ def build_export(path: Path, *, extra: dict[str, bytes | str] | None = None,
     members: dict[str, Any] = {
         "users.json": USERS,
         "channels.json": [
-            {"id": "C1", "name": "general", "created": 1700000000, "creator": "U1",
+            {"id": "C1", "name": "general", "created": 1700000000, "creator": "U1", "is_general": True,
              "members": ["U1", "U2", "U3", "U4"],
              "topic": {"value": "Company-wide news", "creator": "U1", "last_set": 0},
              "purpose": {"value": "Everyone", "creator": "U1", "last_set": 0},
@@ -301,6 +301,7 @@ def test_an_export_is_imported_message_by_message(importer, export, files_dir):
     assert set(general.memberships.values_list("user__email", flat=True)) == {
         "alice@example.com", "bob@example.com", "carol@guests.example", "dave@example.com"}
     assert general.memberships.get(user=alice).role == "admin"
+    assert general.is_default and not Conversation.objects.get(name="random").is_default
     assert Conversation.objects.get(name="random").archived_at is not None
     assert Conversation.objects.get(name="secret-plans").kind == "private"
     assert Conversation.objects.filter(kind="direct").count() == 2
