@@ -16,6 +16,7 @@ notified of history: no pushes, emails or webhooks.
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import re
 import unicodedata
@@ -240,6 +241,12 @@ def _import_people(state: _State) -> None:
         state.context.user_names.setdefault(slack_id, _display_name(data))
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    # Read from the system's zone files: slow enough to matter once per person.
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _person(state: _State, slack_id: str, data: dict[str, Any]) -> User:
     """The teamchat person of a Slack user: matched by email, else created without a
     password (they sign in through an invitation or SSO)."""
@@ -259,7 +266,7 @@ def _person(state: _State, slack_id: str, data: dict[str, Any]) -> User:
         extra["full_name"] = profile["real_name"][:150]
     if isinstance(profile.get("title"), str):
         extra["title"] = profile["title"][:100]
-    if data.get("tz") in zoneinfo.available_timezones():
+    if data.get("tz") in _time_zones():
         extra["timezone"] = data["tz"]
     try:
         user = user_create(email=email, display_name=_display_name(data), password=None,
@@ -674,34 +681,44 @@ def _store(state: _State, slack_conversation: SlackConversation, conversation: C
             if p.data["ts"] in pinned or slack_conversation.slack_id in (p.data.get("pinned_to") or [])]
     Pin.objects.bulk_create(pins, ignore_conflicts=True)
     report.pins += len(pins)
-    for root_id in touched:
-        _thread_summary(root_id, state)
+    if touched:
+        _thread_summaries(touched, state)
 
 
-def _thread_summary(root_id: int, state: _State) -> None:
-    """The root's reply count, last reply time and participants, from its replies; its
-    participants follow it (the Threads view lists it), having read it all."""
-    root = Message.objects.get(pk=root_id)
-    replies = list(Message.objects.filter(thread_root_id=root_id, deleted_at__isnull=True)
-                   .order_by("created_at", "id").values_list("id", "author_id", "created_at"))
-    if root.reply_count == 0 and replies:
-        state.report.threads += 1
-    participants = [root.author_id]
-    for _id, author_id, _created_at in replies:
-        if author_id in participants and author_id != root.author_id:
-            participants.remove(author_id)
-        if author_id not in participants:
-            participants.append(author_id)
-    last_reply_at = max((created_at for _i, _a, created_at in replies), default=None)
-    Message.objects.filter(pk=root_id).update(
-        reply_count=len(replies), last_reply_at=last_reply_at,
-        thread_participants=participants[-THREAD_PARTICIPANTS_KEPT:])
-    newest = max((reply_id for reply_id, _a, _c in replies), default=0)
+def _thread_summaries(root_ids: set[int], state: _State) -> None:
+    """Each root's reply count, last reply time and participants, from its replies; its
+    participants follow it (the Threads view lists it), having read it all. A few
+    statements for all the day's threads."""
+    roots = Message.objects.in_bulk(list(root_ids))
+    replies: dict[int, list[tuple[int, int, datetime]]] = {pk: [] for pk in roots}
+    for root_id, reply_id, author_id, created_at in (
+            Message.objects.filter(thread_root_id__in=list(roots), deleted_at__isnull=True)
+            .order_by("created_at", "id")
+            .values_list("thread_root_id", "id", "author_id", "created_at")):
+        replies[root_id].append((reply_id, author_id, created_at))
+    follows = []
+    for root_id, root in roots.items():
+        thread = replies[root_id]
+        if root.reply_count == 0 and thread:
+            state.report.threads += 1
+        participants = [root.author_id]
+        for _id, author_id, _created_at in thread:
+            if author_id in participants and author_id != root.author_id:
+                participants.remove(author_id)
+            if author_id not in participants:
+                participants.append(author_id)
+        root.reply_count = len(thread)
+        root.last_reply_at = max((created_at for _i, _a, created_at in thread), default=None)
+        root.thread_participants = participants[-THREAD_PARTICIPANTS_KEPT:]
+        newest = max((reply_id for reply_id, _a, _c in thread), default=0)
+        follows += [ThreadFollow(user_id=user_id, root_id=root_id,
+                                 conversation_id=root.conversation_id, last_read_reply_id=newest,
+                                 last_activity_at=root.last_reply_at or root.created_at,
+                                 last_other_reply_id=max((i for i, a, _c in thread if a != user_id),
+                                                         default=0))
+                    for user_id in participants]
+    Message.objects.bulk_update(list(roots.values()),
+                                ["reply_count", "last_reply_at", "thread_participants"])
     ThreadFollow.objects.bulk_create(
-        [ThreadFollow(user_id=user_id, root_id=root_id, conversation_id=root.conversation_id,
-                      last_read_reply_id=newest,
-                      last_activity_at=last_reply_at or root.created_at,
-                      last_other_reply_id=max((i for i, a, _c in replies if a != user_id), default=0))
-         for user_id in participants],
-        update_conflicts=True, unique_fields=["user", "root"],
+        follows, update_conflicts=True, unique_fields=["user", "root"],
         update_fields=["last_read_reply_id", "last_activity_at", "last_other_reply_id"])
