@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-# A whole export of many years is a few GB; past these the archive is refused.
-MAX_TOTAL_BYTES = 20 * 1024**3
+from django.conf import settings
+
+# A whole export of many years is a few GB; past SLACK_IMPORT_MAX_BYTES uncompressed in
+# all, or this in one file, the archive is refused.
 MAX_MEMBER_BYTES = 2 * 1024**3
 # JSON compresses about 10:1; a member past this ratio (and past RATIO_FLOOR bytes, so
 # that tiny files of repeated text pass) is a decompression bomb.
@@ -163,9 +165,11 @@ class _Checker:
 
 
 def read_export(path: Path | str, *, only: list[str] | tuple[str, ...] = (),
-                max_total_bytes: int = MAX_TOTAL_BYTES, max_ratio: int = MAX_RATIO) -> SlackExport:
+                max_total_bytes: int | None = None, max_ratio: int = MAX_RATIO) -> SlackExport:
     """Check the whole export and return what it holds; raise ExportRefused with every
     problem found otherwise. `only` keeps the conversations of those names or ids."""
+    if max_total_bytes is None:
+        max_total_bytes = settings.SLACK_IMPORT_MAX_BYTES
     path = Path(path)
     if not path.is_file():
         raise ExportRefused([f"{path}: no such file"])

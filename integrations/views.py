@@ -7,13 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from core.errors import Forbidden, TeamchatError
+from files.uploads import SizeLimitUploadHandler
 from integrations import selectors, services
 from integrations.forms import SlackImportForm
 from integrations.models import SlackImportRun, SlackImportStatus
@@ -40,10 +43,28 @@ def progress_text(run: SlackImportRun) -> str:
     return run.get_status_display()
 
 
+@csrf_exempt  # checked below, once the upload limit is set (which reading the form fixes)
 @admin_console_view
 def slack_import(request: HttpRequest) -> HttpResponse:
-    form = SlackImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    # An export is larger than a chat upload: its own limit, set before the body is read,
+    # and only for owners and admins (checked above, without reading the body).
+    request.upload_handlers = [
+        SizeLimitUploadHandler(request, max_bytes=settings.SLACK_IMPORT_MAX_UPLOAD_BYTES)
+        if isinstance(handler, SizeLimitUploadHandler) else handler
+        for handler in request.upload_handlers]
+    return _slack_import(request)
+
+
+@csrf_protect
+def _slack_import(request: HttpRequest) -> HttpResponse:
+    form = (SlackImportForm(request.POST, request.FILES) if request.method == "POST"
+            else SlackImportForm())
+    if request.method == "POST" and getattr(request, "upload_rejected", None) == "too_large":
+        form.is_valid()  # the form's own errors first (the file never arrived)
+        form.add_error("export", f"Larger than SLACK_IMPORT_MAX_UPLOAD_BYTES "
+                                 f"({settings.SLACK_IMPORT_MAX_UPLOAD_BYTES:,} bytes): import it "
+                                 f"on the server with manage.py import_slack.")
+    elif request.method == "POST" and form.is_valid():
         try:
             services.slack_import_start(actor=request.user, upload=form.cleaned_data["export"],
                                         dry_run=form.cleaned_data["dry_run"])

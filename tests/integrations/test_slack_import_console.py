@@ -162,3 +162,20 @@ def test_an_import_whose_worker_died_can_be_resumed_once_stalled(admin, tmp_path
 
     run.refresh_from_db()
     assert run.status == SlackImportStatus.DONE and Message.objects.count() == 17
+
+
+def test_an_export_larger_than_a_chat_upload_is_taken_up_to_its_own_limit(
+        admin, tmp_path, settings, django_capture_on_commit_callbacks):
+    export = build_export(tmp_path / "slack.zip")
+    settings.FILE_UPLOAD_MAX_BYTES = 1000  # the export is larger than any chat upload
+    client = browser_for(admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(PAGE, {"export": upload(export)})
+    assert SlackImportRun.objects.get().status == SlackImportStatus.DONE
+
+    settings.SLACK_IMPORT_MAX_UPLOAD_BYTES = 1000
+    response = client.post(PAGE, {"export": upload(export)})
+    assert response.status_code == 200
+    assert "Larger than SLACK_IMPORT_MAX_UPLOAD_BYTES (1,000 bytes)" in response.content.decode()
+    assert SlackImportRun.objects.count() == 1
