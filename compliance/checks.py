@@ -1,11 +1,12 @@
 """`manage.py check --deploy`: the application's database role should not be able to set
-the audit log's triggers aside (docs/deploy.md, "Two database roles")."""
+the audit log's triggers aside (docs/deploy.md, "Two database roles"). Every `check`: the
+daily export's settings make sense."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError, connection
 
 AUDIT_TABLE = "compliance_auditevent"
@@ -48,3 +49,11 @@ def database_role_warnings(conn: Any) -> list[Warning]:
 @register(Tags.security, deploy=True)
 def check_database_role(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     return database_role_warnings(connection)
+
+
+@register()
+def check_daily_export(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    from compliance.services.daily import daily_export_settings_problems
+
+    return [Error(problem, hint="docs/compliance.md, 'The daily export'", id="teamchat.E032")
+            for problem in daily_export_settings_problems()]

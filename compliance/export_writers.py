@@ -223,4 +223,27 @@ def write_eml(archive: ExportZip, messages: Iterable[Any], members_of: Any, with
         progress()
 
 
+def write_actiance(archive: ExportZip, days: Iterable[Any]) -> None:
+    """Every conversation-day as a `<Conversation>` of one Actiance `<FileDump>`."""
+    from compliance.archive_formats import ActianceWriter
+
+    with archive.entry("actiance/export.xml") as out:
+        writer = ActianceWriter(out)
+        for day in days:
+            writer.conversation(day)
+        writer.close()
+
+
+def write_globalrelay(archive: ExportZip, days: Iterable[Any], with_files: bool) -> None:
+    """Every conversation-day as one email for Global Relay, files attached."""
+    from compliance.archive_formats import globalrelay_eml
+    from files.models import Attachment
+
+    for day in days:
+        files = ((event, _read(Attachment.objects.get(pk=event.attachment_id)))
+                 for event in day.events if event.kind == "file") if with_files else iter(())
+        archive.write_bytes(f"globalrelay/{day.conversation_id}/{day.start:%Y-%m-%d}.eml",
+                            globalrelay_eml(day, _host(), files))
+
+
 WRITERS = {ExportFormat.JSONL: write_jsonl, ExportFormat.CSV: write_csv}

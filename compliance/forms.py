@@ -9,8 +9,8 @@ from django import forms
 
 from accounts.models import Role, User
 from compliance.audit_words import action_choices
-from compliance.models import ExportFormat
-from messaging.models import Conversation
+from compliance.models import ExportFormat, ReviewStatus
+from messaging.models import Conversation, UserGroup
 
 
 def _names(value: str) -> list[str]:
@@ -135,3 +135,38 @@ class OrganisationForm(forms.Form):
 
     def clean_link_preview_domains(self) -> list[str]:
         return _names(self.cleaned_data["link_preview_domains"])
+
+
+class GroupsField(forms.CharField):
+    """Group handles (@sales), comma-separated, resolved to groups."""
+
+    def clean(self, value: str) -> list[UserGroup]:
+        value = super().clean(value)
+        found = []
+        for handle in _names(value or ""):
+            group = UserGroup.objects.filter(handle__iexact=handle.lstrip("@")).first()
+            if group is None:
+                raise forms.ValidationError(f"No group @{handle.lstrip('@')}.")
+            found.append(group)
+        return found
+
+
+class SupervisionPolicyForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    words = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
+                            help_text="One word or phrase a line; matched as whole words, in any case.")
+    patterns = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                               help_text="One regular expression a line (Python syntax, any case).")
+    people = PeopleField(required=False, label="People under review",
+                         help_text="Emails, comma-separated. With no people and no groups: everyone.")
+    groups = GroupsField(required=False, label="Groups under review", help_text="e.g. @traders")
+    sample_percent = forms.IntegerField(min_value=0, max_value=100, initial=0, label="Random sample (%)",
+                                        help_text="Also review this share of their other messages.")
+    reviewers = PeopleField(help_text="Compliance officers' emails, comma-separated.")
+    active = forms.BooleanField(required=False, initial=True)
+
+
+class ReviewForm(forms.Form):
+    status = forms.ChoiceField(choices=[c for c in ReviewStatus.choices if c[0] != ReviewStatus.OPEN]
+                               + [(ReviewStatus.OPEN, "Reopen")])
+    comment = forms.CharField(required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))

@@ -57,6 +57,8 @@ class ExportFormat(models.TextChoices):
     JSONL = "jsonl", "JSON Lines"
     CSV = "csv", "CSV"
     EML = "eml", "EML (RFC 5322)"
+    ACTIANCE = "actiance", "Actiance (Smarsh) XML"
+    GLOBALRELAY = "globalrelay", "Global Relay EML"
 
 
 class ExportStatus(models.TextChoices):
@@ -78,7 +80,7 @@ class ExportJob(models.Model):
                                      on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     # What to export; a data-subject export names its subject.
-    format = models.CharField(max_length=5, choices=ExportFormat.choices)
+    format = models.CharField(max_length=12, choices=ExportFormat.choices)
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)
     conversations = models.ManyToManyField("messaging.Conversation", blank=True, related_name="+")
@@ -198,3 +200,101 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"audit checkpoint at event {self.seq}"
+
+
+class DailyExport(models.Model):
+    """One day's scheduled export in one format, and where it was delivered. Unique per
+    day and format: two workers never deliver the same day twice."""
+
+    day = models.DateField()
+    format = models.CharField(max_length=12, choices=ExportFormat.choices)
+    job = models.ForeignKey(ExportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    location = models.CharField(max_length=500, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-day", "format"]
+        constraints = [models.UniqueConstraint(fields=["day", "format"], name="compliance_one_daily_export")]
+
+    def __str__(self) -> str:
+        return f"daily export {self.day} ({self.format})"
+
+
+class SupervisionPolicy(models.Model):
+    """What compliance officers supervise (FINRA 3110): messages by the people under review
+    (everyone when no one is named) that contain a listed word or phrase, match a pattern,
+    or fall in the random sample, go to the policy's review queue for its reviewers."""
+
+    name = models.CharField(max_length=120, unique=True)
+    words = models.TextField(blank=True)  # one word or phrase a line, matched as whole words
+    patterns = models.TextField(blank=True)  # one regular expression a line
+    people = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    groups = models.ManyToManyField("messaging.UserGroup", blank=True, related_name="+")
+    sample_percent = models.PositiveSmallIntegerField(default=0)
+    reviewers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="supervision_policies")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReviewStatus(models.TextChoices):
+    OPEN = "open", "To review"
+    REVIEWED = "reviewed", "Reviewed"
+    ESCALATED = "escalated", "Escalated"
+    CLOSED = "closed", "Closed"
+
+
+class SupervisionItem(models.Model):
+    """One version of one message (0: as sent; n: after its n-th edit) in one policy's
+    queue, with why it is there and the text it was caught with."""
+
+    policy = models.ForeignKey(SupervisionPolicy, on_delete=models.PROTECT, related_name="items")
+    # The item outlives its message (retention may remove it): what was caught is kept here.
+    message = models.ForeignKey("messaging.Message", null=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    conversation = models.ForeignKey("messaging.Conversation", null=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    sent_at = models.DateTimeField()
+    version = models.PositiveIntegerField(default=0)
+    text = models.TextField()
+    reasons = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["policy", "message", "version"],
+                                               name="compliance_one_item_per_version")]
+        indexes = [models.Index(fields=["policy", "status", "-created_at"], name="compliance_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.policy}: message {self.message_id} v{self.version} ({self.status})"
+
+
+class SupervisionAction(models.Model):
+    """A reviewer's decision on an item, with their comment: the item's history."""
+
+    item = models.ForeignKey(SupervisionItem, on_delete=models.PROTECT, related_name="actions")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=ReviewStatus.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.status} by {self.actor_id} on item {self.item_id}"

@@ -18,6 +18,8 @@ from compliance.models import (
     ExportJob,
     LegalHold,
     RetentionPolicy,
+    SupervisionItem,
+    SupervisionPolicy,
 )
 from core.errors import NotFound
 from core.models import GENESIS_HASH, AuditEvent
@@ -224,3 +226,29 @@ def retention_policy_list(*, viewer: Any) -> QuerySet:
     _require_console(viewer)
     return RetentionPolicy.objects.select_related("conversation", "updated_by").order_by(
         "conversation__name")
+
+
+def supervision_policy_list(*, viewer: Any) -> QuerySet:
+    """Every policy (compliance officers see them all, to know what is supervised); each
+    with its open items counted."""
+    from django.db.models import Count, Q
+
+    from compliance.services.holds import require_archive_reader
+
+    require_archive_reader(viewer, "see supervision policies")
+    return (SupervisionPolicy.objects.prefetch_related("people", "groups", "reviewers")
+            .annotate(open_items=Count("items", filter=Q(items__status="open"))).order_by("name"))
+
+
+def supervision_queue(*, viewer: Any, policy_id: int | None = None, status: str = "open") -> QuerySet:
+    """The items of the policies the viewer reviews, and only those: newest first."""
+    from compliance.services.holds import require_archive_reader
+
+    require_archive_reader(viewer, "review supervised messages")
+    items = SupervisionItem.objects.filter(policy__reviewers=viewer)
+    if policy_id:
+        items = items.filter(policy_id=policy_id)
+    if status:
+        items = items.filter(status=status)
+    return (items.select_related("policy", "author", "conversation")
+            .prefetch_related("actions__actor").order_by("-created_at", "-id"))

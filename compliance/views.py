@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -29,9 +29,11 @@ from compliance.forms import (
     LegalHoldForm,
     OrganisationForm,
     RetentionForm,
+    ReviewForm,
     RoleForm,
+    SupervisionPolicyForm,
 )
-from compliance.models import ExportJob, ExportStatus
+from compliance.models import ExportJob, ExportStatus, ReviewStatus
 from compliance.services.holds import require_records_role
 from core.audit import audit_record
 from core.errors import Forbidden, TeamchatError
@@ -376,3 +378,79 @@ def person_erase(request: HttpRequest, user_id: int) -> HttpResponse:
                                           f"kept under legal hold: {result['messages_kept_on_hold']}.")
                 return redirect("console:people")
     return render(request, "console/erase.html", {"person": person})
+
+
+def _policy_initial(policy) -> dict:
+    return {"name": policy.name, "words": policy.words, "patterns": policy.patterns,
+            "people": ", ".join(u.email for u in policy.people.all()),
+            "groups": ", ".join(f"@{g.handle}" for g in policy.groups.all()),
+            "sample_percent": policy.sample_percent, "active": policy.active,
+            "reviewers": ", ".join(u.email for u in policy.reviewers.all())}
+
+
+def _save_policy(request: HttpRequest, form: SupervisionPolicyForm, policy_id: int | None) -> bool:
+    if not form.is_valid():
+        return False
+    try:
+        policy = services.supervision_policy_save(actor=request.user, policy_id=policy_id,
+                                                  **form.cleaned_data)
+    except TeamchatError as error:
+        _flash_error(request, error)
+        return False
+    messages.success(request, f"Supervision policy “{policy.name}” saved.")
+    return True
+
+
+@console_view
+def supervision(request: HttpRequest) -> HttpResponse:
+    """The reviewer's queue (the policies they review only), the policies, a new one."""
+    form = SupervisionPolicyForm(request.POST or None, initial={"reviewers": request.user.email})
+    if request.method == "POST" and _save_policy(request, form, None):
+        return redirect("console:supervision")
+    policies = list(selectors.supervision_policy_list(viewer=request.user))
+    status = request.GET.get("status", "open")
+    policy_id = request.GET.get("policy", "")
+    queue = selectors.supervision_queue(viewer=request.user, status=status if status != "all" else "",
+                                        policy_id=int(policy_id) if policy_id.isdigit() else None)
+    page = Paginator(queue, 50).get_page(request.GET.get("page"))
+    return render(request, "console/supervision.html", {
+        "form": form, "policies": policies, "page": page, "status": status, "policy_id": policy_id,
+        "statuses": ReviewStatus.choices, "review_form": ReviewForm(),
+        "reviewing": [p for p in policies if request.user in p.reviewers.all()]})
+
+
+@console_view
+def supervision_policy(request: HttpRequest, policy_id: int) -> HttpResponse:
+    policy = next((p for p in selectors.supervision_policy_list(viewer=request.user) if p.pk == policy_id),
+                  None)
+    if policy is None:
+        raise Http404("No such supervision policy.")
+    form = SupervisionPolicyForm(request.POST or None, initial=_policy_initial(policy))
+    if request.method == "POST" and _save_policy(request, form, policy.pk):
+        return redirect("console:supervision")
+    return render(request, "console/supervision_policy.html", {"form": form, "policy": policy})
+
+
+@console_view
+def supervision_export(request: HttpRequest, policy_id: int) -> HttpResponse:
+    name, data = services.supervision_queue_csv(actor=request.user, policy_id=policy_id)
+    response = HttpResponse(data, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@console_view
+@require_POST
+def supervision_item(request: HttpRequest, item_id: int) -> HttpResponse:
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose what to do with the item.")
+    else:
+        try:
+            item = services.supervision_item_act(actor=request.user, item_id=item_id, **form.cleaned_data)
+        except TeamchatError as error:
+            _flash_error(request, error)
+        else:
+            messages.success(request, f"Item {item.pk}: {item.get_status_display().lower()}.")
+    back = request.POST.get("next", "")
+    return redirect(back if back.startswith("/console/supervision/") else "console:supervision")

@@ -18,6 +18,7 @@ from messaging.services import notifications, push, reminders, scheduled
 # Published (core.bus) once a new message is committed, from its background job, with
 # message_id and has_link.
 MESSAGE_CREATED = "messaging.message_created"
+MESSAGE_EDITED = "messaging.message_edited"
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,12 @@ def message_created(message_id: int, has_link: bool = False) -> int:
     bus.publish(MESSAGE_CREATED, message_id=message_id, has_link=has_link)
     logger.info("message %s: %d notifications queued", message_id, queued)
     return queued
+
+
+@shared_task
+def message_edited(message_id: int, version: int) -> None:
+    """After an edit's commit: whoever subscribed (supervision) sees the new version."""
+    bus.publish(MESSAGE_EDITED, message_id=message_id, version=version)
 
 
 @shared_task(bind=True, max_retries=8)

@@ -267,11 +267,25 @@ CELERY_BEAT_SCHEDULE = {
     # Each minute: sign the audit chain's head when enough events or time passed (below).
     "write-audit-checkpoint": {"task": "compliance.tasks.write_audit_checkpoint",
                                "schedule": 60.0},
+    # Each hour: yesterday's scheduled exports (any day missed in the week before too),
+    # when DAILY_EXPORT_FORMATS names some; delivered ones are left alone.
+    # Each morning: a fresh checkpoint mailed to the compliance officers (outside the database).
+    "mail-audit-checkpoint": {"task": "compliance.tasks.mail_audit_checkpoint",
+                              "schedule": crontab(hour=6, minute=0)},
+    "daily-export": {"task": "compliance.tasks.run_daily_exports", "schedule": crontab(minute=20)},
 }
 # A signed audit checkpoint after this many new events, or this many minutes with any new
 # event, whichever comes first (docs/compliance.md, "Checkpoints").
 AUDIT_CHECKPOINT_EVERY_EVENTS: int = env.int("AUDIT_CHECKPOINT_EVERY_EVENTS", default=1000)
 AUDIT_CHECKPOINT_EVERY_MINUTES: int = env.int("AUDIT_CHECKPOINT_EVERY_MINUTES", default=10)
+# The scheduled daily export (docs/compliance.md, "The daily export"): each UTC day's
+# messages in these formats (comma-separated: jsonl, csv, eml, actiance, globalrelay;
+# empty: off), delivered with a checksum and the manifest to a folder on this machine or
+# to s3://bucket/prefix (through the S3_* connection settings of Files).
+DAILY_EXPORT_FORMATS: list[str] = env.list("DAILY_EXPORT_FORMATS", default=[])
+DAILY_EXPORT_TARGET: str = env.str("DAILY_EXPORT_TARGET", default="")
+DAILY_EXPORT_WITH_FILES: bool = env.bool("DAILY_EXPORT_WITH_FILES", default=False)
+DAILY_EXPORT_CATCH_UP_DAYS: int = env.int("DAILY_EXPORT_CATCH_UP_DAYS", default=7)
 
 # --- Single sign-on (OpenID Connect; docs/security.md) -------------------------------------------
 OIDC_RP_CLIENT_ID: str = env.str("OIDC_CLIENT_ID", default="")
@@ -388,15 +402,19 @@ STORAGES: dict = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# How to reach the S3-compatible store: files (FILE_STORAGE=s3) and the daily export.
+S3_CONNECTION: dict = {
+    "endpoint_url": env.str("S3_ENDPOINT_URL", default=None),
+    "region_name": env.str("S3_REGION", default=None),
+    "access_key": env.str("S3_ACCESS_KEY_ID", default=None),
+    "secret_key": env.str("S3_SECRET_ACCESS_KEY", default=None),
+}
 if FILE_STORAGE_BACKEND == "s3":
     STORAGES["default"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": env.str("S3_BUCKET"),
-            "endpoint_url": env.str("S3_ENDPOINT_URL", default=None),
-            "region_name": env.str("S3_REGION", default=None),
-            "access_key": env.str("S3_ACCESS_KEY_ID", default=None),
-            "secret_key": env.str("S3_SECRET_ACCESS_KEY", default=None),
+            **S3_CONNECTION,
             "querystring_expire": env.int("S3_SIGNED_URL_SECONDS", default=300),
             "default_acl": None,
             "file_overwrite": False,

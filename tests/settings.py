@@ -94,6 +94,10 @@ TEST_SERVICES_LINE = "teamchat test services: " + ", ".join(
 TEST_USES_POSTGRES = not _pg_problem
 TEST_USES_REDIS = not _redis_problem
 if TEST_USES_POSTGRES:
+    # A statement of the tests' own that waits a minute for a lock (the flush between
+    # tests meeting a server's open transaction) fails with the lock named, not hangs.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})  # noqa: F405
+    _options["options"] = (_options.get("options", "") + " -c lock_timeout=60s").strip()
     # The replica alias on the test database itself, for tests/core/test_replica.py;
     # nothing reads from it unless a test sets DATABASE_REPLICA_URL.
     # Without a pool of its own: dropping the test database at the end closes only the

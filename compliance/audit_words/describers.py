@@ -389,14 +389,61 @@ def _(e: E, n: Names) -> SafeString:
     else:
         scope = format_html("from {} to {}", str(e.data.get("start") or "")[:10] or "the beginning",
                             str(e.data.get("end") or "")[:10] or "now")
-    return format_html("{} asked for {} ({}) {}", n.actor(e, "The operator"), n.export(e.target_id),
-                       _v(e, "format"), scope)
+    who = n.actor(e, "The daily export" if e.data.get("via") == "daily export" else "The operator")
+    return format_html("{} asked for {} ({}) {}", who, n.export(e.target_id), _v(e, "format"), scope)
 
 
 @describes("export.completed", "Export ready")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} is ready: {} and {}", n.export(e.target_id),
                        _plural(_v(e, "messages"), "message"), _plural(_v(e, "files"), "file"))
+
+
+@describes("supervision.policy_saved", "Supervision policy saved")
+def _(e: E, n: Names) -> SafeString:
+    verb = "created" if e.data.get("created") else "changed"
+    return format_html("{} {} the supervision policy “{}”: {} words, {} patterns, {}% sample, "
+                       "reviewed by {}{}", n.actor(e), verb, _v(e, "name"), _v(e, "words"),
+                       _v(e, "patterns"), _v(e, "sample_percent"), n.people(e.data.get("reviewers")),
+                       "" if e.data.get("active", True) else " (off)")
+
+
+@describes("supervision.item_queued", "Message queued for review")
+def _(e: E, n: Names) -> SafeString:
+    reasons = e.data.get("reasons") or []
+    return format_html("{} went to review item {} ({})", n.message(e.data.get("message")),
+                       e.target_id or "?", ", ".join(str(r) for r in reasons) or "no reason recorded")
+
+
+@describes("supervision.item_acted", "Review decision")
+def _(e: E, n: Names) -> SafeString:
+    comment = e.data.get("comment")
+    return format_html("{} marked review item {} {} (was {}){}", n.actor(e), e.target_id or "?",
+                       _v(e, "to"), _v(e, "from"), format_html(": “{}”", comment) if comment else "")
+
+
+@describes("supervision.queue_exported", "Review queue exported")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} exported the review queue of policy {} ({})", n.actor(e), _v(e, "policy"),
+                       _plural(_v(e, "items"), "item"))
+
+
+@describes("audit.checkpoint_mailed", "Audit checkpoint mailed")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("The checkpoint at event {} was mailed to {}", _v(e, "seq"),
+                       _plural(_v(e, "recipients"), "compliance officer"))
+
+
+@describes("export.delivered", "Daily export delivered")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} ({}, {}) was delivered to {}", n.export(e.target_id), _v(e, "format"),
+                       _v(e, "day"), _v(e, "location"))
+
+
+@describes("export.delivery_failed", "Daily export not delivered")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("The daily export ({}, {}) could not be delivered: {}", _v(e, "format"),
+                       _v(e, "day"), _v(e, "error"))
 
 
 @describes("export.downloaded", "Export downloaded")

@@ -42,6 +42,7 @@ GROUPS: dict[str, str] = {
     "legal_hold": "Legal holds",
     "export": "Exports",
     "data_subject": "Data-subject requests",
+    "supervision": "Supervision",
     "audit": "Audit log",
 }
 

@@ -1,7 +1,12 @@
 """Every write of the compliance app, one function per action."""
 
 from compliance.services.audit import audit_verification_run, audit_verification_start
-from compliance.services.checkpoints import audit_checkpoint_write, audit_signing_key_ensure
+from compliance.services.checkpoints import (
+    audit_checkpoint_mail,
+    audit_checkpoint_write,
+    audit_signing_key_ensure,
+)
+from compliance.services.daily import daily_exports_run
 from compliance.services.exports import (
     export_download_token,
     export_for_download,
@@ -16,12 +21,20 @@ from compliance.services.retention import (
     retention_policy_clear,
     retention_policy_set,
 )
+from compliance.services.supervision import (
+    supervision_item_act,
+    supervision_match,
+    supervision_policy_save,
+    supervision_queue_csv,
+)
 
 __all__ = [
+    "audit_checkpoint_mail",
     "audit_checkpoint_write",
     "audit_signing_key_ensure",
     "audit_verification_run",
     "audit_verification_start",
+    "daily_exports_run",
     "export_download_token",
     "export_for_download",
     "export_run",
@@ -33,5 +46,9 @@ __all__ = [
     "retention_policy_clear",
     "retention_policy_set",
     "subject_export_start",
+    "supervision_item_act",
+    "supervision_match",
+    "supervision_policy_save",
+    "supervision_queue_csv",
     "user_erase",
 ]

@@ -21,9 +21,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from compliance.checkpoints import Checkpoint
-from compliance.export_writers import WRITERS, ExportZip, write_eml
+from compliance.export_writers import WRITERS, ExportZip, write_actiance, write_eml, write_globalrelay
 from compliance.models import ExportFormat, ExportJob, ExportStage, ExportStatus
 from compliance.selectors import audit_checkpoint_latest
+from compliance.services.archive import conversation_days
 from compliance.services.holds import require_archive_reader
 from core.audit import audit_record
 from core.errors import InvalidInput, NotFound
@@ -40,7 +41,8 @@ E2EE_SCHEME = "teamchat-e2ee/1 (RSA-OAEP-SHA256 wrapped AES-256-GCM; see docs/se
 def export_start(*, actor: User | None, format: str, start: datetime | None = None,
                  end: datetime | None = None, conversation_ids: Iterable[Any] = (),
                  user_ids: Iterable[Any] = (), with_files: bool = False,
-                 subject: User | None = None, in_background: bool = True) -> ExportJob:
+                 subject: User | None = None, in_background: bool = True,
+                 via: str | None = None) -> ExportJob:
     """Ask for an export; a Celery job writes it after commit (or the caller runs it,
     when not `in_background`). `actor` None is the operator at the command line."""
     from messaging.models import Conversation
@@ -59,7 +61,8 @@ def export_start(*, actor: User | None, format: str, start: datetime | None = No
         job.conversations.set(conversations)
         job.people.set(people)
         audit_record(action="export.requested", actor=actor, target=job,
-                     data={**_filters(job), "via": "console" if actor else "command line"})
+                     data={**_filters(job),
+                           "via": via or ("console" if actor else "command line")})
         if in_background:
             transaction.on_commit(lambda: _schedule(job.pk))
     return job
@@ -186,6 +189,12 @@ def _write(job: ExportJob, messages: QuerySet, stream: Any) -> dict[str, int]:
     attachments = Attachment.objects.filter(message__in=messages).order_by("pk")
     file_paths = ({a.pk: f"files/{a.pk}/{a.name}" for a in attachments.only("pk", "name")}
                   if job.with_files else {})
+    if job.format in (ExportFormat.ACTIANCE, ExportFormat.GLOBALRELAY):
+        days = conversation_days(job, messages, _batches, file_paths, progress)
+        if job.format == ExportFormat.ACTIANCE:
+            write_actiance(archive, days)
+        else:
+            write_globalrelay(archive, days, job.with_files)
     if job.format == ExportFormat.EML:
         members: dict[int, list[str]] = {}
 
@@ -196,8 +205,9 @@ def _write(job: ExportJob, messages: QuerySet, stream: Any) -> dict[str, int]:
             return members[conversation_id]
 
         write_eml(archive, _batches(messages), members_of, job.with_files, progress)
-    else:
-        WRITERS[job.format](archive, _batches(messages), file_paths, progress)
+    elif job.format != ExportFormat.GLOBALRELAY:  # Global Relay's emails carry their files
+        if job.format in WRITERS:
+            WRITERS[job.format](archive, _batches(messages), file_paths, progress)
         rows.update(done=counter["messages"], stage=ExportStage.FILES if job.with_files
                     else ExportStage.SEALING)
         for attachment in attachments.iterator(chunk_size=200) if job.with_files else ():
@@ -209,7 +219,8 @@ def _write(job: ExportJob, messages: QuerySet, stream: Any) -> dict[str, int]:
                                                        ensure_ascii=False).encode())
     encrypted = _write_e2ee_keys(archive, messages)
     counts = {"messages": counter["messages"],
-              "files": (attachments.count() if job.format == ExportFormat.EML else len(file_paths))
+              "files": (attachments.count() if job.format in (ExportFormat.EML, ExportFormat.GLOBALRELAY)
+                        else len(file_paths))
               if job.with_files else 0}
     archive.close({
         "version": EXPORT_VERSION, "generated_at": timezone.now().isoformat(),

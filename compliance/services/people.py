@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiToken, Role, User
-from compliance.models import ExportFormat, ExportJob
+from compliance.models import ExportFormat, ExportJob, SupervisionItem
 from compliance.services.exports import export_start
 from compliance.services.holds import held_messages_q
 from core.audit import audit_record
@@ -84,6 +84,9 @@ def user_erase(*, actor: User, user: User, remove_messages: bool = False) -> dic
                     attachment_delete(attachment=attachment)
                 message.delete()
                 removed += 1
+            # What supervision caught of the removed messages goes with them; the decisions
+            # on it stay (who reviewed what, and when), as the record of the review.
+            SupervisionItem.objects.filter(author=locked, message__isnull=True).update(text="(erased)")
         audit_record(action="data_subject.erased", actor=actor, target=locked,
                      data={"messages_removed": removed, "messages_kept_on_hold": kept,
                            "remove_messages": remove_messages})

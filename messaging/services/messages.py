@@ -42,7 +42,7 @@ from messaging.models import (
 from messaging.payloads import PayloadRelated
 from messaging.services.activity import activity_tell
 from messaging.services.conversations import lock_conversation, membership_of
-from messaging.services.push import push_shown_read
+from messaging.services.push import push_shown_read, push_withdraw_on_commit
 from messaging.services.receipts import receipts_tell
 from messaging.services.threads import threads_after_reply, threads_after_reply_deleted
 
@@ -333,10 +333,17 @@ def message_edit(*, actor: User, message_id: Any, text: Any, encrypted: Any = No
         _sync_mentions(message, rendered)
         event_record(conversation=message.conversation, event_type="message.edited",
                      message=message)
+        version = message.revisions.count()
         audit_record(action="message.edited", actor=actor, target=message,
-                     conversation_id=message.conversation_id,
-                     data={"revisions": message.revisions.count()})
+                     conversation_id=message.conversation_id, data={"revisions": version})
+        transaction.on_commit(lambda: _edited(message.pk, version))
     return message
+
+
+def _edited(message_id: int, version: int) -> None:
+    from messaging.tasks import message_edited
+
+    message_edited.delay(message_id, version)
 
 
 def _sync_mentions(message: Message, rendered: markdown.Rendered) -> None:
@@ -540,14 +547,8 @@ def read_mark(*, actor: User, conversation_id: Any, message_id: Any) -> ReadPosi
         membership.last_read_message_id = message_id
         membership.save(update_fields=["last_read_seq", "last_read_message_id"])
         if push_shown_read(user_id=actor.pk, conversation_id=conversation_id, seq=seq):
-            _push_withdraw_on_commit(actor.pk, conversation_id)
+            push_withdraw_on_commit(actor.pk, conversation_id)
         return _read_moved(actor, membership)
-
-
-def _push_withdraw_on_commit(user_id: int, conversation_id: int) -> None:
-    from messaging import tasks
-
-    transaction.on_commit(lambda: tasks.push_withdraw.delay(user_id, conversation_id))
 
 
 def read_mark_unread(*, actor: User, message_id: Any) -> ReadPosition:

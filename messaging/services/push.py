@@ -240,6 +240,26 @@ def push_shown_read(*, user_id: int, conversation_id: int, seq: int) -> bool:
     return bool(deleted)
 
 
+def push_shown_thread_read(*, user_id: int, conversation_id: int, root_id: int, upto: int) -> bool:
+    """After a person read a thread up to reply `upto`: whether the notification on their
+    devices for this conversation is about a reply now read (and so to withdraw). A
+    notification about anything else in the conversation stays. Call inside the read's
+    transaction."""
+    shown = PushShown.objects.filter(user_id=user_id, conversation_id=conversation_id).first()
+    if shown is None or not Message.objects.filter(
+            conversation_id=conversation_id, seq=shown.seq, thread_root_id=root_id, pk__lte=upto).exists():
+        return False
+    shown.delete()
+    return True
+
+
+def push_withdraw_on_commit(user_id: int, conversation_id: int) -> None:
+    """Withdraw the conversation's notification from the person's devices, after commit."""
+    from messaging import tasks
+
+    transaction.on_commit(lambda: tasks.push_withdraw.delay(user_id, conversation_id))
+
+
 # --- Sending -----------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from core.errors import InvalidInput
 from core.ids import row_id
 from core.live import user_event_on_commit
 from messaging.models import Message, ThreadFollow
+from messaging.services.push import push_shown_thread_read, push_withdraw_on_commit
 from messaging.services.receipts import receipts_tell
 
 
@@ -120,6 +121,9 @@ def thread_read(*, actor: User, message_id: Any, reply_id: Any = None) -> Thread
                           after=follow.last_read_reply_id, upto=upto, thread_root_id=root.pk)
             follow.last_read_reply_id = upto
             follow.save(update_fields=["last_read_reply_id"])
+            if push_shown_thread_read(user_id=actor.pk, conversation_id=root.conversation_id,
+                                      root_id=root.pk, upto=upto):
+                push_withdraw_on_commit(actor.pk, root.conversation_id)
             user_event_on_commit(actor.pk, {"type": "thread.updated",
                                             **thread_state(user=actor, root=root, follow=follow)})
     return follow

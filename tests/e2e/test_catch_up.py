@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e import message_item
+from tests.e2e import ReadMarks, message_item, wait_until_reads_settle
 from tests.factories import make_channel, make_direct, make_user, post
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -22,12 +22,16 @@ def test_marking_unread_restores_the_badge_in_the_persons_other_browser(people, 
         off_loop(post, ben, channel, text)
 
     laptop, phone = people(ana), people(ana)
+    marks = [ReadMarks(browser.page) for browser in (laptop, phone)]
     for browser in (laptop, phone):
         browser.go(channel.pk)
     badge = {browser: browser.page.locator(f'a[data-conversation="{channel.pk}"]')
              for browser in (laptop, phone)}
     for browser in (laptop, phone):
         expect(badge[browser]).not_to_have_class(re.compile("unread"))
+    # Either browser's own read position may still be on its way (the other's frame
+    # cleared the badge first); arriving after the mark below it would read it again.
+    wait_until_reads_settle(*marks)
 
     budget = message_item(laptop.page, "the budget")
     budget.hover()

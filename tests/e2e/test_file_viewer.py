@@ -211,11 +211,20 @@ def test_video_and_audio_still_play_in_the_message(people, off_loop, tmp_path):
     message = message_item(page, "A clip and a tone")
     for player in (message.locator(".file-video video"), message.locator(".file-audio audio")):
         expect(player).to_have_attribute("controls", "")
-        player.evaluate("player => { player.muted = true; return player.play(); }")
-        player.evaluate("""player => new Promise((resolve) => {
-            const check = () => player.currentTime > 0 ? resolve() : setTimeout(check, 50);
-            check();
-        })""")
+        # Asked afresh each time, from here: the message may be drawn again meanwhile (its
+        # preview arriving), and a player taken out of the page never plays on.
+        played = 0.0
+        for _ in range(100):
+            played = player.evaluate("""player => {
+                if (player.currentTime > 0) return player.currentTime;
+                player.muted = true;
+                if (player.paused) player.play().catch(() => {});
+                return 0;
+            }""")
+            if played > 0:
+                break
+            page.wait_for_timeout(100)
+        assert played > 0, "the player never played"
         assert player.evaluate("player => player.duration") > 1
     expect(page.locator("#file-viewer[open]")).to_have_count(0)  # playing opens no viewer
 

@@ -137,6 +137,33 @@ def test_reading_on_another_device_withdraws_the_notification(scene, push_servic
     assert len(push_service.server.requests) == 4
 
 
+def test_reading_the_thread_withdraws_a_notification_about_a_reply_in_it(
+        scene, push_service, django_capture_on_commit_callbacks):
+    ana, ben, _channel, phone, say = scene
+    direct = make_direct(ana, ben)  # every message there is pushed
+    root = say(ana, "the contract", direct)
+    services.thread_follow(actor=ben, message_id=root.pk, following=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = post(ana, direct, "signed it", thread_root_id=root.pk)
+    assert [p.payload["message"] for p in push_service.wait(2)] == [root.pk, reply.pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.thread_read(actor=ben, message_id=root.pk)
+    (withdrawal,) = [p for p in push_service.wait(3) if p.payload["type"] == "withdraw"]
+    assert withdrawal.browser is phone and withdrawal.payload["tag"] == f"conv-{direct.pk}"
+    assert not PushShown.objects.exists()
+
+    # A notification about something else in the conversation stays when a thread is read.
+    with django_capture_on_commit_callbacks(execute=True):
+        post(ana, direct, "another reply", thread_root_id=root.pk)
+    say(ana, "and lunch?", direct)
+    assert len(push_service.wait(5)) == 5
+    with django_capture_on_commit_callbacks(execute=True):
+        services.thread_read(actor=ben, message_id=root.pk)
+    assert len(push_service.server.requests) == 5
+    assert PushShown.objects.filter(user=ben, conversation=direct).exists()
+
+
 def test_a_subscription_the_push_service_forgot_is_removed(scene, push_service):
     ana, ben, _channel, _phone, say = scene
     push_service.answers = [410]

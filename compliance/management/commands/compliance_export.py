@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from compliance import services
+from compliance.models import ExportFormat
 from core.errors import TeamchatError
 from messaging.models import Conversation
 
@@ -31,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--conversation", action="append", default=[],
                             help="channel name (repeatable)")
         parser.add_argument("--user", action="append", default=[], help="author email (repeatable)")
-        parser.add_argument("--format", choices=["jsonl", "csv", "eml"], required=True)
+        parser.add_argument("--format", choices=ExportFormat.values, required=True)
         parser.add_argument("--with-files", action="store_true")
         parser.add_argument("--out", required=True, help="where to write the zip")
 
