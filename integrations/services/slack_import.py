@@ -465,7 +465,8 @@ def _text(state: _State, data: dict[str, Any], where: str) -> str:
                            and not (a.get("is_share") or a.get("is_msg_unfurl")))]
     if attachments:
         try:
-            parts.append(slack.attachments_markdown(attachments))
+            parts.append(slack.attachments_markdown(
+                attachments, lambda text: slack_to_markdown(text, state.context)))
         except slack.PayloadError as error:
             state.warn(f"{where}: attachments not shown ({error})")
     return "\n\n".join(p for p in parts if p.strip())
