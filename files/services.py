@@ -35,10 +35,14 @@ def clean_file_name(name: str) -> str:
     return (name or "file")[:255]
 
 
-def attachment_upload(*, uploader: User, upload: Any) -> Attachment:
+def attachment_upload(*, uploader: User, upload: Any, imported: bool = False) -> Attachment:
     """Store an upload (streamed from Django's temporary file) after checking its size,
-    the person's quota, its real type, and, for images, that decoding it is safe."""
-    ratelimit.enforce("uploads", uploader.pk, settings.RATE_LIMIT_UPLOADS, "uploads")
+    the person's quota, its real type, and, for images, that decoding it is safe.
+
+    `imported`: a file of history brought in by an import (integrations), stored for its
+    original sender, who is not uploading it now: no rate limit and no quota."""
+    if not imported:
+        ratelimit.enforce("uploads", uploader.pk, settings.RATE_LIMIT_UPLOADS, "uploads")
     size = upload.size
     if size > settings.FILE_UPLOAD_MAX_BYTES:
         raise InvalidInput.for_field("file", f"Larger than the limit of "
@@ -46,7 +50,8 @@ def attachment_upload(*, uploader: User, upload: Any) -> Attachment:
                                      code="too_large")
     if size == 0:
         raise InvalidInput.for_field("file", "The file is empty.")
-    used = Attachment.objects.filter(uploader=uploader).aggregate(total=Sum("size"))["total"] or 0
+    used = 0 if imported else (
+        Attachment.objects.filter(uploader=uploader).aggregate(total=Sum("size"))["total"] or 0)
     if used + size > settings.FILE_QUOTA_BYTES:
         raise InvalidInput.for_field("file", "This would exceed your storage quota.",
                                      code="quota_exceeded")

@@ -131,6 +131,70 @@ class MessageLinkPreview(models.Model):
         return f"preview {self.preview_id} on {self.message_id}"
 
 
+class SlackImportMapping(models.Model):
+    """A Slack object an import made (or matched) in teamchat: importing again finds it
+    here and leaves it be, so a second import changes nothing and a stopped one continues.
+
+    `slack_id` is Slack's id for people, bots (`B…`), conversations and files; a message
+    is `<conversation id>:<ts>`, a join or leave `<conversation id>:<ts>:event`."""
+
+    kind = models.CharField(max_length=12)
+    slack_id = models.CharField(max_length=120)
+    object_id = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "slack_id"],
+                                               name="integrations_slack_mapping_unique")]
+
+    def __str__(self) -> str:
+        return f"slack {self.kind} {self.slack_id} -> {self.object_id}"
+
+
+class SlackImportStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a worker"
+    RUNNING = "running", "Importing"
+    DONE = "done", "Done"
+    REFUSED = "refused", "Refused"
+    FAILED = "failed", "Stopped by an error"
+
+
+class SlackImportRun(models.Model):
+    """A Slack export uploaded in the console and imported by a worker, with its
+    progress and report. The archive is removed once the import is done."""
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    name = models.CharField(max_length=255)
+    archive = models.FileField(upload_to="slack-imports/%Y/%m/", max_length=255, blank=True)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=SlackImportStatus.choices,
+                              default=SlackImportStatus.PENDING)
+    # Messages read of the export's total, as the worker writes.
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Moved on with each progress write: a running import whose worker died stops moving.
+    progressed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The report's counts and warnings (ImportReport), or the export's problems.
+    report = models.JSONField(default=dict, blank=True)
+    problems = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"slack import {self.pk} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (SlackImportStatus.DONE, SlackImportStatus.REFUSED,
+                               SlackImportStatus.FAILED)
+
+
 class ScimToken(models.Model):
     """A bearer token an identity provider provisions people with (SCIM 2.0, /scim/v2/).
     It acts as the admin who created it, and stops working when they lose that right."""

@@ -9,6 +9,7 @@ from integrations.models import (
     IncomingWebhook,
     MessageLinkPreview,
     OutgoingWebhook,
+    SlackImportRun,
     SlashCommand,
     WebhookDelivery,
 )
@@ -54,3 +55,10 @@ def delivery_list(*, viewer: User, hook_id: int) -> QuerySet[WebhookDelivery]:
     return WebhookDelivery.objects.filter(
         Q(message__conversation__in=visible_conversations(viewer)),
         webhook_id=hook_id).order_by("-id")
+
+
+def slack_import_list(*, viewer: User) -> QuerySet[SlackImportRun]:
+    """The Slack imports, for owners and admins (who alone may import); nobody else's."""
+    if not (viewer.is_active and viewer.is_org_admin):
+        return SlackImportRun.objects.none()
+    return SlackImportRun.objects.select_related("requested_by").order_by("-id")

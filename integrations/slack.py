@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -121,7 +122,10 @@ def blocks_markdown(blocks: Any) -> str:
     return "\n\n".join(parts)
 
 
-def attachments_markdown(attachments: Any) -> str:
+def attachments_markdown(attachments: Any, convert: Callable[[str], str] | None = None) -> str:
+    """Legacy attachments as quoted Markdown; `convert` turns their mrkdwn into Markdown
+    (by default as a webhook's; an import resolves people and channels)."""
+    convert = convert or mrkdwn
     if not isinstance(attachments, list) or len(attachments) > MAX_ATTACHMENTS:
         raise PayloadError("invalid_attachments",
                            f"attachments must be a list of at most {MAX_ATTACHMENTS}")
@@ -131,22 +135,22 @@ def attachments_markdown(attachments: Any) -> str:
             raise PayloadError("invalid_attachments", "each attachment must be an object")
         lines: list[str] = []
         if attachment.get("pretext"):
-            parts.append(mrkdwn(str(attachment["pretext"])))
+            parts.append(convert(str(attachment["pretext"])))
         title = str(attachment.get("title") or "")
         if title:
             link = str(attachment.get("title_link") or "")
             lines.append(f"**[{_escape_label(title)}]({link})**"
                          if re.match(r"^https?://", link) else f"**{title}**")
         if attachment.get("text"):
-            lines.extend(mrkdwn(str(attachment["text"])).splitlines())
+            lines.extend(convert(str(attachment["text"])).splitlines())
         fields = attachment.get("fields") or []
         if not isinstance(fields, list):
             raise PayloadError("invalid_attachments", "an attachment's fields must be a list")
         for field in fields:
             if isinstance(field, dict) and (field.get("title") or field.get("value")):
-                lines.append(f"**{field.get('title', '')}**: {mrkdwn(str(field.get('value', '')))}")
+                lines.append(f"**{field.get('title', '')}**: {convert(str(field.get('value', '')))}")
         if not lines and attachment.get("fallback"):
-            lines.append(mrkdwn(str(attachment["fallback"])))
+            lines.append(convert(str(attachment["fallback"])))
         if lines:
             parts.append("\n".join(f"> {line}" if line else ">" for line in lines))
     return "\n\n".join(parts)

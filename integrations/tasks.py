@@ -34,3 +34,9 @@ def message_created(*, message_id: int, has_link: bool) -> None:
         deliver_webhook.delay(delivery_id)
     if has_link:
         make_link_previews.delay(message_id)
+
+
+@shared_task
+def run_slack_import(run_id: int) -> str | None:
+    run = services.slack_import_execute(run_id=run_id)
+    return run.status if run is not None else None

@@ -454,6 +454,11 @@ if FILE_STORAGE_BACKEND == "s3":
 elif FILE_STORAGE_BACKEND != "local":
     raise ImproperlyConfigured(f"FILE_STORAGE must be 'local' or 's3', not {FILE_STORAGE_BACKEND!r}")
 FILE_UPLOAD_MAX_BYTES: int = env.int("FILE_UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)
+# Slack imports (docs/import.md): the largest export the console takes as an upload, and
+# the most an export may hold uncompressed (past it, it is refused as a zip bomb).
+SLACK_IMPORT_MAX_UPLOAD_BYTES: int = env.int("SLACK_IMPORT_MAX_UPLOAD_BYTES",
+                                             default=5 * 1024**3)
+SLACK_IMPORT_MAX_BYTES: int = env.int("SLACK_IMPORT_MAX_BYTES", default=20 * 1024**3)
 # The size guard first; then small files in memory and the rest streamed to a temporary
 # file, from which storage copies in chunks.
 FILE_UPLOAD_HANDLERS = [

@@ -286,6 +286,26 @@ def _(e: E, n: Names) -> SafeString:
     return format_html("{} revoked outgoing webhook {}", n.actor(e), e.target_id)
 
 
+@describes("slack.import_requested", "Slack import started")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} uploaded the Slack export {} to import{}", n.actor(e), _v(e, "export"),
+                       " (a dry run)" if e.data.get("dry_run") else "")
+
+
+@describes("slack.import_resumed", "Slack import resumed")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} resumed the import of the Slack export {}", n.actor(e),
+                       _v(e, "export"))
+
+
+@describes("slack.imported", "Slack export imported")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} imported the Slack export {}: {} people created, {} matched, "
+                       "{} conversations, {} messages", n.actor(e), _v(e, "export"),
+                       _v(e, "people_created"), _v(e, "people_matched"),
+                       _v(e, "conversations_created"), _v(e, "messages"))
+
+
 # --- end-to-end encryption -----------------------------------------------------------
 
 @describes("e2ee.identity_key_created", "Encryption key published")

@@ -36,6 +36,7 @@ GROUPS: dict[str, str] = {
     "notifications": "Notifications",
     "slash_command": "Slash commands",
     "webhook": "Webhooks",
+    "slack": "Imports from Slack",
     "e2ee": "End-to-end encryption",
     "retention": "Retention",
     "legal_hold": "Legal holds",

@@ -15,11 +15,19 @@ from integrations.services.outgoing import (
     outgoing_webhook_revoke,
 )
 from integrations.services.previews import message_previews_make
+from integrations.services.slack_import import ImportReport, slack_import
+from integrations.services.slack_import_runs import (
+    slack_import_execute,
+    slack_import_resume,
+    slack_import_start,
+)
 
 __all__ = [
-    "bot_token_create", "command_list", "command_run", "deliveries_create", "delivery_attempt",
+    "ImportReport", "bot_token_create", "command_list", "command_run", "deliveries_create",
+    "delivery_attempt",
     "delivery_give_up",
     "incoming_webhook_create", "incoming_webhook_post", "incoming_webhook_revoke",
     "message_previews_make", "outgoing_webhook_create", "outgoing_webhook_revoke",
+    "slack_import", "slack_import_execute", "slack_import_resume", "slack_import_start",
     "slash_command_create",
 ]

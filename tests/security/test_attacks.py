@@ -38,6 +38,7 @@ def test_every_form_refuses_a_post_without_the_csrf_token(owner, member):
         f"/console/people/{member.pk}/role/", f"/console/people/{member.pk}/active/",
         f"/console/people/{member.pk}/export/", f"/console/people/{member.pk}/erase/",
         "/console/holds/1/release/", "/console/retention/1/clear/", "/console/audit/verify/",
+        "/console/import/", "/console/import/1/resume/",
     ]
     attacker = csrf_client(owner)
     for path in forms:

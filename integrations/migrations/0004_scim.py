@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0001_integrations'),
+        ('integrations', '0003_slack_import_run'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
