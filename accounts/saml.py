@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, SAMLError
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import create_metadata_string
@@ -125,8 +125,16 @@ def client() -> Saml2Client:
         if (_client is None or _client[0] != key
                 or time.monotonic() - _client[1] > settings.SAML_IDP_METADATA_REFRESH_SECONDS):
             config = SPConfig()
-            config.load(_config_dict())
-            _client = (key, time.monotonic(), Saml2Client(config=config))
+            try:
+                config.load(_config_dict())
+                built = Saml2Client(config=config)
+            except (SAMLError, OSError, ValueError) as error:
+                # Unreachable or unreadable: nobody signs in by SAML until it is fixed,
+                # and the next request tries again.
+                raise SamlRefused("metadata", "The identity provider's metadata could not "
+                                              "be loaded; try again later or tell an admin.",
+                                  error=str(error)[:200]) from error
+            _client = (key, time.monotonic(), built)
         return _client[2]
 
 

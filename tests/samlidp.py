@@ -102,9 +102,11 @@ class IdentityProvider:
     def response(self, email: str, *, in_response_to: str | None = None,
                  acs: str, sp_entity_id: str, audience: str | None = None,
                  destination: str | None = None, sign_assertion: bool = True,
-                 encrypt: bool = False, wrong_key: bool = False) -> str:
+                 recipient: str | None = None, encrypt: bool = False,
+                 wrong_key: bool = False) -> str:
         """A base64 SAMLResponse for the ACS, good unless told otherwise: `audience`
-        (another service), `destination` (another recipient), unsigned, signed with a key
+        (another service), `destination` (the Response sent elsewhere), `recipient` (the
+        assertion's subject confirmed for another ACS), unsigned, signed with a key
         teamchat does not know. Assertions live five minutes."""
         server = self.server
         if wrong_key:
@@ -119,10 +121,26 @@ class IdentityProvider:
             name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=email), authn=AUTHN,
             sign_assertion=sign_assertion, sign_response=encrypt, session_not_on_or_after=None,
             **kwargs)
+        if recipient:
+            response = self._resign_with_recipient(server, str(response), recipient)
         info = server.apply_binding(BINDING_HTTP_POST, str(response), destination or acs,
                                     response=True)
         return html.unescape(re.search(r'name="SAMLResponse" value="([^"]+)"',
                                        info["data"]).group(1))
+
+    @staticmethod
+    def _resign_with_recipient(server: Server, xml: str, recipient: str) -> str:
+        """The same answer with the assertion's Recipient changed, signed again properly."""
+        from saml2.samlp import response_from_string
+        from saml2.sigver import pre_signature_part
+
+        response = response_from_string(xml)
+        assertion = response.assertion[0]
+        for confirmation in assertion.subject.subject_confirmation:
+            confirmation.subject_confirmation_data.recipient = recipient
+        assertion.signature = pre_signature_part(assertion.id, server.sec.my_cert, 1)
+        return server.sec.sign_statement(str(response), "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+                                         node_id=assertion.id)
 
     def logout_request(self, email: str, sls: str) -> str:
         """A signed LogoutRequest URL (HTTP-Redirect) for teamchat's SLS."""

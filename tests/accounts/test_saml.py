@@ -94,6 +94,18 @@ def test_saml_is_not_there_unless_configured(settings):
     assert Client().post("/saml/acs/", {"SAMLResponse": "x"}).status_code == 404
 
 
+def test_unreachable_provider_metadata_is_a_clear_refusal(idp, settings):
+    settings.SAML_IDP_METADATA_FILE = ""
+    settings.SAML_IDP_METADATA_URL = f"http://127.0.0.1:{free_port()}/metadata"
+
+    response = Client().get("/saml/login/")
+
+    assert response.status_code == 403
+    assert "metadata could not be loaded" in response.content.decode()
+    assert refusals()[-1]["reason"] == "metadata"
+    assert Client().get("/saml/metadata/").status_code == 200  # ours does not depend on it
+
+
 def test_a_person_signs_in_from_teamchat_and_lands_where_they_were_going(idp, member):
     client = Client()
 
@@ -158,6 +170,7 @@ def test_an_answer_to_a_request_teamchat_never_made_is_refused(idp, member):
     ({"wrong_key": True}, "bad_signature", "signature did not verify"),
     ({"audience": "https://other.example/saml"}, "audience", "made for another service"),
     ({"destination": "https://evil.example/saml/acs/"}, "recipient", "sent to another address"),
+    ({"recipient": "https://evil.example/saml/acs/"}, "recipient", "for another recipient"),
     ({"minutes_later": 10}, "expired", "outside its validity period"),
 ])
 def test_bad_assertions_are_refused_with_a_clear_message_and_audited(idp, member, clock, bad,
