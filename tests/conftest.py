@@ -31,14 +31,26 @@ def _flush_past_append_only_triggers() -> None:
     (compliance/migrations/0006). The suite connects as a superuser, so it sets the
     triggers aside for its flush as a superuser can: session_replication_role = replica
     for that one transaction."""
-    from django.db import transaction
+    import time
+
+    from django.db import OperationalError, transaction
     from django.db.backends.postgresql.operations import DatabaseOperations
 
     def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
-        with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
-            cursor.execute("SET LOCAL session_replication_role = replica")
-            for sql in sql_list:
-                cursor.execute(sql)
+        # A server may still touch the database when a test ends (a presence announcement
+        # a few seconds after a socket closed, say); PostgreSQL may then pick the flush's
+        # TRUNCATE as a deadlock's victim. It is tried again, a few times.
+        for attempt in range(5):
+            try:
+                with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL session_replication_role = replica")
+                    for sql in sql_list:
+                        cursor.execute(sql)
+                return
+            except OperationalError as error:
+                if attempt == 4 or "deadlock detected" not in str(error):
+                    raise
+                time.sleep(0.5 * (attempt + 1))
 
     DatabaseOperations.execute_sql_flush = execute_sql_flush
 

@@ -48,6 +48,24 @@ def unlock(person, passphrase: str = PASSPHRASE, *, create: bool = True) -> None
     page.wait_for_selector("#e2ee-dialog", state="hidden", timeout=30000)
 
 
+def keys_shared(page, conversation, users, seconds: float = 30) -> None:
+    """Until the conversation's newest key (if it has one yet) is wrapped for each of
+    these people: a key made before someone unlocked reaches them when a member's browser
+    shares it, a moment later; a message sent before that is one they cannot read."""
+    import time
+
+    from e2ee.models import ConversationKey
+
+    deadline = time.monotonic() + seconds
+    while True:
+        newest = ConversationKey.objects.filter(conversation=conversation).order_by("-key_id").first()
+        if newest is None or set(WrappedKey.objects.filter(conversation_key=newest).values_list(
+                "user_id", flat=True)) >= {u.pk for u in users}:
+            return
+        assert time.monotonic() < deadline, "the conversation key was never shared with everyone"
+        page.wait_for_timeout(100)
+
+
 def encrypted_direct(people, off_loop, escrow_pem: str = ""):
     """Ana and Ben in an encrypted direct conversation, each unlocked in their browser."""
     off_loop(set_policy, "allowed", escrow_pem)
@@ -58,6 +76,7 @@ def encrypted_direct(people, off_loop, escrow_pem: str = ""):
     for person in (a, b):
         person.go(conversation.pk)
         unlock(person)
+    keys_shared(a.page, conversation, [ana, ben])
     return ana, ben, conversation, a, b
 
 
@@ -131,6 +150,7 @@ def test_two_people_exchange_encrypted_messages_and_a_file_the_server_cannot_rea
     unlock(a)
     b.go(conversation.pk)
     unlock(b)
+    keys_shared(a.page, conversation, [ana, ben])
     expect(a.page.locator("#e2ee-bar")).to_contain_text("The server cannot search it")
 
     a.send(SECRET)

@@ -16,7 +16,7 @@ from accounts import services as accounts
 from messaging import services
 from messaging.models import PushShown, PushSubscription
 from messaging.services import notifications, push
-from tests.factories import client_for, make_channel, make_direct, make_user, post
+from tests.factories import client_for, make_channel, make_direct, make_user, post, wait_for
 from tests.pushservice import PushService
 
 pytestmark = pytest.mark.django_db
@@ -186,7 +186,8 @@ def test_a_busy_push_service_is_asked_again_by_the_worker(push_service, real_wor
     assert pushed.payload["body"].endswith("persistent")
     assert len(push_service.server.requests) == 3
     assert push_service.refused == []
-    assert PushSubscription.objects.filter(last_used_at__isnull=False).exists()
+    # The worker notes the device's use once the push service's answer is back.
+    wait_for(lambda: PushSubscription.objects.filter(last_used_at__isnull=False).exists(), seconds=10)
 
 
 def test_the_preview_setting_limits_what_the_device_shows(scene, push_service):
