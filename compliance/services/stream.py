@@ -101,7 +101,7 @@ def audit_stream_send_to(*, collector: Collector) -> StreamRun:
         if connection is not None:
             connection.close()
         AuditStreamCursor.objects.filter(pk=cursor.pk, lease_token=token).update(
-            leased_until=None, lease_token="")
+            leased_until=None, lease_token="")  # nosec B106: clears the lease, no password
     return StreamRun(collector.name, events_sent, checkpoints_sent, cursor.seq)
 
 

@@ -1,0 +1,314 @@
+"""LDAP sign-in and the directory sync against a real OpenLDAP server (tests/ldapserver.py),
+through the sign-in form and `manage.py ldap_sync` as an admin would use them."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import ldap
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+from django_auth_ldap.config import LDAPSearch
+from websockets.exceptions import ConnectionClosed
+
+from accounts.models import Role, User
+from core.models import AuditEvent
+from integrations.ldap_auth import UNAVAILABLE
+from integrations.models import LdapAccount, LdapSyncRun, LdapSyncStatus
+from messaging.models import UserGroup
+from tests.factories import make_user
+from tests.ldapserver import PEOPLE, READER_DN, READER_PASSWORD, SLAPD, Slapd, group_dn
+from tests.realtime import Socket, token_for
+
+pytestmark = pytest.mark.skipif(not Path(SLAPD).exists(),
+                                reason="needs Debian's slapd (.ci/run installs it)")
+
+ADA_PASSWORD = "ada-directory-pw"
+GRACE_PASSWORD = "grace-directory-pw"
+
+
+def configure(settings, slapd: Slapd, **overrides) -> None:
+    """What teamchat/settings.py makes of the LDAP_* environment, for this server."""
+    values = {
+        "LDAP_SERVER_URI": slapd.uri, "LDAP_ENABLED": True, "LDAP_START_TLS": False,
+        "LDAP_BIND_DN": READER_DN, "LDAP_BIND_PASSWORD": READER_PASSWORD,
+        "LDAP_USER_SEARCH_BASE": PEOPLE, "LDAP_USER_SEARCH_FILTER": "(mail=%(user)s)",
+        "LDAP_USER_DN_TEMPLATE": "", "LDAP_SYNC_FILTER": "(&(objectClass=inetOrgPerson)(mail=*))",
+        "LDAP_REQUIRE_GROUP": "", "LDAP_ADMIN_GROUP": group_dn("chat-admins"),
+        "LDAP_COMPLIANCE_GROUP": group_dn("compliance"),
+        "LDAP_USER_GROUPS": {group_dn("engineering"): "engineering"},
+        "LDAP_CREATE_USERS": True, "LDAP_GROUP_NESTED": False, "LDAP_GROUP_MEMBER_ATTR": "member",
+        **overrides,
+    }
+    for name, value in values.items():
+        setattr(settings, name, value)
+    settings.AUTH_LDAP_SERVER_URI = slapd.uri
+    settings.AUTH_LDAP_START_TLS = values["LDAP_START_TLS"]
+    settings.AUTH_LDAP_BIND_DN = values["LDAP_BIND_DN"]
+    settings.AUTH_LDAP_BIND_PASSWORD = values["LDAP_BIND_PASSWORD"]
+    if values["LDAP_USER_DN_TEMPLATE"]:
+        settings.AUTH_LDAP_USER_DN_TEMPLATE = values["LDAP_USER_DN_TEMPLATE"]
+        settings.AUTH_LDAP_BIND_AS_AUTHENTICATING_USER = not values["LDAP_BIND_DN"]
+    else:
+        settings.AUTH_LDAP_USER_SEARCH = LDAPSearch(PEOPLE, ldap.SCOPE_SUBTREE,
+                                                    values["LDAP_USER_SEARCH_FILTER"])
+    settings.AUTH_LDAP_CONNECTION_OPTIONS = {ldap.OPT_NETWORK_TIMEOUT: 3.0, ldap.OPT_TIMEOUT: 3.0,
+                                             ldap.OPT_REFERRALS: 0}
+    settings.AUTH_LDAP_ALWAYS_UPDATE_USER = False
+    settings.AUTHENTICATION_BACKENDS = ["integrations.ldap_auth.TeamchatLDAPBackend",
+                                        "accounts.backends.LockoutModelBackend"]
+
+
+@pytest.fixture
+def slapd(tmp_path, settings):
+    """A seeded directory: Ada (an admin, in engineering), Grace (compliance), Linus."""
+    server = Slapd(tmp_path / "slapd").start().seed()
+    ada = server.add_person("ada", name="Ada Lovelace", email="ada@example.com", password=ADA_PASSWORD)
+    grace = server.add_person("grace", name="Grace Hopper", email="Grace@Example.com",
+                              password=GRACE_PASSWORD)
+    server.add_person("linus", name="Linus Torvalds", email="linus@example.com", password="linus-pw")
+    server.add_group("chat-admins", [ada])
+    server.add_group("compliance", [grace])
+    server.add_group("engineering", [ada, grace])
+    configure(settings, server)
+    yield server
+    server.stop()
+
+
+def sign_in(email: str, password: str) -> tuple[Client, object]:
+    client = Client()
+    response = client.post(reverse("accounts:login"), {"username": email, "password": password})
+    return client, response
+
+
+def sync(*args: str) -> str:
+    out = io.StringIO()
+    call_command("ldap_sync", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+# --- Signing in ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_directory_person_signs_in_with_their_directory_password_and_gets_an_account(slapd):
+    client, response = sign_in("ada@example.com", ADA_PASSWORD)
+
+    assert response.status_code == 302
+    ada = User.objects.get(email="ada@example.com")
+    assert int(client.session["_auth_user_id"]) == ada.pk
+    assert client.session["_auth_user_backend"] == "integrations.ldap_auth.TeamchatLDAPBackend"
+    assert (ada.display_name, ada.full_name, ada.role) == ("Ada", "Ada Lovelace", Role.ADMIN)
+    assert not ada.has_usable_password()
+    assert list(ada.user_groups.values_list("handle", flat=True)) == ["engineering"]
+    assert LdapAccount.objects.get(user=ada).dn == f"uid=ada,{PEOPLE}"
+    actions = list(AuditEvent.objects.filter(action__in=[
+        "user.created", "ldap.account_linked", "user.role_changed", "usergroup.created",
+        "usergroup.members_changed", "auth.sign_in"]).values_list("action", flat=True))
+    assert actions == ["user.created", "ldap.account_linked", "user.role_changed",
+                       "usergroup.created", "usergroup.members_changed", "auth.sign_in"]
+
+
+@pytest.mark.django_db
+def test_groups_map_to_roles_and_user_groups_and_an_existing_account_is_linked_by_email(slapd):
+    existing = make_user(email="grace@example.com", name="G")
+    engineering = UserGroup.objects.create(handle="engineering", name="Engineering")
+    outsider = make_user()
+    engineering.members.add(outsider)
+
+    client, response = sign_in("grace@example.com", GRACE_PASSWORD)
+
+    assert response.status_code == 302
+    existing.refresh_from_db()
+    assert int(client.session["_auth_user_id"]) == existing.pk
+    assert existing.role == Role.COMPLIANCE
+    assert existing.display_name == "Grace"
+    assert set(engineering.members.all()) == {existing, outsider}
+    _, linus_response = sign_in("linus@example.com", "linus-pw")
+    linus = User.objects.get(email="linus@example.com")
+    assert linus_response.status_code == 302
+    assert linus.role == Role.MEMBER and not linus.user_groups.exists()
+
+
+@pytest.mark.django_db
+def test_a_wrong_directory_password_is_refused_and_audited(slapd):
+    client, response = sign_in("ada@example.com", "not her password")
+
+    assert response.status_code == 200
+    assert "do not match an active account" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert not User.objects.filter(email="ada@example.com").exists()
+    assert AuditEvent.objects.filter(action="auth.sign_in_failed").last().data["email"] == "ada@example.com"
+
+
+@pytest.mark.django_db
+def test_only_members_of_the_required_group_may_sign_in(slapd, settings):
+    settings.LDAP_REQUIRE_GROUP = group_dn("engineering")
+
+    _, refused = sign_in("linus@example.com", "linus-pw")
+    _, admitted = sign_in("ada@example.com", ADA_PASSWORD)
+
+    assert refused.status_code == 200 and admitted.status_code == 302
+    assert not User.objects.filter(email="linus@example.com").exists()
+    refusal = AuditEvent.objects.filter(action="ldap.sign_in_refused").last()
+    assert refusal.data["email"] == "linus@example.com"
+
+
+@pytest.mark.django_db
+def test_direct_bind_signs_in_without_a_service_account(slapd, settings):
+    configure(settings, slapd, LDAP_BIND_DN="", LDAP_BIND_PASSWORD="",
+              LDAP_USER_DN_TEMPLATE=f"uid=%(user)s,{PEOPLE}")
+    # The direct-bind template takes what was typed; here people type their uid's email.
+    slapd.add_person("ken@example.com", name="Ken Thompson", email="ken@example.com",
+                     password="ken-pw")
+
+    _, response = sign_in("ken@example.com", "ken-pw")
+
+    assert response.status_code == 302
+    assert User.objects.get(email="ken@example.com").full_name == "Ken Thompson"
+
+
+@pytest.mark.django_db
+def test_a_directory_that_is_down_gives_a_clear_message_and_an_audit_row(slapd):
+    slapd.stop()
+
+    client, response = sign_in("ada@example.com", ADA_PASSWORD)
+
+    assert response.status_code == 200
+    assert UNAVAILABLE in response.content.decode().replace("&#x27;", "'")
+    assert "_auth_user_id" not in client.session
+    event = AuditEvent.objects.filter(action="ldap.sign_in_unavailable").last()
+    assert event.data["email"] == "ada@example.com"
+    assert "cannot be reached" in event.data["error"]
+
+
+@pytest.mark.django_db
+def test_a_person_an_admin_deactivated_stays_out_even_with_the_right_password(slapd, admin):
+    sign_in("ada@example.com", ADA_PASSWORD)
+    from accounts import services as accounts
+
+    accounts.user_deactivate(actor=admin, user=User.objects.get(email="ada@example.com"))
+
+    client, response = sign_in("ada@example.com", ADA_PASSWORD)
+
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+    assert not User.objects.get(email="ada@example.com").is_active
+
+
+# --- The sync -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_dry_run_shows_what_the_sync_would_change_and_changes_nothing(slapd):
+    sign_in("ada@example.com", ADA_PASSWORD)
+    sign_in("linus@example.com", "linus-pw")
+    slapd.delete(f"uid=linus,{PEOPLE}")
+    slapd.modify(f"uid=ada,{PEOPLE}", "displayName", ["Countess"])
+    slapd.modify(group_dn("chat-admins"), "member", [f"uid=grace,{PEOPLE}"])
+
+    out = sync("--dry-run")
+
+    assert "Would: deactivate linus@example.com: no longer in the directory" in out
+    assert "Would: update ada@example.com: display_name 'Ada' → 'Countess'" in out
+    assert "Would: role of ada@example.com: admin → member" in out
+    assert "Dry run, nothing changed" in out
+    assert User.objects.get(email="linus@example.com").is_active
+    assert User.objects.get(email="ada@example.com").role == Role.ADMIN
+    assert not LdapSyncRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_sync_deactivates_leavers_updates_names_roles_groups_and_brings_back_returners(slapd):
+    for email, password in (("ada@example.com", ADA_PASSWORD), ("linus@example.com", "linus-pw"),
+                            ("grace@example.com", GRACE_PASSWORD)):
+        sign_in(email, password)
+    slapd.delete(f"uid=linus,{PEOPLE}")
+    slapd.modify(f"uid=ada,{PEOPLE}", "displayName", ["Countess"])
+    slapd.modify(group_dn("chat-admins"), "member", [f"uid=grace,{PEOPLE}"])
+    slapd.modify(group_dn("engineering"), "member", [f"uid=grace,{PEOPLE}"])
+
+    out = sync()
+
+    ada, grace, linus = (User.objects.get(email=f"{n}@example.com") for n in ("ada", "grace", "linus"))
+    assert not linus.is_active and LdapAccount.objects.get(user=linus).deactivated_by_sync
+    assert (ada.display_name, ada.role) == ("Countess", Role.MEMBER)
+    assert grace.role == Role.ADMIN
+    assert list(UserGroup.objects.get(handle="engineering").members.all()) == [grace]
+    run = LdapSyncRun.objects.get()
+    assert run.status == LdapSyncStatus.SUCCEEDED
+    assert run.counts == {"in directory": 2, "deactivated": 1, "updated": 2}
+    assert "Did: deactivate linus@example.com: no longer in the directory" in out
+    left = AuditEvent.objects.get(action="ldap.person_left")
+    assert (left.actor_id, left.target_id) == (None, str(linus.pk))
+    assert AuditEvent.objects.get(action="user.deactivated").target_id == str(linus.pk)
+    assert AuditEvent.objects.filter(action="ldap.sync_completed").count() == 1
+
+    slapd.add_person("linus", name="Linus Torvalds", email="linus@example.com", password="linus-pw")
+    sync()
+
+    linus.refresh_from_db()
+    assert linus.is_active and not LdapAccount.objects.get(user=linus).deactivated_by_sync
+    assert AuditEvent.objects.filter(action="ldap.person_returned", target_id=str(linus.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_when_the_directory_cannot_be_read_the_sync_deactivates_nobody(slapd, settings):
+    sign_in("ada@example.com", ADA_PASSWORD)
+    slapd.stop()
+
+    with pytest.raises(CommandError, match=r"cannot be reached.*Nothing was changed"):
+        sync()
+
+    assert User.objects.get(email="ada@example.com").is_active
+    run = LdapSyncRun.objects.get()
+    assert run.status == LdapSyncStatus.FAILED and "cannot be reached" in run.errors[0]
+    assert AuditEvent.objects.filter(action="ldap.sync_failed").count() == 1
+    assert not AuditEvent.objects.filter(action="user.deactivated").exists()
+
+
+@pytest.mark.django_db
+def test_a_directory_answering_with_nobody_deactivates_nobody(slapd, settings):
+    sign_in("ada@example.com", ADA_PASSWORD)
+    settings.LDAP_SYNC_FILTER = "(mail=nobody-has-this)"
+
+    with pytest.raises(CommandError, match="found nobody"):
+        sync()
+
+    assert User.objects.get(email="ada@example.com").is_active
+
+
+@pytest.mark.django_db
+def test_the_beat_task_retries_when_the_directory_is_down(slapd, settings):
+    from celery.exceptions import Retry
+
+    from integrations.tasks import ldap_sync
+
+    sign_in("ada@example.com", ADA_PASSWORD)
+    slapd.stop()
+
+    with pytest.raises(Retry):
+        ldap_sync()
+
+    assert User.objects.get(email="ada@example.com").is_active
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("servers_settled")
+def test_a_person_deleted_from_the_directory_loses_their_socket_at_the_next_sync(slapd, daphne_pair):
+    client, _ = sign_in("linus@example.com", "linus-pw")
+    linus = User.objects.get(email="linus@example.com")
+    socket = Socket(daphne_pair[1].ws_url, token=token_for(linus))
+    slapd.delete(f"uid=linus,{PEOPLE}")
+
+    sync()
+
+    notice = socket.next("error")
+    with pytest.raises(ConnectionClosed):
+        socket.next("anything", timeout=3)
+    assert notice["code"] == "deactivated"
+    assert socket.ws.close_code == 4003
+    assert client.get("/api/v1/me/").status_code in (401, 403)
