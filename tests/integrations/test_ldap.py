@@ -312,3 +312,53 @@ def test_a_person_deleted_from_the_directory_loses_their_socket_at_the_next_sync
     assert notice["code"] == "deactivated"
     assert socket.ws.close_code == 4003
     assert client.get("/api/v1/me/").status_code in (401, 403)
+
+
+# --- The console's identity page -----------------------------------------------------------
+
+
+def page_for(user) -> tuple[int, str]:
+    client = Client()
+    client.force_login(user)
+    response = client.get("/console/identity/")
+    return response.status_code, response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_identity_page_lists_sources_scim_tokens_and_ldap_syncs_with_their_errors(
+        slapd, admin, member, compliance_officer):
+    from integrations.services.scim import scim_token_authenticate, scim_token_create
+
+    _, raw = scim_token_create(actor=admin, name="Okta")
+    scim_token_authenticate(raw)
+    sign_in("ada@example.com", ADA_PASSWORD)
+    sync()
+    slapd.stop()
+    with pytest.raises(CommandError):
+        sync()
+
+    status, page = page_for(admin)
+
+    assert status == 200
+    assert "Okta" in page and raw[:12] in page and raw not in page
+    assert "never" not in page.split("Okta", 1)[1].split("</tr>", 1)[0]  # last use shown
+    assert slapd.uri in page and "Off (OIDC_CLIENT_ID is not set)" in page
+    assert f"search {PEOPLE}" in page and group_dn("chat-admins") in page
+    assert "1 active, 0 deactivated" in page
+    assert "Failed: the directory could not be read" in page
+    assert f"The directory server {slapd.uri} cannot be reached." in page
+    assert page.count("Succeeded") == 1
+    for person in (member, compliance_officer):
+        assert page_for(person)[0] == 403
+        client = Client()
+        client.force_login(person)
+        assert client.post("/console/identity/ldap/sync/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_identity_page_says_ldap_is_off_when_it_is(owner):
+    status, page = page_for(owner)
+
+    assert status == 200
+    assert "Off (LDAP_SERVER_URI is not set)" in page
+    assert "No SCIM tokens" in page
