@@ -113,7 +113,8 @@ def identity_sources(*, viewer: User) -> IdentitySources:
     return IdentitySources(
         password_people=people.exclude(password__startswith=UNUSABLE_PASSWORD_PREFIX).count(),
         oidc=oidc,
-        scim_tokens=list(ScimToken.objects.select_related("created_by").order_by("revoked_at", "-created_at")),
+        scim_tokens=list(ScimToken.objects.select_related("created_by")
+                         .order_by("revoked_at", "-created_at")),
         ldap=ldap,
         ldap_runs=list(LdapSyncRun.objects.filter(dry_run=False)[:20]),
     )
