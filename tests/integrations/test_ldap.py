@@ -4,6 +4,7 @@ through the sign-in form and `manage.py ldap_sync` as an admin would use them.""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import ldap
@@ -362,3 +363,40 @@ def test_the_identity_page_says_ldap_is_off_when_it_is(owner):
     assert status == 200
     assert "Off (LDAP_SERVER_URI is not set)" in page
     assert "No SCIM tokens" in page
+
+
+# --- Settings from the environment ----------------------------------------------------------
+
+
+def test_the_ldap_environment_becomes_django_auth_ldap_settings_and_a_beat_entry(tmp_path):
+    from tests.teamchat.test_settings import run_settings
+
+    code = """
+import json, ldap
+from django.conf import settings as s
+print(json.dumps({"backends": s.AUTHENTICATION_BACKENDS, "uri": s.AUTH_LDAP_SERVER_URI,
+    "tls": s.AUTH_LDAP_START_TLS,
+    "search": [s.AUTH_LDAP_USER_SEARCH.base_dn, s.AUTH_LDAP_USER_SEARCH.filterstr],
+    "ca": s.AUTH_LDAP_CONNECTION_OPTIONS.get(ldap.OPT_X_TLS_CACERTFILE),
+    "last_option_is_new_context": list(s.AUTH_LDAP_CONNECTION_OPTIONS)[-1] == ldap.OPT_X_TLS_NEWCTX,
+    "sync_filter": s.LDAP_SYNC_FILTER, "groups": s.LDAP_USER_GROUPS,
+    "beat": s.CELERY_BEAT_SCHEDULE["ldap-sync"]["schedule"]}))
+"""
+    base = {"DEBUG": "1", "TEAMCHAT_DATA_DIR": str(tmp_path), "LDAP_SERVER_URI": "ldap://dc1.example.com",
+            "LDAP_START_TLS": "1", "LDAP_CA_FILE": "/etc/ssl/corp.pem",
+            "LDAP_USER_SEARCH_BASE": "OU=Staff,DC=corp,DC=example,DC=com",
+            "LDAP_USER_SEARCH_FILTER": "(userPrincipalName=%(user)s)",
+            "LDAP_USER_GROUPS": '{"CN=Eng,DC=corp,DC=example,DC=com": "engineering"}',
+            "LDAP_SYNC_INTERVAL_SECONDS": "900"}
+    result = run_settings(base, code)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout.splitlines()[-1])
+    assert got == {
+        "backends": ["integrations.ldap_auth.TeamchatLDAPBackend", "accounts.backends.LockoutModelBackend"],
+        "uri": "ldap://dc1.example.com", "tls": True,
+        "search": ["OU=Staff,DC=corp,DC=example,DC=com", "(userPrincipalName=%(user)s)"],
+        "ca": "/etc/ssl/corp.pem", "last_option_is_new_context": True,
+        "sync_filter": "(userPrincipalName=*)", "groups": {"CN=Eng,DC=corp,DC=example,DC=com": "engineering"},
+        "beat": 900.0}
+    incomplete = run_settings({**base, "LDAP_USER_SEARCH_BASE": ""})
+    assert incomplete.returncode != 0 and "LDAP_USER_SEARCH_BASE" in incomplete.stderr
