@@ -69,13 +69,19 @@ def connect() -> Any:
 
 def describe(error: BaseException) -> str:
     """An LDAP error in words an admin can act on."""
+    info = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
     if isinstance(error, ldap.SERVER_DOWN):
-        return f"The directory server {settings.LDAP_SERVER_URI} cannot be reached."
+        # libldap puts a TLS failure (an untrusted certificate, say) in `info`.
+        why = info.get("info") or ""
+        why = f" ({why})" if why and "unknown error" not in why else ""
+        return f"The directory server {settings.LDAP_SERVER_URI} cannot be reached{why}."
+    if isinstance(error, ldap.CONNECT_ERROR):
+        return (f"The directory server {settings.LDAP_SERVER_URI} cannot be reached securely: TLS "
+                f"failed (is its certificate signed by LDAP_CA_FILE's authority, for this name?).")
     if isinstance(error, ldap.TIMEOUT):
         return f"The directory server {settings.LDAP_SERVER_URI} did not answer in time."
     if isinstance(error, ldap.INVALID_CREDENTIALS):
         return "The directory refused the service account (LDAP_BIND_DN, LDAP_BIND_PASSWORD)."
-    info = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
     detail = " ".join(str(info.get(k, "")) for k in ("desc", "info")).strip()
     return f"The directory answered with an error: {detail or type(error).__name__}."
 

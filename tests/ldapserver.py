@@ -12,7 +12,7 @@ from pathlib import Path
 import ldap
 import ldap.modlist
 
-from tests.servers import free_port
+from tests.servers import free_port, self_signed_certificate
 
 SUFFIX = "dc=example,dc=com"
 ROOT_DN = f"cn=admin,{SUFFIX}"
@@ -53,19 +53,33 @@ def group_dn(cn: str) -> str:
 
 
 class Slapd:
-    def __init__(self, base: Path) -> None:
+    """With `tls`, it also listens for LDAPS (ldaps_uri) and offers StartTLS, with a
+    certificate for 127.0.0.1 signed by itself (ca_file)."""
+
+    def __init__(self, base: Path, *, tls: bool = False) -> None:
         self.base = base
         self.port = free_port()
         self.uri = f"ldap://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.ldaps_uri = f"ldaps://127.0.0.1:{free_port()}" if tls else ""
+        self.ca_file: Path | None = None
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Slapd:
         (self.base / "data").mkdir(parents=True, exist_ok=True)
         config = self.base / "slapd.conf"
-        config.write_text(CONFIG.format(schema=SCHEMA, base=self.base, suffix=SUFFIX, root_dn=ROOT_DN,
-                                        root_password=ROOT_PASSWORD))
+        text = CONFIG.format(schema=SCHEMA, base=self.base, suffix=SUFFIX, root_dn=ROOT_DN,
+                             root_password=ROOT_PASSWORD)
+        if self.tls:
+            self.ca_file, key = self_signed_certificate(self.base / "tls")
+            # Global directives: before the database section.
+            text = text.replace("database mdb", f"TLSCACertificateFile {self.ca_file}\n"
+                                f"TLSCertificateFile {self.ca_file}\nTLSCertificateKeyFile {key}\n"
+                                "database mdb", 1)
+        config.write_text(text)
+        listen = " ".join(uri + "/" for uri in (self.uri, self.ldaps_uri) if uri)
         # -d keeps it in the foreground (so it ends with the test); 0 logs nothing.
-        self.process = subprocess.Popen([SLAPD, "-f", str(config), "-h", f"{self.uri}/", "-d", "0"],
+        self.process = subprocess.Popen([SLAPD, "-f", str(config), "-h", listen, "-d", "0"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 15
         while True:

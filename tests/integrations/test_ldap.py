@@ -42,11 +42,12 @@ def configure(settings, slapd: Slapd, **overrides) -> None:
         "LDAP_COMPLIANCE_GROUP": group_dn("compliance"),
         "LDAP_USER_GROUPS": {group_dn("engineering"): "engineering"},
         "LDAP_CREATE_USERS": True, "LDAP_GROUP_NESTED": False, "LDAP_GROUP_MEMBER_ATTR": "member",
+        "LDAP_CA_FILE": "",
         **overrides,
     }
     for name, value in values.items():
         setattr(settings, name, value)
-    settings.AUTH_LDAP_SERVER_URI = slapd.uri
+    settings.AUTH_LDAP_SERVER_URI = values["LDAP_SERVER_URI"]
     settings.AUTH_LDAP_START_TLS = values["LDAP_START_TLS"]
     settings.AUTH_LDAP_BIND_DN = values["LDAP_BIND_DN"]
     settings.AUTH_LDAP_BIND_PASSWORD = values["LDAP_BIND_PASSWORD"]
@@ -56,8 +57,11 @@ def configure(settings, slapd: Slapd, **overrides) -> None:
     else:
         settings.AUTH_LDAP_USER_SEARCH = LDAPSearch(PEOPLE, ldap.SCOPE_SUBTREE,
                                                     values["LDAP_USER_SEARCH_FILTER"])
-    settings.AUTH_LDAP_CONNECTION_OPTIONS = {ldap.OPT_NETWORK_TIMEOUT: 3.0, ldap.OPT_TIMEOUT: 3.0,
-                                             ldap.OPT_REFERRALS: 0}
+    settings.AUTH_LDAP_CONNECTION_OPTIONS = {
+        ldap.OPT_NETWORK_TIMEOUT: 3.0, ldap.OPT_TIMEOUT: 3.0, ldap.OPT_REFERRALS: 0,
+        ldap.OPT_X_TLS_REQUIRE_CERT: ldap.OPT_X_TLS_DEMAND,
+        **({ldap.OPT_X_TLS_CACERTFILE: values["LDAP_CA_FILE"]} if values.get("LDAP_CA_FILE") else {}),
+        ldap.OPT_X_TLS_NEWCTX: 0}
     settings.AUTH_LDAP_ALWAYS_UPDATE_USER = False
     settings.AUTHENTICATION_BACKENDS = ["integrations.ldap_auth.TeamchatLDAPBackend",
                                         "accounts.backends.LockoutModelBackend"]
@@ -65,8 +69,9 @@ def configure(settings, slapd: Slapd, **overrides) -> None:
 
 @pytest.fixture
 def slapd(tmp_path, settings):
-    """A seeded directory: Ada (an admin, in engineering), Grace (compliance), Linus."""
-    server = Slapd(tmp_path / "slapd").start().seed()
+    """A seeded directory: Ada (an admin, in engineering), Grace (compliance), Linus. It
+    speaks LDAPS and StartTLS too (tests below); the others use plain LDAP on loopback."""
+    server = Slapd(tmp_path / "slapd", tls=True).start().seed()
     ada = server.add_person("ada", name="Ada Lovelace", email="ada@example.com", password=ADA_PASSWORD)
     grace = server.add_person("grace", name="Grace Hopper", email="Grace@Example.com",
                               password=GRACE_PASSWORD)
@@ -170,6 +175,29 @@ def test_direct_bind_signs_in_without_a_service_account(slapd, settings):
 
     assert response.status_code == 302
     assert User.objects.get(email="ken@example.com").full_name == "Ken Thompson"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("transport", ["ldaps", "starttls"])
+def test_sign_in_and_sync_over_ldaps_and_starttls_check_the_servers_certificate(
+        slapd, settings, transport):
+    uri = slapd.ldaps_uri if transport == "ldaps" else slapd.uri
+    configure(settings, slapd, LDAP_SERVER_URI=uri, LDAP_START_TLS=transport == "starttls",
+              LDAP_CA_FILE=str(slapd.ca_file))
+
+    _, response = sign_in("ada@example.com", ADA_PASSWORD)
+    sync()
+
+    assert response.status_code == 302
+    assert LdapSyncRun.objects.get().status == LdapSyncStatus.SUCCEEDED
+    # A server whose certificate the authorities do not vouch for is not trusted.
+    configure(settings, slapd, LDAP_SERVER_URI=uri, LDAP_START_TLS=transport == "starttls",
+              LDAP_CA_FILE="")
+    client, refused = sign_in("ada@example.com", ADA_PASSWORD)
+    assert "_auth_user_id" not in client.session
+    assert UNAVAILABLE in refused.content.decode().replace("&#x27;", "'")
+    with pytest.raises(CommandError, match="cannot be reached"):
+        sync()
 
 
 @pytest.mark.django_db
@@ -347,7 +375,7 @@ def test_the_identity_page_lists_sources_scim_tokens_and_ldap_syncs_with_their_e
     assert f"search {PEOPLE}" in page and group_dn("chat-admins") in page
     assert "1 active, 0 deactivated" in page
     assert "Failed: the directory could not be read" in page
-    assert f"The directory server {slapd.uri} cannot be reached." in page
+    assert f"The directory server {slapd.uri} cannot be reached" in page
     assert page.count("Succeeded") == 1
     for person in (member, compliance_officer):
         assert page_for(person)[0] == 403
