@@ -20,6 +20,11 @@ UNAVAILABLE = ("The company directory (LDAP) cannot be reached right now, so you
 
 
 class TeamchatLDAPBackend(LDAPBackend):
+    def get_user(self, user_id: Any) -> User | None:
+        # Like Django's own backend: a deactivated person's session no longer finds them.
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
     def get_or_build_user(self, username: str, ldap_user: Any) -> tuple[User, bool]:
         try:
             members, _missing = directory.group_members(ldap_user.connection)

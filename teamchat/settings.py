@@ -8,6 +8,7 @@ start without a SECRET_KEY.
 
 from __future__ import annotations
 
+import re
 import secrets
 from email.utils import parseaddr
 from pathlib import Path
@@ -384,6 +385,11 @@ if LDAP_ENABLED:
     import ldap
     from django_auth_ldap.config import LDAPSearch
 
+    _bad_handles = [h for h in LDAP_USER_GROUPS.values()
+                    if not isinstance(h, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", h)]
+    if _bad_handles:
+        raise ImproperlyConfigured(f"LDAP_USER_GROUPS maps to user group handles, up to 40 lowercase "
+                                   f"letters, digits, - and _: not {_bad_handles!r}")
     if not (LDAP_USER_SEARCH_BASE or LDAP_USER_DN_TEMPLATE):
         raise ImproperlyConfigured("LDAP_SERVER_URI needs LDAP_USER_SEARCH_BASE (bind and search) "
                                    "or LDAP_USER_DN_TEMPLATE (direct bind)")

@@ -164,6 +164,19 @@ def test_only_members_of_the_required_group_may_sign_in(slapd, settings):
 
 
 @pytest.mark.django_db
+def test_nested_groups_count_when_asked_for_as_in_active_directory(slapd, settings):
+    leads = slapd.add_group("team-leads", [f"uid=linus,{PEOPLE}"])
+    slapd.modify(group_dn("chat-admins"), "member", [f"uid=ada,{PEOPLE}", leads])
+
+    sign_in("linus@example.com", "linus-pw")
+    assert User.objects.get(email="linus@example.com").role == Role.MEMBER
+
+    settings.LDAP_GROUP_NESTED = True
+    sync()
+    assert User.objects.get(email="linus@example.com").role == Role.ADMIN
+
+
+@pytest.mark.django_db
 def test_direct_bind_signs_in_without_a_service_account(slapd, settings):
     configure(settings, slapd, LDAP_BIND_DN="", LDAP_BIND_PASSWORD="",
               LDAP_USER_DN_TEMPLATE=f"uid=%(user)s,{PEOPLE}")
@@ -428,3 +441,5 @@ print(json.dumps({"backends": s.AUTHENTICATION_BACKENDS, "uri": s.AUTH_LDAP_SERV
         "beat": 900.0}
     incomplete = run_settings({**base, "LDAP_USER_SEARCH_BASE": ""})
     assert incomplete.returncode != 0 and "LDAP_USER_SEARCH_BASE" in incomplete.stderr
+    bad_handle = run_settings({**base, "LDAP_USER_GROUPS": '{"CN=Eng,DC=corp": "Engineering Team"}'})
+    assert bad_handle.returncode != 0 and "'Engineering Team'" in bad_handle.stderr
