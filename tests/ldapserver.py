@@ -11,6 +11,7 @@ from pathlib import Path
 
 import ldap
 import ldap.modlist
+from django_auth_ldap.config import LDAPSearch
 
 from tests.servers import free_port, self_signed_certificate
 
@@ -139,3 +140,67 @@ class Slapd:
         self.add(PEOPLE, objectClass=["organizationalUnit"], ou="people")
         self.add(GROUPS, objectClass=["organizationalUnit"], ou="groups")
         return self
+
+
+ADA_PASSWORD = "ada-directory-pw"
+GRACE_PASSWORD = "grace-directory-pw"
+
+
+def seeded_directory(base: Path) -> Slapd:
+    """Ada (an admin, in engineering), Grace (compliance, in engineering), Linus; the
+    server speaks LDAPS and StartTLS too."""
+    server = Slapd(base, tls=True).start().seed()
+    ada = server.add_person("ada", name="Ada Lovelace", email="ada@example.com", password=ADA_PASSWORD)
+    grace = server.add_person("grace", name="Grace Hopper", email="Grace@Example.com",
+                              password=GRACE_PASSWORD)
+    server.add_person("linus", name="Linus Torvalds", email="linus@example.com", password="linus-pw")
+    server.add_group("chat-admins", [ada])
+    server.add_group("compliance", [grace])
+    server.add_group("engineering", [ada, grace])
+    return server
+
+
+ENVIRONMENT = {
+    "LDAP_BIND_DN": READER_DN, "LDAP_BIND_PASSWORD": READER_PASSWORD,
+    "LDAP_USER_SEARCH_BASE": PEOPLE, "LDAP_USER_SEARCH_FILTER": "(mail=%(user)s)",
+    "LDAP_SYNC_FILTER": "(&(objectClass=inetOrgPerson)(mail=*))",
+    "LDAP_ADMIN_GROUP": group_dn("chat-admins"), "LDAP_COMPLIANCE_GROUP": group_dn("compliance"),
+}
+
+
+def server_environment(slapd: Slapd) -> dict[str, str]:
+    """The environment a teamchat process (tests.servers.DaphneServer) needs for it."""
+    return {"LDAP_SERVER_URI": slapd.uri, **ENVIRONMENT,
+            "LDAP_USER_GROUPS": f'{{"{group_dn("engineering")}": "engineering"}}'}
+
+
+def configure(settings, slapd: Slapd, **overrides) -> None:
+    """What teamchat/settings.py makes of the LDAP_* environment, for this server."""
+    values = {
+        "LDAP_SERVER_URI": slapd.uri, "LDAP_ENABLED": True, "LDAP_START_TLS": False,
+        **ENVIRONMENT, "LDAP_USER_DN_TEMPLATE": "", "LDAP_REQUIRE_GROUP": "",
+        "LDAP_USER_GROUPS": {group_dn("engineering"): "engineering"},
+        "LDAP_CREATE_USERS": True, "LDAP_GROUP_NESTED": False, "LDAP_GROUP_MEMBER_ATTR": "member",
+        "LDAP_CA_FILE": "",
+        **overrides,
+    }
+    for name, value in values.items():
+        setattr(settings, name, value)
+    settings.AUTH_LDAP_SERVER_URI = values["LDAP_SERVER_URI"]
+    settings.AUTH_LDAP_START_TLS = values["LDAP_START_TLS"]
+    settings.AUTH_LDAP_BIND_DN = values["LDAP_BIND_DN"]
+    settings.AUTH_LDAP_BIND_PASSWORD = values["LDAP_BIND_PASSWORD"]
+    if values["LDAP_USER_DN_TEMPLATE"]:
+        settings.AUTH_LDAP_USER_DN_TEMPLATE = values["LDAP_USER_DN_TEMPLATE"]
+        settings.AUTH_LDAP_BIND_AS_AUTHENTICATING_USER = not values["LDAP_BIND_DN"]
+    else:
+        settings.AUTH_LDAP_USER_SEARCH = LDAPSearch(PEOPLE, ldap.SCOPE_SUBTREE,
+                                                    values["LDAP_USER_SEARCH_FILTER"])
+    settings.AUTH_LDAP_CONNECTION_OPTIONS = {
+        ldap.OPT_NETWORK_TIMEOUT: 3.0, ldap.OPT_TIMEOUT: 3.0, ldap.OPT_REFERRALS: 0,
+        ldap.OPT_X_TLS_REQUIRE_CERT: ldap.OPT_X_TLS_DEMAND,
+        **({ldap.OPT_X_TLS_CACERTFILE: values["LDAP_CA_FILE"]} if values.get("LDAP_CA_FILE") else {}),
+        ldap.OPT_X_TLS_NEWCTX: 0}
+    settings.AUTH_LDAP_ALWAYS_UPDATE_USER = False
+    settings.AUTHENTICATION_BACKENDS = ["integrations.ldap_auth.TeamchatLDAPBackend",
+                                        "accounts.backends.LockoutModelBackend"]

@@ -7,12 +7,10 @@ import io
 import json
 from pathlib import Path
 
-import ldap
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
-from django_auth_ldap.config import LDAPSearch
 from websockets.exceptions import ConnectionClosed
 
 from accounts.models import Role, User
@@ -21,64 +19,26 @@ from integrations.ldap_auth import UNAVAILABLE
 from integrations.models import LdapAccount, LdapSyncRun, LdapSyncStatus
 from messaging.models import UserGroup
 from tests.factories import make_user
-from tests.ldapserver import PEOPLE, READER_DN, READER_PASSWORD, SLAPD, Slapd, group_dn
+from tests.ldapserver import (
+    ADA_PASSWORD,
+    GRACE_PASSWORD,
+    PEOPLE,
+    SLAPD,
+    configure,
+    group_dn,
+    seeded_directory,
+)
 from tests.realtime import Socket, token_for
 
 pytestmark = pytest.mark.skipif(not Path(SLAPD).exists(),
                                 reason="needs Debian's slapd (.ci/run installs it)")
 
-ADA_PASSWORD = "ada-directory-pw"
-GRACE_PASSWORD = "grace-directory-pw"
-
-
-def configure(settings, slapd: Slapd, **overrides) -> None:
-    """What teamchat/settings.py makes of the LDAP_* environment, for this server."""
-    values = {
-        "LDAP_SERVER_URI": slapd.uri, "LDAP_ENABLED": True, "LDAP_START_TLS": False,
-        "LDAP_BIND_DN": READER_DN, "LDAP_BIND_PASSWORD": READER_PASSWORD,
-        "LDAP_USER_SEARCH_BASE": PEOPLE, "LDAP_USER_SEARCH_FILTER": "(mail=%(user)s)",
-        "LDAP_USER_DN_TEMPLATE": "", "LDAP_SYNC_FILTER": "(&(objectClass=inetOrgPerson)(mail=*))",
-        "LDAP_REQUIRE_GROUP": "", "LDAP_ADMIN_GROUP": group_dn("chat-admins"),
-        "LDAP_COMPLIANCE_GROUP": group_dn("compliance"),
-        "LDAP_USER_GROUPS": {group_dn("engineering"): "engineering"},
-        "LDAP_CREATE_USERS": True, "LDAP_GROUP_NESTED": False, "LDAP_GROUP_MEMBER_ATTR": "member",
-        "LDAP_CA_FILE": "",
-        **overrides,
-    }
-    for name, value in values.items():
-        setattr(settings, name, value)
-    settings.AUTH_LDAP_SERVER_URI = values["LDAP_SERVER_URI"]
-    settings.AUTH_LDAP_START_TLS = values["LDAP_START_TLS"]
-    settings.AUTH_LDAP_BIND_DN = values["LDAP_BIND_DN"]
-    settings.AUTH_LDAP_BIND_PASSWORD = values["LDAP_BIND_PASSWORD"]
-    if values["LDAP_USER_DN_TEMPLATE"]:
-        settings.AUTH_LDAP_USER_DN_TEMPLATE = values["LDAP_USER_DN_TEMPLATE"]
-        settings.AUTH_LDAP_BIND_AS_AUTHENTICATING_USER = not values["LDAP_BIND_DN"]
-    else:
-        settings.AUTH_LDAP_USER_SEARCH = LDAPSearch(PEOPLE, ldap.SCOPE_SUBTREE,
-                                                    values["LDAP_USER_SEARCH_FILTER"])
-    settings.AUTH_LDAP_CONNECTION_OPTIONS = {
-        ldap.OPT_NETWORK_TIMEOUT: 3.0, ldap.OPT_TIMEOUT: 3.0, ldap.OPT_REFERRALS: 0,
-        ldap.OPT_X_TLS_REQUIRE_CERT: ldap.OPT_X_TLS_DEMAND,
-        **({ldap.OPT_X_TLS_CACERTFILE: values["LDAP_CA_FILE"]} if values.get("LDAP_CA_FILE") else {}),
-        ldap.OPT_X_TLS_NEWCTX: 0}
-    settings.AUTH_LDAP_ALWAYS_UPDATE_USER = False
-    settings.AUTHENTICATION_BACKENDS = ["integrations.ldap_auth.TeamchatLDAPBackend",
-                                        "accounts.backends.LockoutModelBackend"]
 
 
 @pytest.fixture
 def slapd(tmp_path, settings):
-    """A seeded directory: Ada (an admin, in engineering), Grace (compliance), Linus. It
-    speaks LDAPS and StartTLS too (tests below); the others use plain LDAP on loopback."""
-    server = Slapd(tmp_path / "slapd", tls=True).start().seed()
-    ada = server.add_person("ada", name="Ada Lovelace", email="ada@example.com", password=ADA_PASSWORD)
-    grace = server.add_person("grace", name="Grace Hopper", email="Grace@Example.com",
-                              password=GRACE_PASSWORD)
-    server.add_person("linus", name="Linus Torvalds", email="linus@example.com", password="linus-pw")
-    server.add_group("chat-admins", [ada])
-    server.add_group("compliance", [grace])
-    server.add_group("engineering", [ada, grace])
+    """The seeded directory (tests/ldapserver.py), with teamchat's settings pointing at it."""
+    server = seeded_directory(tmp_path / "slapd")
     configure(settings, server)
     yield server
     server.stop()
