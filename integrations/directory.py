@@ -175,6 +175,11 @@ def people() -> tuple[list[DirectoryPerson], list[str]]:
         raise DirectoryUnavailable(describe(error)) from error
     finally:
         conn.unbind_s()
+    required = settings.LDAP_REQUIRE_GROUP.strip().lower()
+    if required and required in missing:
+        # Read as "nobody may stay", it would deactivate everyone: a typo, not a decision.
+        raise DirectoryUnavailable(f"LDAP_REQUIRE_GROUP {settings.LDAP_REQUIRE_GROUP} is not in the "
+                                   f"directory.")
     return found, [f"The group {dn} named in the settings is not in the directory." for dn in missing]
 
 

@@ -187,10 +187,13 @@ def ldap_sync(*, dry_run: bool = False) -> LdapSyncRun:
     outcome = SyncOutcome()
     try:
         found, problems = directory.people()
-        if not found and LdapAccount.objects.filter(user__is_active=True).exists():
+        present = {p.email: p for p in found if directory.may_sign_in(p.groups)}
+        if not present and LdapAccount.objects.filter(user__is_active=True).exists():
             raise DirectoryUnavailable(
                 f"The directory found nobody under {settings.LDAP_USER_SEARCH_BASE} with "
-                f"{settings.LDAP_SYNC_FILTER}; nobody was deactivated.")
+                f"{settings.LDAP_SYNC_FILTER}" + (f" in {settings.LDAP_REQUIRE_GROUP}"
+                                                  if settings.LDAP_REQUIRE_GROUP else "")
+                + "; nobody was deactivated.")
     except DirectoryUnavailable as error:
         run.status, run.errors, run.finished_at = LdapSyncStatus.FAILED, [str(error)], timezone.now()
         if not dry_run:
@@ -199,7 +202,6 @@ def ldap_sync(*, dry_run: bool = False) -> LdapSyncRun:
                 audit_record(action="ldap.sync_failed", target=run, data={"error": str(error)})
         return run
     outcome.errors += problems
-    present = {p.email: p for p in found if directory.may_sign_in(p.groups)}
     outcome.counts["in directory"] = len(present)
     for link in LdapAccount.objects.select_related("user").order_by("pk"):
         try:

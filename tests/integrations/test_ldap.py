@@ -111,6 +111,18 @@ def test_a_wrong_directory_password_is_refused_and_audited(slapd):
 
 
 @pytest.mark.django_db
+def test_wrong_directory_passwords_count_toward_the_sign_in_lock_out(slapd):
+    for _ in range(5):
+        sign_in("ada@example.com", "guess")
+
+    client, response = sign_in("ada@example.com", ADA_PASSWORD)
+
+    assert response.status_code == 429
+    assert "Too many failed attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
 def test_only_members_of_the_required_group_may_sign_in(slapd, settings):
     settings.LDAP_REQUIRE_GROUP = group_dn("engineering")
 
@@ -272,13 +284,18 @@ def test_when_the_directory_cannot_be_read_the_sync_deactivates_nobody(slapd, se
 
 
 @pytest.mark.django_db
-def test_a_directory_answering_with_nobody_deactivates_nobody(slapd, settings):
+def test_a_directory_answering_with_nobody_or_missing_the_required_group_deactivates_nobody(slapd, settings):
     sign_in("ada@example.com", ADA_PASSWORD)
     settings.LDAP_SYNC_FILTER = "(mail=nobody-has-this)"
 
     with pytest.raises(CommandError, match="found nobody"):
         sync()
 
+    assert User.objects.get(email="ada@example.com").is_active
+    settings.LDAP_SYNC_FILTER = "(mail=*)"
+    settings.LDAP_REQUIRE_GROUP = "cn=chat-users-with-a-typo,ou=groups,dc=example,dc=com"
+    with pytest.raises(CommandError, match=r"LDAP_REQUIRE_GROUP .* is not in the directory"):
+        sync()
     assert User.objects.get(email="ada@example.com").is_active
 
 
