@@ -11,6 +11,9 @@ from accounts import services
 from accounts.models import User
 from core.errors import Forbidden
 
+SSO_ONLY_MESSAGE = ("Password sign-in is turned off for this organisation: "
+                    "sign in with single sign-on.")
+
 
 class LockoutModelBackend(ModelBackend):
     """Django's email and password check, for every door that calls `authenticate` (the
@@ -24,6 +27,9 @@ class LockoutModelBackend(ModelBackend):
             username = kwargs.get(User.USERNAME_FIELD)
         if username is None or password is None:
             return None
+        if not services.password_sign_in_allowed(email=username):
+            # Turned off for all but the break-glass owner (the sign-in page says so).
+            raise PermissionDenied(SSO_ONLY_MESSAGE)
         try:
             attempt = services.sign_in_attempt_begin(email=username)
         except Forbidden as error:
@@ -31,4 +37,6 @@ class LockoutModelBackend(ModelBackend):
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is not None:
             services.sign_in_attempt_passed(email=username, attempt=attempt)
+            if not services.password_sign_in_allowed(user=user):
+                raise PermissionDenied(SSO_ONLY_MESSAGE)  # named, but no longer an owner
         return user

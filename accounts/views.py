@@ -15,9 +15,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from accounts import avatars, selectors, services
+from accounts import avatars, saml, selectors, services
+from accounts.backends import SSO_ONLY_MESSAGE
 from accounts.forms import (
     AvatarForm,
     EmailAuthenticationForm,
@@ -33,7 +35,21 @@ from core import ratelimit
 from core.errors import TeamchatError
 
 PENDING_KEY = "two_factor_pending"
+SAML_SESSION_KEY = "saml"
 PENDING_SECONDS = 300
+
+
+def sign_in_choices(request: HttpRequest) -> dict[str, object]:
+    """What the sign-in page offers: the password form (unless turned off, when it is
+    folded away for the break-glass owner), OpenID Connect, SAML."""
+    return {
+        # With LDAP the form takes directory passwords, whatever teamchat's own do.
+        "password_sign_in": (settings.PASSWORD_SIGN_IN or settings.LDAP_ENABLED
+                             or not services.identity_provider_configured()),
+        "sso_enabled": settings.OIDC_ENABLED, "sso_label": settings.OIDC_BUTTON_LABEL,
+        "sso_failed": request.GET.get("sso") == "failed",
+        "saml_enabled": settings.SAML_ENABLED, "saml_label": settings.SAML_BUTTON_LABEL,
+    }
 
 
 class SignInView(auth_views.LoginView):
@@ -44,9 +60,21 @@ class SignInView(auth_views.LoginView):
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), **sign_in_choices(self.request)}
+
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         ratelimit.enforce("signin", client_ip(request), settings.RATE_LIMIT_SIGN_IN,
                           "sign-in attempts")
+        email = request.POST.get("username", "")
+        # With LDAP the directory may still take this password (integrations/ldap_auth.py);
+        # the password backend refuses teamchat's own for everyone but the break-glass owner.
+        if not settings.LDAP_ENABLED and not services.password_sign_in_allowed(email=email):
+            services.sign_in_failure_record(email=email, ip_address=client_ip(request))
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, SSO_ONLY_MESSAGE)
+            return self.render_to_response(self.get_context_data(form=form), status=403)
         locked = services.sign_in_locked_for(email=request.POST.get("username", ""))
         if locked:
             form = self.get_form()
@@ -156,7 +184,21 @@ def sessions_end_others(request: HttpRequest) -> HttpResponse:
 
 
 class SignOutView(auth_views.LogoutView):
-    pass
+    """Signs out here; a session signed in by SAML then goes on to the identity provider
+    so that its session ends too (single logout), when its metadata offers that."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        signed_in_by_saml = request.session.get(SAML_SESSION_KEY)
+        response = super().post(request, *args, **kwargs)
+        if signed_in_by_saml and settings.SAML_ENABLED:
+            try:
+                location = saml.logout_redirect(next_url=settings.SITE_URL + "/accounts/login/",
+                                                **signed_in_by_saml)
+            except saml.SamlRefused:
+                location = None
+            if location:
+                return redirect(location)
+        return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -333,3 +375,97 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
     if not settings.OIDC_ENABLED:
         raise Http404
     return OIDCAuthenticationCallbackView.as_view()(request)
+
+
+# --- SAML 2.0 (accounts.saml speaks the protocol; accounts.services decides who) -------
+
+
+def _saml_on() -> None:
+    if not settings.SAML_ENABLED:
+        raise Http404
+
+
+def saml_metadata(request: HttpRequest) -> HttpResponse:
+    """Our SP metadata, for the identity provider's administrator."""
+    _saml_on()
+    return HttpResponse(saml.sp_metadata(), content_type="application/samlmetadata+xml")
+
+
+def saml_login(request: HttpRequest) -> HttpResponse:
+    """Begin a SAML sign-in: off to the identity provider with a signed-if-we-can request."""
+    _saml_on()
+    next_url = request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    try:
+        return redirect(saml.login_redirect(next_url))
+    except saml.SamlRefused as refused:
+        return _saml_refused(request, refused)
+
+
+def _saml_refused(request: HttpRequest, refused: saml.SamlRefused) -> HttpResponse:
+    services.saml_refusal_record(reason=refused.reason, detail=refused.detail,
+                                 ip_address=client_ip(request), **refused.data)
+    return _saml_error_page(request, refused.detail)
+
+
+def _saml_error_page(request: HttpRequest, detail: str) -> HttpResponse:
+    context = {**sign_in_choices(request), "form": EmailAuthenticationForm(request),
+               "saml_error": detail, "next": "/"}
+    return render(request, "accounts/login.html", context, status=403)
+
+
+@csrf_exempt  # the provider's form posts here from its own site; the assertion is the proof
+@require_POST
+def saml_acs(request: HttpRequest) -> HttpResponse:
+    """The assertion consumer service: check the provider's answer, sign the person in."""
+    _saml_on()
+    try:
+        assertion = saml.assertion_accept(request.POST.get("SAMLResponse", ""),
+                                          request.POST.get("RelayState", ""))
+    except saml.SamlRefused as refused:
+        return _saml_refused(request, refused)
+    try:
+        user = services.saml_sign_in(
+            email=assertion.email, name=assertion.name, groups=assertion.groups,
+            issuer=assertion.issuer, assertion_id=assertion.assertion_id,
+            idp_initiated=assertion.idp_initiated, ip_address=client_ip(request))
+    except TeamchatError as error:
+        return _saml_error_page(request, error.detail)
+    login(request, user, backend="accounts.backends.LockoutModelBackend")
+    request.session["auth_method"] = "saml"
+    request.session[SAML_SESSION_KEY] = {"name_id": assertion.name_id,
+                                         "name_id_format": assertion.name_id_format,
+                                         "session_index": assertion.session_index}
+    next_url = assertion.next_url
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    return redirect(next_url)
+
+
+@csrf_exempt  # logout requests and answers come from the provider's site
+def saml_sls(request: HttpRequest) -> HttpResponse:
+    """Single logout: the provider's LogoutRequest (end this person's sessions here and
+    answer), or its answer to ours (then on to the sign-in page)."""
+    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+
+    _saml_on()
+    data = request.POST if request.method == "POST" else request.GET
+    binding = BINDING_HTTP_POST if request.method == "POST" else BINDING_HTTP_REDIRECT
+    if data.get("SAMLRequest"):
+        try:
+            logout = saml.logout_request_accept(
+                data["SAMLRequest"], binding=binding, relay_state=data.get("RelayState"),
+                sigalg=data.get("SigAlg"), signature=data.get("Signature"))
+        except saml.SamlRefused as refused:
+            return _saml_refused(request, refused)
+        services.saml_logout(email=logout.name_id, issuer=logout.issuer,
+                             ip_address=client_ip(request))
+        return redirect(logout.answer_url)
+    if data.get("SAMLResponse"):
+        try:
+            saml.logout_response_accept(data["SAMLResponse"], binding)
+        except saml.SamlRefused as refused:
+            return _saml_refused(request, refused)
+        return redirect("accounts:login")
+    return _saml_error_page(request, "The logout message was empty.")

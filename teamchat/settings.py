@@ -337,6 +337,43 @@ LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS = ["accounts.oidc.TeamchatOIDCBackend", *AUTHENTICATION_BACKENDS]
 
+# --- SAML 2.0 single sign-on and the password switch (docs/identity.md, "SAML 2.0") ----------
+# Everything SAML reads is in this block. The identity provider's metadata, from a URL
+# (fetched again every SAML_IDP_METADATA_REFRESH_SECONDS) or a file; either turns SAML on.
+SAML_IDP_METADATA_URL: str = env.str("SAML_IDP_METADATA_URL", default="")
+SAML_IDP_METADATA_FILE: str = env.str("SAML_IDP_METADATA_FILE", default="")
+SAML_ENABLED = bool(SAML_IDP_METADATA_URL or SAML_IDP_METADATA_FILE)
+SAML_IDP_METADATA_REFRESH_SECONDS: int = env.int("SAML_IDP_METADATA_REFRESH_SECONDS", default=3600)
+# Our entity id (default: the metadata URL, as most providers expect).
+SAML_SP_ENTITY_ID: str = env.str("SAML_SP_ENTITY_ID", default="") or f"{SITE_URL}/saml/metadata/"
+# Our key and certificate (PEM): with them requests are signed and encrypted assertions
+# can be read; without them assertions must come unencrypted (and always signed).
+SAML_SP_KEY_FILE: str = env.str("SAML_SP_KEY_FILE", default="")
+SAML_SP_CERT_FILE: str = env.str("SAML_SP_CERT_FILE", default="")
+# Attribute names to read, first found wins (compared ignoring case). Email falls back
+# to the NameID when it is an email address.
+SAML_ATTRIBUTE_EMAIL: list[str] = env.list("SAML_ATTRIBUTE_EMAIL", default=[
+    "email", "mail", "emailaddress",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"])
+SAML_ATTRIBUTE_NAME: list[str] = env.list("SAML_ATTRIBUTE_NAME", default=[
+    "displayName", "name", "cn", "http://schemas.microsoft.com/identity/claims/displayname"])
+SAML_ATTRIBUTE_GROUPS: list[str] = env.list("SAML_ATTRIBUTE_GROUPS", default=[
+    "groups", "memberOf", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"])
+# Create a member on first sign-in (just in time) for people teamchat does not know.
+SAML_CREATE_USERS: bool = env.bool("SAML_CREATE_USERS", default=False)
+# Groups whose members get the admin or compliance role at sign-in; empty: never.
+SAML_ADMIN_GROUPS: list[str] = env.list("SAML_ADMIN_GROUPS", default=[])
+SAML_COMPLIANCE_GROUPS: list[str] = env.list("SAML_COMPLIANCE_GROUPS", default=[])
+# How far our clock and the provider's may differ when checking an assertion's times.
+SAML_CLOCK_SKEW_SECONDS: int = env.int("SAML_CLOCK_SKEW_SECONDS", default=120)
+# Accept sign-ins the provider starts (from its app launcher) as well as ours.
+SAML_IDP_INITIATED: bool = env.bool("SAML_IDP_INITIATED", default=True)
+SAML_BUTTON_LABEL: str = env.str("SAML_BUTTON_LABEL", default="Sign in with SAML")
+# Password sign-in: off (with an identity provider configured) leaves it to the one
+# break-glass owner named here, for when the provider is down.
+PASSWORD_SIGN_IN: bool = env.bool("PASSWORD_SIGN_IN", default=True)
+PASSWORD_SIGN_IN_BREAK_GLASS: str = env.str("PASSWORD_SIGN_IN_BREAK_GLASS", default="").lower()
+
 # --- LDAP and Active Directory (docs/identity.md, "LDAP and Active Directory") ---------------
 # Off unless LDAP_SERVER_URI is set: ldap://host (add LDAP_START_TLS=1) or ldaps://host.
 # People sign in on the usual form with their email and directory password; the search

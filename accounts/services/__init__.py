@@ -1,5 +1,12 @@
 """Every write of the accounts app, one function per action, split by subject."""
 
+from accounts.services.identity import (
+    identity_provider_configured,
+    password_sign_in_allowed,
+    saml_logout,
+    saml_refusal_record,
+    saml_sign_in,
+)
 from accounts.services.people import (
     DND_LONGEST,
     INVITATION_LIFETIME,
@@ -66,14 +73,19 @@ __all__ = [
     "api_token_revoke",
     "api_token_touch",
     "bot_create",
+    "identity_provider_configured",
     "invitation_accept",
     "invitation_revoke",
     "invitation_url",
     "organisation_update",
     "password_changed_record",
     "password_reset_record",
+    "password_sign_in_allowed",
     "presence_set",
     "recovery_codes_regenerate",
+    "saml_logout",
+    "saml_refusal_record",
+    "saml_sign_in",
     "secret_hash",
     "secrets_match",
     "session_end",

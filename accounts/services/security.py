@@ -105,6 +105,10 @@ def two_factor_enabled(user: User) -> bool:
     return TwoFactorDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
 
 
+# Sessions signed in through an identity provider, which is trusted for the second factor.
+SSO_METHODS = ("oidc", "saml")
+
+
 def two_factor_owed(user: User, *, auth_method: str | None, policy: str | None = None,
                     enabled: bool | None = None) -> bool:
     """Whether a session of this person is held back until they set up a second factor:
@@ -113,7 +117,7 @@ def two_factor_owed(user: User, *, auth_method: str | None, policy: str | None =
     pages and the API (accounts.middleware) and the WebSocket (accounts.selectors), which
     reads the policy and who has a second factor once for many people (`policy`,
     `enabled`)."""
-    return (auth_method != "oidc" and two_factor_required(user, policy=policy)
+    return (auth_method not in SSO_METHODS and two_factor_required(user, policy=policy)
             and not (two_factor_enabled(user) if enabled is None else enabled))
 
 

@@ -69,6 +69,26 @@ def _(e: E, n: Names) -> SafeString:
                        e.data.get("reason") or "no reason given")
 
 
+@describes("auth.saml_sign_in", "Signed in by SAML")
+def _(e: E, n: Names) -> SafeString:
+    started = "the identity provider" if e.data.get("idp_initiated") else "teamchat"
+    return format_html("{} signed in by SAML through {} (started at {})", n.actor(e),
+                       _v(e, "issuer"), started)
+
+
+@describes("auth.saml_refused", "SAML sign-in refused")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("SAML sign-in refused for {} ({}: {})",
+                       e.data.get("email") or "an unknown person",
+                       e.data.get("reason") or "no reason given", _v(e, "detail"))
+
+
+@describes("auth.saml_logout", "Signed out by the identity provider")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} signed out at the identity provider {}, ending {}", n.actor(e),
+                       _v(e, "issuer"), _plural(_v(e, "sessions_ended"), "session"))
+
+
 # --- two-factor ------------------------------------------------------------------------
 
 @describes("2fa.enabled", "Two-factor turned on")

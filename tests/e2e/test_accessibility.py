@@ -92,8 +92,10 @@ def test_main_views_have_no_serious_accessibility_violations(people, artifacts, 
 
     page.emulate_media(reduced_motion="reduce")
     page.set_viewport_size({"width": 390, "height": 800})
+    problems["phone conversation"] = serious(page)
     page.click("#sidebar-toggle")
     expect(page.locator("#sidebar")).to_be_in_viewport()
+    problems["phone sidebar"] = serious(page)
     page.screenshot(path=str(artifacts / "view-phone-sidebar.png"))
 
     assert problems == {name: [] for name in problems}, "\n".join(f"{k}: {v}" for k, v in problems.items())

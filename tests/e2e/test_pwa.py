@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -164,3 +165,55 @@ def test_push_is_turned_on_in_settings_listed_on_the_profile_and_gone_on_sign_ou
     page.get_by_role("button", name="Sign out").first.click()
     page.wait_for_url("**/accounts/login/**")
     assert not PushSubscription.objects.filter(user=ben).exists()
+
+
+# The worker's notificationclick handler, run by Chromium's JavaScript engine with the
+# browser's Clients API stood in for: a headless browser shows no notification to click,
+# and a synthetic click may neither focus a window nor open one.
+RUN_CLICK = """async ({ source, windows }) => {
+  const handlers = {}, calls = [];
+  const clients = windows.map((url) => ({ url,
+    focus: async () => { calls.push(["focus", url]); },
+    navigate: async (target) => { calls.push(["navigate", url, target]); } }));
+  const worker = {
+    addEventListener: (type, handler) => { handlers[type] = handler; },
+    location: new URL("/sw.js", location.origin),
+    clients: { matchAll: async () => clients,
+               openWindow: async (target) => { calls.push(["open", target]); } },
+  };
+  new Function("self", "caches", source)(worker, {});
+  let waited;
+  handlers.notificationclick({ notification: { data: { url: "/#/c/5/m/9" },
+                                               close: () => calls.push(["close"]) },
+                               waitUntil: (promise) => { waited = promise; } });
+  await waited;
+  return calls;
+}"""
+
+
+def test_clicking_a_notification_opens_the_app_at_the_message(people, off_loop):
+    ana, ben = off_loop(make_user, name="Ana Lopez"), off_loop(make_user, name="Ben Okafor")
+    channel = off_loop(make_channel, ana, "launch", members=[ben])
+    older = [off_loop(post, ana, channel, f"filler {n}") for n in range(60)]
+    message = off_loop(post, ana, channel, f"<@{ben.pk}> the launch moved")
+    person = people(ben)
+    page = person.page
+    origin = person.server.url
+    source = page.evaluate("fetch('/sw.js').then((answer) => answer.text())")
+
+    # A window of the app is open: it is focused and taken to the message.
+    windows = ["https://elsewhere.example/", origin + "/"]  # another site's window is left alone
+    assert page.evaluate(RUN_CLICK, {"source": source, "windows": windows}) == [
+        ["close"], ["focus", origin + "/"], ["navigate", origin + "/", origin + "/#/c/5/m/9"]]
+    # None is: a new one opens at the message.
+    assert page.evaluate(RUN_CLICK, {"source": source, "windows": []}) == [
+        ["close"], ["open", origin + "/#/c/5/m/9"]]
+
+    # Where it lands: the conversation open at the message (far up its history), marked.
+    url = push.message_payload(message, ben)["url"]
+    assert url == f"/#/c/{channel.pk}/m/{message.pk}"
+    first = older[0]
+    page.goto(origin + f"/#/c/{channel.pk}/m/{first.pk}")
+    expect(page.locator(f'a[data-conversation="{channel.pk}"][aria-current="page"]')).to_be_visible()
+    expect(page.locator(f"#msg-{first.pk}")).to_have_class(re.compile("highlight"))
+    expect(page.locator(f"#msg-{first.pk}")).to_be_in_viewport()

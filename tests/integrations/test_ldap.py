@@ -18,7 +18,7 @@ from core.models import AuditEvent
 from integrations.ldap_auth import UNAVAILABLE
 from integrations.models import LdapAccount, LdapSyncRun, LdapSyncStatus
 from messaging.models import UserGroup
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 from tests.ldapserver import (
     ADA_PASSWORD,
     GRACE_PASSWORD,
@@ -120,6 +120,23 @@ def test_wrong_directory_passwords_count_toward_the_sign_in_lock_out(slapd):
     assert response.status_code == 429
     assert "Too many failed attempts" in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_with_password_sign_in_off_directory_passwords_still_sign_in_but_teamchat_ones_do_not(
+        slapd, settings, owner):
+    settings.PASSWORD_SIGN_IN = False
+    settings.PASSWORD_SIGN_IN_BREAK_GLASS = owner.email
+    local = make_user()
+
+    _, directory_person = sign_in("ada@example.com", ADA_PASSWORD)
+    local_client, local_person = sign_in(local.email, PASSWORD)
+    _, break_glass = sign_in(owner.email, PASSWORD)
+
+    assert directory_person.status_code == 302
+    assert "_auth_user_id" not in local_client.session
+    assert local_person.status_code == 200
+    assert break_glass.status_code == 302
 
 
 @pytest.mark.django_db

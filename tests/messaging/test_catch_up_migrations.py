@@ -12,16 +12,12 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from tests.migrating import migrate_to as migrate
+
 BEFORE = [("messaging", "0009_saved_done")]
 AFTER = [("messaging", "0011_activity")]
 
 
-def migrate(targets):
-    """Messaging to `targets`; the other apps' state (people) as they are now."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "messaging"]
-    return executor.loader.project_state([*targets, *others]).apps
 
 
 @pytest.mark.django_db(transaction=True)

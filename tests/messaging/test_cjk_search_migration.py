@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from tests.embedded import rerun_on_sqlite
+from tests.migrating import migrate_to as migrate
 
 BEFORE = [("messaging", "0014_push_subscriptions")]
 AFTER = [("messaging", "0015_cjk_search")]
@@ -17,12 +18,6 @@ OLD = ["来週は東京都庁で打ち合わせです", "다음 주에 서울에
        "deploy the release tonight"]
 
 
-def migrate(targets):
-    """Messaging to `targets`; the other apps' state (people) as they are now."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "messaging"]
-    return executor.loader.project_state([*targets, *others]).apps
 
 
 def found(user_id: int, query: str) -> list[str]:

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Role, User
 from core.errors import NotFound, TeamchatError
 from integrations import services
+from integrations.management.acting import acting_person, add_as_argument
 from integrations.services.incoming import hook_url
 from messaging.models import Conversation
 
@@ -15,20 +15,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--conversation", required=True, help="channel name")
         parser.add_argument("--name", required=True, help="the name its messages carry")
-        parser.add_argument("--as", dest="actor", default="",
-                            help="email of the owner or admin who creates it "
-                                 "(default: the first active owner)")
+        add_as_argument(parser, "who creates it")
 
     def handle(self, *args, conversation: str, name: str, actor: str = "", **options) -> None:
-        if actor:
-            person = User.objects.filter(email__iexact=actor, is_active=True, is_bot=False).first()
-            if person is None:
-                raise CommandError(f"No active person with the email {actor}.")
-        else:
-            person = User.objects.filter(role=Role.OWNER, is_active=True,
-                                         is_bot=False).order_by("pk").first()
-            if person is None:
-                raise CommandError("Create an owner first (manage.py createsuperuser).")
+        person = acting_person(actor)
         label = conversation.lstrip("#")
         missing = CommandError(f"No channel named {label} that {person.email} can see.")
         channel = Conversation.objects.filter(name__iexact=label).exclude(name="").first()

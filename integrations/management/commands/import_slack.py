@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Role, User
 from core.errors import TeamchatError
 from integrations import services
+from integrations.management.acting import acting_person, add_as_argument
 from integrations.slack_export import ExportRefused, read_export
 
 
@@ -22,22 +22,12 @@ class Command(BaseCommand):
                             help="report what would be created and every problem; change nothing")
         parser.add_argument("--only", nargs="+", default=[], metavar="CHANNEL",
                             help="import only these conversations (channel names or Slack ids)")
-        parser.add_argument("--as", dest="actor", default="",
-                            help="email of the owner or admin the import is recorded as "
-                                 "(default: the first active owner)")
+        add_as_argument(parser, "the import is recorded as")
 
     def handle(self, *args, export: str, files: str | None = None, dry_run: bool = False,
                only: list[str], actor: str = "", **options) -> None:
         self.verbosity = options.get("verbosity", 1)
-        if actor:
-            person = User.objects.filter(email__iexact=actor, is_active=True, is_bot=False).first()
-            if person is None:
-                raise CommandError(f"No active person with the email {actor}.")
-        else:
-            person = User.objects.filter(role=Role.OWNER, is_active=True,
-                                         is_bot=False).order_by("pk").first()
-            if person is None:
-                raise CommandError("Create an owner first (manage.py createsuperuser).")
+        person = acting_person(actor)
         try:
             checked = read_export(export, only=only)
         except ExportRefused as refused:
