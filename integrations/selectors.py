@@ -10,6 +10,7 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import User
+from accounts.services import identity_provider_configured
 from core.errors import Forbidden
 from integrations.models import (
     IncomingWebhook,
@@ -78,7 +79,9 @@ class IdentitySources:
     """What signs people in and provisions them, for the console's identity page."""
 
     password_people: int
+    password_switch: dict[str, Any]
     oidc: dict[str, Any] | None
+    saml: dict[str, Any] | None
     scim_tokens: list[ScimToken]
     ldap: dict[str, Any] | None
     ldap_runs: list[LdapSyncRun]
@@ -86,12 +89,17 @@ class IdentitySources:
 
 def identity_sources(*, viewer: User) -> IdentitySources:
     """The identity sources in force (owners and admins only): passwords, OpenID Connect,
-    SCIM tokens with their last use, and LDAP with its recent syncs and their errors."""
+    SAML, SCIM tokens with their last use, and LDAP with its recent syncs and their errors."""
     if not (viewer.is_active and viewer.is_org_admin):
         raise Forbidden("Only owners and admins see the identity sources.")
     people = User.objects.filter(is_active=True, is_bot=False)
     oidc = ({"endpoint": settings.OIDC_OP_AUTHORIZATION_ENDPOINT, "creates": settings.OIDC_CREATE_USERS,
              "domains": settings.OIDC_ALLOWED_DOMAINS} if settings.OIDC_ENABLED else None)
+    saml = ({"metadata": settings.SAML_IDP_METADATA_URL or settings.SAML_IDP_METADATA_FILE,
+             "entity_id": settings.SAML_SP_ENTITY_ID, "creates": settings.SAML_CREATE_USERS,
+             "idp_initiated": settings.SAML_IDP_INITIATED} if settings.SAML_ENABLED else None)
+    password_switch = {"on": settings.PASSWORD_SIGN_IN or not identity_provider_configured(),
+                       "break_glass": settings.PASSWORD_SIGN_IN_BREAK_GLASS}
     ldap = None
     if settings.LDAP_ENABLED:
         links = LdapAccount.objects.all()
@@ -112,7 +120,9 @@ def identity_sources(*, viewer: User) -> IdentitySources:
         }
     return IdentitySources(
         password_people=people.exclude(password__startswith=UNUSABLE_PASSWORD_PREFIX).count(),
+        password_switch=password_switch,
         oidc=oidc,
+        saml=saml,
         scim_tokens=list(ScimToken.objects.select_related("created_by")
                          .order_by("revoked_at", "-created_at")),
         ldap=ldap,

@@ -397,7 +397,22 @@ def test_the_identity_page_says_ldap_is_off_when_it_is(owner):
 
     assert status == 200
     assert "Off (LDAP_SERVER_URI is not set)" in page
+    assert "Off (SAML_IDP_METADATA_URL and SAML_IDP_METADATA_FILE are not set)" in page
     assert "No SCIM tokens" in page
+
+
+@pytest.mark.django_db
+def test_the_identity_page_shows_saml_and_the_password_switch(slapd, settings, owner):
+    settings.SAML_ENABLED = True
+    settings.SAML_IDP_METADATA_URL = "https://idp.example.com/metadata"
+    settings.PASSWORD_SIGN_IN = False
+    settings.PASSWORD_SIGN_IN_BREAK_GLASS = owner.email
+
+    status, page = page_for(owner)
+
+    assert status == 200
+    assert "the identity provider described by https://idp.example.com/metadata" in page
+    assert f"Off (PASSWORD_SIGN_IN=0), except for the break-glass owner {owner.email}" in page
 
 
 # --- Settings from the environment ----------------------------------------------------------
