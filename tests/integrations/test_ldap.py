@@ -166,6 +166,20 @@ def test_nested_groups_count_when_asked_for_as_in_active_directory(slapd, settin
 
 
 @pytest.mark.django_db
+def test_posix_groups_name_their_members_by_uid(slapd, settings):
+    slapd.add(group_dn("posix-admins"), objectClass=["posixGroup"], cn="posix-admins", gidNumber="5000",
+              memberUid=["linus"])
+    configure(settings, slapd, LDAP_GROUP_MEMBER_ATTR="memberUid",
+              LDAP_ADMIN_GROUP=group_dn("posix-admins"), LDAP_USER_GROUPS={})
+
+    sign_in("linus@example.com", "linus-pw")
+    sign_in("ada@example.com", ADA_PASSWORD)
+
+    assert User.objects.get(email="linus@example.com").role == Role.ADMIN
+    assert User.objects.get(email="ada@example.com").role == Role.MEMBER
+
+
+@pytest.mark.django_db
 def test_direct_bind_signs_in_without_a_service_account(slapd, settings):
     configure(settings, slapd, LDAP_BIND_DN="", LDAP_BIND_PASSWORD="",
               LDAP_USER_DN_TEMPLATE=f"uid=%(user)s,{PEOPLE}")
