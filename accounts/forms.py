@@ -44,8 +44,13 @@ class QueuedPasswordResetForm(PasswordResetForm):
         send_plain_email.delay(subject, body, to_email)
 
 
-class InvitationAcceptForm(forms.Form):
+class InvitationNameForm(forms.Form):
+    """Joining where password sign-in is off: a name; sign-in is the identity provider's."""
+
     display_name = forms.CharField(max_length=80, label="Your name as others will see it")
+
+
+class InvitationAcceptForm(InvitationNameForm):
     password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
     password_again = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), label="Password again"

@@ -24,6 +24,7 @@ from accounts.forms import (
     AvatarForm,
     EmailAuthenticationForm,
     InvitationAcceptForm,
+    InvitationNameForm,
     ProfileForm,
     QueuedPasswordResetForm,
     TokenCreateForm,
@@ -249,13 +250,16 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    form = InvitationAcceptForm(request.POST or None)
+    # Where password sign-in is off, joining asks only a name; the person then signs in
+    # through the identity provider.
+    passwords = services.password_sign_in_allowed()
+    form = (InvitationAcceptForm if passwords else InvitationNameForm)(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.invitation_accept(
                 token=token,
                 display_name=form.cleaned_data["display_name"],
-                password=form.cleaned_data["password"],
+                password=form.cleaned_data.get("password"),
             )
         except TeamchatError as error:
             for field, problems in error.fields.items():
@@ -265,9 +269,13 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 return render(request, "accounts/invitation_invalid.html",
                               {"reason": error.detail}, status=error.status_code)
         else:
+            if not passwords:
+                messages.success(request, "Your account is ready: sign in with your organisation's "
+                                          "single sign-on.")
+                return redirect("accounts:login")
             login(request, user, backend="accounts.backends.LockoutModelBackend")
             return redirect("/")
-    return render(request, "accounts/invitation_accept.html", {"form": form})
+    return render(request, "accounts/invitation_accept.html", {"form": form, "passwords": passwords})
 
 
 @login_required

@@ -348,8 +348,12 @@ def invitation_url(raw: str) -> str:
     return f"{settings.SITE_URL}/invite/{raw}/"
 
 
-def invitation_accept(*, token: str, display_name: str, password: str) -> User:
-    """Create the invited person's account. A link works once and only until it expires."""
+def invitation_accept(*, token: str, display_name: str, password: str | None) -> User:
+    """Create the invited person's account. A link works once and only until it expires.
+    Where password sign-in is off (docs/identity.md), the account gets no password, whatever
+    was given: the person signs in through the identity provider."""
+    from accounts.services.identity import password_sign_in_allowed
+
     with transaction.atomic():
         invitation = (
             Invitation.objects.select_for_update()
@@ -363,6 +367,10 @@ def invitation_accept(*, token: str, display_name: str, password: str) -> User:
         if invitation.expires_at <= timezone.now():
             raise Conflict("This invitation has expired; ask an admin for a new one.",
                            code="invitation_expired")
+        if not password_sign_in_allowed(email=invitation.email):
+            password = None
+        elif not password:
+            raise InvalidInput.for_field("password", "Choose a password.")
         user = user_create(
             email=invitation.email,
             display_name=display_name,

@@ -351,3 +351,23 @@ def test_password_sign_in_stays_on_without_an_identity_provider(settings, member
     settings.PASSWORD_SIGN_IN = False
 
     assert password_sign_in(member.email).status_code == 302
+
+
+def test_with_password_sign_in_off_an_invitation_asks_a_name_and_sets_no_password(
+        idp, settings, admin):
+    from accounts import services as accounts
+
+    settings.PASSWORD_SIGN_IN = False
+    settings.PASSWORD_SIGN_IN_BREAK_GLASS = ""
+    _, raw = accounts.user_invite(actor=admin, email="newcomer@example.com")
+    browser = Client()
+    page = browser.get(f"/invite/{raw}/").content.decode()
+    assert 'name="display_name"' in page and 'name="password"' not in page
+
+    joined = browser.post(f"/invite/{raw}/", {"display_name": "New Comer", "password": "sneaky-Pass-123",
+                                               "password_again": "sneaky-Pass-123"})
+    assert joined.status_code == 302 and joined["Location"] == "/accounts/login/"
+    assert signed_in_as(browser) is None  # no session from the invitation itself
+    person = User.objects.get(email="newcomer@example.com")
+    assert person.display_name == "New Comer" and not person.has_usable_password()
+    assert "single sign-on" in browser.get("/accounts/login/").content.decode()
