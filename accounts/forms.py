@@ -20,6 +20,15 @@ class EmailAuthenticationForm(AuthenticationForm):
         "invalid_login": "That email and password do not match an active account.",
     }
 
+    def get_invalid_login_error(self) -> forms.ValidationError:
+        # A backend that could not reach the server holding the password (the LDAP
+        # directory, integrations/ldap_auth.py) says so on the request: the password may
+        # well be right, and the person should hear that it could not be checked.
+        reason = getattr(self.request, "sign_in_unavailable", "")
+        if reason:
+            return forms.ValidationError(reason, code="unavailable")
+        return super().get_invalid_login_error()
+
 
 class QueuedPasswordResetForm(PasswordResetForm):
     """Password reset whose email goes out from the background worker, not the request."""

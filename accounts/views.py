@@ -44,7 +44,9 @@ def sign_in_choices(request: HttpRequest) -> dict[str, object]:
     """What the sign-in page offers: the password form (unless turned off, when it is
     folded away for the break-glass owner), OpenID Connect, SAML."""
     return {
-        "password_sign_in": settings.PASSWORD_SIGN_IN or not services.identity_provider_configured(),
+        # With LDAP the form takes directory passwords, whatever teamchat's own do.
+        "password_sign_in": (settings.PASSWORD_SIGN_IN or settings.LDAP_ENABLED
+                             or not services.identity_provider_configured()),
         "sso_enabled": settings.OIDC_ENABLED, "sso_label": settings.OIDC_BUTTON_LABEL,
         "sso_failed": request.GET.get("sso") == "failed",
         "saml_enabled": settings.SAML_ENABLED, "saml_label": settings.SAML_BUTTON_LABEL,
@@ -66,7 +68,9 @@ class SignInView(auth_views.LoginView):
         ratelimit.enforce("signin", client_ip(request), settings.RATE_LIMIT_SIGN_IN,
                           "sign-in attempts")
         email = request.POST.get("username", "")
-        if not services.password_sign_in_allowed(email=email):
+        # With LDAP the directory may still take this password (integrations/ldap_auth.py);
+        # the password backend refuses teamchat's own for everyone but the break-glass owner.
+        if not settings.LDAP_ENABLED and not services.password_sign_in_allowed(email=email):
             services.sign_in_failure_record(email=email, ip_address=client_ip(request))
             form = self.get_form()
             form.errors.clear()

@@ -227,3 +227,45 @@ class ScimExternalId(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource} {self.local_id} = {self.external_id}"
+
+
+class LdapAccount(models.Model):
+    """A person the LDAP directory manages (docs/identity.md): linked by email at their first
+    sign-in through it. The sync deactivates them when they leave the directory, and
+    reactivates only those it deactivated itself."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="ldap_account")
+    dn = models.CharField(max_length=1024)
+    linked_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    deactivated_by_sync = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.dn
+
+
+class LdapSyncStatus(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed: the directory could not be read; nothing was changed"
+
+
+class LdapSyncRun(models.Model):
+    """One pass of the directory sync (or a dry run of it), for the console's identity page."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=LdapSyncStatus.choices)
+    # Counts by kind of change: deactivated, reactivated, updated, unchanged, seen.
+    counts = models.JSONField(default=dict)
+    # One line per change made (or, in a dry run, that would be made).
+    changes = models.JSONField(default=list)
+    # The directory's error when it could not be read, and problems with single people.
+    errors = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"LDAP sync {self.started_at:%Y-%m-%d %H:%M} {self.status}"

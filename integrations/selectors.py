@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import User
+from accounts.services import identity_provider_configured
+from core.errors import Forbidden
 from integrations.models import (
     IncomingWebhook,
+    LdapAccount,
+    LdapSyncRun,
     MessageLinkPreview,
     OutgoingWebhook,
+    ScimToken,
     SlackImportRun,
     SlashCommand,
     WebhookDelivery,
@@ -62,3 +72,59 @@ def slack_import_list(*, viewer: User) -> QuerySet[SlackImportRun]:
     if not (viewer.is_active and viewer.is_org_admin):
         return SlackImportRun.objects.none()
     return SlackImportRun.objects.select_related("requested_by").order_by("-id")
+
+
+@dataclass(frozen=True)
+class IdentitySources:
+    """What signs people in and provisions them, for the console's identity page."""
+
+    password_people: int
+    password_switch: dict[str, Any]
+    oidc: dict[str, Any] | None
+    saml: dict[str, Any] | None
+    scim_tokens: list[ScimToken]
+    ldap: dict[str, Any] | None
+    ldap_runs: list[LdapSyncRun]
+
+
+def identity_sources(*, viewer: User) -> IdentitySources:
+    """The identity sources in force (owners and admins only): passwords, OpenID Connect,
+    SAML, SCIM tokens with their last use, and LDAP with its recent syncs and their errors."""
+    if not (viewer.is_active and viewer.is_org_admin):
+        raise Forbidden("Only owners and admins see the identity sources.")
+    people = User.objects.filter(is_active=True, is_bot=False)
+    oidc = ({"endpoint": settings.OIDC_OP_AUTHORIZATION_ENDPOINT, "creates": settings.OIDC_CREATE_USERS,
+             "domains": settings.OIDC_ALLOWED_DOMAINS} if settings.OIDC_ENABLED else None)
+    saml = ({"metadata": settings.SAML_IDP_METADATA_URL or settings.SAML_IDP_METADATA_FILE,
+             "entity_id": settings.SAML_SP_ENTITY_ID, "creates": settings.SAML_CREATE_USERS,
+             "idp_initiated": settings.SAML_IDP_INITIATED} if settings.SAML_ENABLED else None)
+    password_switch = {"on": settings.PASSWORD_SIGN_IN or not identity_provider_configured(),
+                       "break_glass": settings.PASSWORD_SIGN_IN_BREAK_GLASS}
+    ldap = None
+    if settings.LDAP_ENABLED:
+        links = LdapAccount.objects.all()
+        uri = settings.LDAP_SERVER_URI
+        ldap = {
+            "uri": uri,
+            "tls": ("LDAPS" if uri.lower().startswith("ldaps://")
+                    else "StartTLS" if settings.LDAP_START_TLS else "none (plain LDAP)"),
+            "mode": (f"direct bind as {settings.LDAP_USER_DN_TEMPLATE}" if settings.LDAP_USER_DN_TEMPLATE
+                     else f"bind as {settings.LDAP_BIND_DN or 'anonymous'}, search "
+                          f"{settings.LDAP_USER_SEARCH_BASE} for {settings.LDAP_USER_SEARCH_FILTER}"),
+            "groups": [("may sign in", settings.LDAP_REQUIRE_GROUP), ("admin", settings.LDAP_ADMIN_GROUP),
+                       ("compliance officer", settings.LDAP_COMPLIANCE_GROUP),
+                       *((f"@{handle}", dn) for dn, handle in settings.LDAP_USER_GROUPS.items())],
+            "linked": links.filter(user__is_active=True).count(),
+            "deactivated": links.filter(user__is_active=False).count(),
+            "interval": settings.LDAP_SYNC_INTERVAL_SECONDS,
+        }
+    return IdentitySources(
+        password_people=people.exclude(password__startswith=UNUSABLE_PASSWORD_PREFIX).count(),
+        password_switch=password_switch,
+        oidc=oidc,
+        saml=saml,
+        scim_tokens=list(ScimToken.objects.select_related("created_by")
+                         .order_by("revoked_at", "-created_at")),
+        ldap=ldap,
+        ldap_runs=list(LdapSyncRun.objects.filter(dry_run=False)[:20]),
+    )

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from integrations import services
+from integrations.models import LdapSyncStatus
 from integrations.services.outgoing import DeliveryFailed
 
 
@@ -40,3 +41,13 @@ def message_created(*, message_id: int, has_link: bool) -> None:
 def run_slack_import(run_id: int) -> str | None:
     run = services.slack_import_execute(run_id=run_id)
     return run.status if run is not None else None
+
+
+@shared_task(bind=True, max_retries=5)
+def ldap_sync(self) -> str:
+    """The directory sync (beat, every LDAP_SYNC_INTERVAL_SECONDS). When the directory
+    cannot be read nothing changed; try again after 1, 2, 4, 8 and 16 minutes."""
+    run = services.ldap_sync()
+    if run.status == LdapSyncStatus.FAILED and self.request.retries < self.max_retries:
+        raise self.retry(countdown=60 * 2 ** self.request.retries)
+    return run.status

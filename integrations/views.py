@@ -98,3 +98,25 @@ def slack_import_resume(request: HttpRequest, run_id: int) -> HttpResponse:
     else:
         messages.success(request, "Import resumed: it continues where it stopped.")
     return redirect("integrations_console:slack_import")
+
+
+@login_required
+def identity_sources(request: HttpRequest) -> HttpResponse:
+    """The console's identity page (/console/identity/): how people sign in and arrive."""
+    sources = selectors.identity_sources(viewer=request.user)
+    return render(request, "console/identity.html", {"sources": sources})
+
+
+@login_required
+@require_POST
+def ldap_sync_now(request: HttpRequest) -> HttpResponse:
+    """Queue a directory sync now, beside the scheduled ones."""
+    from integrations.tasks import ldap_sync
+
+    selectors.identity_sources(viewer=request.user)  # owners and admins only
+    if not settings.LDAP_ENABLED:
+        messages.error(request, "LDAP is not configured.")
+    else:
+        ldap_sync.delay()
+        messages.success(request, "Directory sync queued; its result appears below when it is done.")
+    return redirect("integrations_console:identity_sources")

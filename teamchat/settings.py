@@ -8,6 +8,7 @@ start without a SECRET_KEY.
 
 from __future__ import annotations
 
+import re
 import secrets
 from email.utils import parseaddr
 from pathlib import Path
@@ -372,6 +373,91 @@ SAML_BUTTON_LABEL: str = env.str("SAML_BUTTON_LABEL", default="Sign in with SAML
 # break-glass owner named here, for when the provider is down.
 PASSWORD_SIGN_IN: bool = env.bool("PASSWORD_SIGN_IN", default=True)
 PASSWORD_SIGN_IN_BREAK_GLASS: str = env.str("PASSWORD_SIGN_IN_BREAK_GLASS", default="").lower()
+
+# --- LDAP and Active Directory (docs/identity.md, "LDAP and Active Directory") ---------------
+# Off unless LDAP_SERVER_URI is set: ldap://host (add LDAP_START_TLS=1) or ldaps://host.
+# People sign in on the usual form with their email and directory password; the search
+# filter (or the direct-bind DN template) gets that email as %(user)s. Read by
+# django-auth-ldap (integrations/ldap_auth.py) and by the sync (integrations/directory.py).
+LDAP_SERVER_URI: str = env.str("LDAP_SERVER_URI", default="")
+LDAP_ENABLED = bool(LDAP_SERVER_URI)
+LDAP_START_TLS: bool = env.bool("LDAP_START_TLS", default=False)
+# The authorities the server's certificate must chain to (PEM); empty: the system's.
+LDAP_CA_FILE: str = env.str("LDAP_CA_FILE", default="")
+# Seconds to connect and to wait for an answer: past them the directory counts as down.
+LDAP_TIMEOUT: float = env.float("LDAP_TIMEOUT", default=10.0)
+# The service account that searches (bind and search) and that the sync reads with.
+LDAP_BIND_DN: str = env.str("LDAP_BIND_DN", default="")
+LDAP_BIND_PASSWORD: str = env.str("LDAP_BIND_PASSWORD", default="")
+LDAP_USER_SEARCH_BASE: str = env.str("LDAP_USER_SEARCH_BASE", default="")
+LDAP_USER_SEARCH_FILTER: str = env.str("LDAP_USER_SEARCH_FILTER", default="(mail=%(user)s)")
+# Direct bind instead of search: the DN to bind as, e.g. "%(user)s" (Active Directory takes
+# the userPrincipalName) or "uid=%(user)s,ou=people,dc=example,dc=com".
+LDAP_USER_DN_TEMPLATE: str = env.str("LDAP_USER_DN_TEMPLATE", default="")
+LDAP_ATTR_EMAIL: str = env.str("LDAP_ATTR_EMAIL", default="mail")
+LDAP_ATTR_DISPLAY_NAME: str = env.str("LDAP_ATTR_DISPLAY_NAME", default="displayName")
+LDAP_ATTR_FULL_NAME: str = env.str("LDAP_ATTR_FULL_NAME", default="cn")
+LDAP_ATTR_UID: str = env.str("LDAP_ATTR_UID", default="uid")
+# How groups name their members: member (groupOfNames, Active Directory), uniqueMember
+# (groupOfUniqueNames) hold DNs; memberUid (posixGroup) holds LDAP_ATTR_UID values.
+LDAP_GROUP_MEMBER_ATTR: str = env.str("LDAP_GROUP_MEMBER_ATTR", default="member")
+# Members that are themselves groups count with their members (Active Directory nesting).
+LDAP_GROUP_NESTED: bool = env.bool("LDAP_GROUP_NESTED", default=False)
+# Group DNs: only members of LDAP_REQUIRE_GROUP may sign in (and the sync deactivates the
+# rest); members of the others get that role. The directory then decides those roles for
+# the people it manages; owners are never changed by it.
+LDAP_REQUIRE_GROUP: str = env.str("LDAP_REQUIRE_GROUP", default="")
+LDAP_ADMIN_GROUP: str = env.str("LDAP_ADMIN_GROUP", default="")
+LDAP_COMPLIANCE_GROUP: str = env.str("LDAP_COMPLIANCE_GROUP", default="")
+# Directory groups kept as teamchat user groups: a JSON object {"group DN": "handle"}.
+LDAP_USER_GROUPS: dict[str, str] = env.json("LDAP_USER_GROUPS", default={})
+# A directory person with no teamchat account gets one at their first sign-in.
+LDAP_CREATE_USERS: bool = env.bool("LDAP_CREATE_USERS", default=True)
+# Who the sync reads as the directory's people (default: the search filter for anyone).
+LDAP_SYNC_FILTER: str = env.str("LDAP_SYNC_FILTER", default="") or LDAP_USER_SEARCH_FILTER.replace(
+    "%(user)s", "*")
+# Seconds between syncs (Celery beat); 0: only `manage.py ldap_sync`.
+LDAP_SYNC_INTERVAL_SECONDS: int = env.int("LDAP_SYNC_INTERVAL_SECONDS", default=3600)
+if LDAP_ENABLED:
+    import ldap
+    from django_auth_ldap.config import LDAPSearch
+
+    _bad_handles = [h for h in LDAP_USER_GROUPS.values()
+                    if not isinstance(h, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", h)]
+    if _bad_handles:
+        raise ImproperlyConfigured(f"LDAP_USER_GROUPS maps to user group handles, up to 40 lowercase "
+                                   f"letters, digits, - and _: not {_bad_handles!r}")
+    if not (LDAP_USER_SEARCH_BASE or LDAP_USER_DN_TEMPLATE):
+        raise ImproperlyConfigured("LDAP_SERVER_URI needs LDAP_USER_SEARCH_BASE (bind and search) "
+                                   "or LDAP_USER_DN_TEMPLATE (direct bind)")
+    AUTH_LDAP_SERVER_URI = LDAP_SERVER_URI
+    AUTH_LDAP_START_TLS = LDAP_START_TLS
+    AUTH_LDAP_BIND_DN = LDAP_BIND_DN
+    AUTH_LDAP_BIND_PASSWORD = LDAP_BIND_PASSWORD
+    if LDAP_USER_DN_TEMPLATE:
+        AUTH_LDAP_USER_DN_TEMPLATE = LDAP_USER_DN_TEMPLATE
+        # Without a service account, the person's own bind reads their entry and groups.
+        AUTH_LDAP_BIND_AS_AUTHENTICATING_USER = not LDAP_BIND_DN
+    else:
+        AUTH_LDAP_USER_SEARCH = LDAPSearch(LDAP_USER_SEARCH_BASE, ldap.SCOPE_SUBTREE,
+                                           LDAP_USER_SEARCH_FILTER)
+    AUTH_LDAP_CONNECTION_OPTIONS = {
+        ldap.OPT_NETWORK_TIMEOUT: LDAP_TIMEOUT,
+        ldap.OPT_TIMEOUT: LDAP_TIMEOUT,
+        # Active Directory's referrals would be followed anonymously.
+        ldap.OPT_REFERRALS: 0,
+        ldap.OPT_X_TLS_REQUIRE_CERT: ldap.OPT_X_TLS_DEMAND,
+        **({ldap.OPT_X_TLS_CACERTFILE: LDAP_CA_FILE} if LDAP_CA_FILE else {}),
+        # Last: a new TLS context with the options above.
+        ldap.OPT_X_TLS_NEWCTX: 0,
+    }
+    # teamchat applies the entry itself, through its services (integrations/services/ldap.py).
+    AUTH_LDAP_ALWAYS_UPDATE_USER = False
+    AUTHENTICATION_BACKENDS = ["integrations.ldap_auth.TeamchatLDAPBackend", *AUTHENTICATION_BACKENDS]
+    if LDAP_SYNC_INTERVAL_SECONDS > 0:
+        CELERY_BEAT_SCHEDULE["ldap-sync"] = {"task": "integrations.tasks.ldap_sync",
+                                             "schedule": float(LDAP_SYNC_INTERVAL_SECONDS),
+                                             "options": {"expires": float(LDAP_SYNC_INTERVAL_SECONDS)}}
 
 # --- Rate limits ("count/seconds"; 0 turns one off) -------------------------------------------
 RATE_LIMIT_API: str = env.str("RATE_LIMIT_API", default="1200/60")  # per person, every request

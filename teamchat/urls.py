@@ -19,7 +19,7 @@ urlpatterns = [
     path("manifest.webmanifest", pwa.manifest, name="manifest"),
     path("offline", pwa.offline, name="offline"),
     path("admin/", admin.site.urls),
-    path("console/import/", include("integrations.urls")),
+    path("console/", include("integrations.urls")),
     path("console/", include("compliance.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Redoc styles itself with inline <style> elements; only this page allows them.

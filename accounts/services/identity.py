@@ -16,7 +16,7 @@ from core.errors import Forbidden
 
 
 def identity_provider_configured() -> bool:
-    return bool(settings.SAML_ENABLED or settings.OIDC_ENABLED)
+    return bool(settings.SAML_ENABLED or settings.OIDC_ENABLED or settings.LDAP_ENABLED)
 
 
 def password_sign_in_allowed(*, user: User | None = None, email: str = "") -> bool:

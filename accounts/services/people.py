@@ -186,12 +186,15 @@ def user_avatar_clear(*, user: User) -> User:
     return user
 
 
-def user_role_change(*, actor: User, user: User, role: str) -> User:
-    _require_admin(actor, "change roles")
+def user_role_change(*, actor: User | None, user: User, role: str) -> User:
+    """`actor` None is the directory sync (integrations/services/ldap.py), which never
+    makes or unmakes owners; every door passes the person acting."""
+    if actor is not None:
+        _require_admin(actor, "change roles")
     role = _clean_role(role)
     if user.is_bot:
         raise InvalidInput.for_field("role", "Bots keep the member role.")
-    if Role.OWNER in (role, user.role) and actor.role != Role.OWNER:
+    if Role.OWNER in (role, user.role) and (actor is None or actor.role != Role.OWNER):
         raise Forbidden("Only an owner may make or unmake owners.")
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
@@ -216,10 +219,12 @@ def _ensure_another_owner(user: User) -> None:
         raise Conflict("The organisation must keep at least one active owner.")
 
 
-def user_deactivate(*, actor: User, user: User) -> User:
-    """Deactivate a person: they can no longer sign in, tokens stop working, sockets close."""
-    _require_admin(actor, "deactivate people")
-    if user.role == Role.OWNER and actor.role != Role.OWNER:
+def user_deactivate(*, actor: User | None, user: User) -> User:
+    """Deactivate a person: they can no longer sign in, tokens stop working, sockets close.
+    `actor` None is the directory sync, for someone who left the directory."""
+    if actor is not None:
+        _require_admin(actor, "deactivate people")
+    if user.role == Role.OWNER and actor is not None and actor.role != Role.OWNER:
         raise Forbidden("Only an owner may deactivate an owner.")
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
@@ -256,8 +261,10 @@ def user_email_change(*, actor: User, user: User, email: str) -> User:
     return user
 
 
-def user_reactivate(*, actor: User, user: User) -> User:
-    _require_admin(actor, "reactivate people")
+def user_reactivate(*, actor: User | None, user: User) -> User:
+    """`actor` None is the directory sync, for someone it deactivated who came back."""
+    if actor is not None:
+        _require_admin(actor, "reactivate people")
     with transaction.atomic():
         user.is_active = True
         user.deactivated_at = None

@@ -270,6 +270,13 @@ def _(e: E, n: Names) -> SafeString:
                        ", ".join(e.data.get("changes") or []) or "settings", e.target_id)
 
 
+@describes("usergroup.members_changed", "User group members changed")
+def _(e: E, n: Names) -> SafeString:
+    by = "The directory sync" if e.data.get("via") == "ldap" else n.actor(e)
+    return format_html("{} changed the members of @{}: added {}, removed {}", by, _v(e, "handle"),
+                       n.people(e.data.get("added")), n.people(e.data.get("removed")))
+
+
 @describes("usergroup.deleted", "User group deleted")
 def _(e: E, n: Names) -> SafeString:
     return format_html("{} deleted the group @{}", n.actor(e), _v(e, "handle"))
@@ -465,6 +472,57 @@ def _(e: E, n: Names) -> SafeString:
 def _(e: E, n: Names) -> SafeString:
     return format_html("The identity provider (SCIM token “{}”) deleted the group “{}”",
                        _v(e, "scim_token"), _v(e, "name"))
+
+
+@describes("ldap.account_linked", "Person linked to the directory (LDAP)")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} signed in with the directory password of {}; the directory manages them now",
+                       n.target_person(e), _v(e, "dn"))
+
+
+@describes("ldap.person_updated", "Person updated from the directory (LDAP)")
+def _(e: E, n: Names) -> SafeString:
+    fields = ", ".join(str(f) for f in e.data.get("fields") or []) or "nothing"
+    return format_html("The directory updated {}: {}", n.target_person(e), fields)
+
+
+@describes("ldap.person_left", "Person left the directory (LDAP)")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} is no longer in the directory ({}) and was deactivated by the sync",
+                       n.target_person(e), _v(e, "dn"))
+
+
+@describes("ldap.person_returned", "Person back in the directory (LDAP)")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} is back in the directory ({}) and was reactivated", n.target_person(e),
+                       _v(e, "dn"))
+
+
+@describes("ldap.sign_in_refused", "Directory sign-in refused (LDAP)")
+def _(e: E, n: Names) -> SafeString:
+    reasons = {"no such person": "no teamchat account has that email and LDAP_CREATE_USERS is off"}
+    reason = e.data.get("reason")
+    return format_html("The directory accepted the password of {}, but they may not sign in: {}",
+                       _v(e, "email"), reasons.get(reason, reason) or MISSING)
+
+
+@describes("ldap.sign_in_unavailable", "Directory unreachable at sign-in (LDAP)")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("{} could not sign in because the directory could not be asked: {}",
+                       _v(e, "email"), _v(e, "error"))
+
+
+@describes("ldap.sync_completed", "Directory sync (LDAP)")
+def _(e: E, n: Names) -> SafeString:
+    counts = ", ".join(f"{kind} {count}" for kind, count in sorted((e.data.get("counts") or {}).items()))
+    return format_html("The directory sync ran: {}; {}", counts or "nobody linked",
+                       _plural(e.data.get("errors") or 0, "problem"))
+
+
+@describes("ldap.sync_failed", "Directory sync failed (LDAP)")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("The directory sync could not read the directory and changed nothing: {}",
+                       _v(e, "error"))
 
 
 @describes("user.email_changed", "Email changed")

@@ -44,6 +44,7 @@ GROUPS: dict[str, str] = {
     "data_subject": "Data-subject requests",
     "supervision": "Supervision",
     "scim": "Provisioning (SCIM)",
+    "ldap": "Directory (LDAP)",
     "audit": "Audit log",
 }
 

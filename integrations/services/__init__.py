@@ -7,6 +7,7 @@ from integrations.services.incoming import (
     incoming_webhook_post,
     incoming_webhook_revoke,
 )
+from integrations.services.ldap import ldap_sign_in, ldap_sign_in_unavailable, ldap_sync
 from integrations.services.outgoing import (
     deliveries_create,
     delivery_attempt,
@@ -27,6 +28,7 @@ __all__ = [
     "delivery_attempt",
     "delivery_give_up",
     "incoming_webhook_create", "incoming_webhook_post", "incoming_webhook_revoke",
+    "ldap_sign_in", "ldap_sign_in_unavailable", "ldap_sync",
     "message_previews_make", "outgoing_webhook_create", "outgoing_webhook_revoke",
     "slack_import", "slack_import_execute", "slack_import_resume", "slack_import_start",
     "slash_command_create",

@@ -15,7 +15,12 @@ from messaging.services.conversations import (
     membership_role_change,
 )
 from messaging.services.drafts import draft_clear, draft_save
-from messaging.services.groups import usergroup_create, usergroup_delete, usergroup_update
+from messaging.services.groups import (
+    usergroup_create,
+    usergroup_delete,
+    usergroup_members_change,
+    usergroup_update,
+)
 from messaging.services.messages import (
     SendResult,
     message_create,
@@ -87,5 +92,6 @@ __all__ = [
     "thread_read",
     "usergroup_create",
     "usergroup_delete",
+    "usergroup_members_change",
     "usergroup_update",
 ]

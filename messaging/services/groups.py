@@ -45,9 +45,11 @@ def _members(member_ids: Iterable[Any]) -> list[User]:
     return users
 
 
-def usergroup_create(*, actor: User, handle: Any, name: Any, description: str = "",
+def usergroup_create(*, actor: User | None, handle: Any, name: Any, description: str = "",
                      member_ids: Iterable[Any] = ()) -> UserGroup:
-    _require_admin(actor)
+    """`actor` None is the directory sync, creating a group it keeps."""
+    if actor is not None:
+        _require_admin(actor)
     handle = _clean_handle(handle)
     name = clean_name("name", name).strip()
     description = clean_name("description", description)
@@ -93,6 +95,29 @@ def usergroup_update(*, actor: User, group_id: Any, **changes: Any) -> UserGroup
                          data={"changes": sorted(changes)})
     except IntegrityError:
         raise Conflict("That handle is taken.", fields={"handle": ["Already taken."]}) from None
+    return group
+
+
+def usergroup_members_change(*, actor: User | None, group_id: Any, add: Iterable[int] = (),
+                             remove: Iterable[int] = (), via: str = "") -> UserGroup:
+    """Add and remove members, leaving the others as they are (deactivated ones too).
+    `actor` None is the directory sync (`via` says which), keeping a mapped group."""
+    if actor is not None:
+        _require_admin(actor)
+    group = UserGroup.objects.filter(pk=group_id).first()
+    if group is None:
+        raise NotFound("No such user group.")
+    added = sorted(u.pk for u in _members(add))
+    removed = sorted({int(pk) for pk in remove} - set(added))
+    with transaction.atomic():
+        if added:
+            group.members.add(*added)
+        if removed:
+            group.members.remove(*removed)
+        if added or removed:
+            audit_record(action="usergroup.members_changed", actor=actor, target=group,
+                         data={"handle": group.handle, "added": added, "removed": removed,
+                               **({"via": via} if via else {})})
     return group
 
 
