@@ -436,6 +436,13 @@ def _(e: E, n: Names) -> SafeString:
     return format_html("{} revoked the SCIM token “{}” ({}…)", n.actor(e), _v(e, "name"), _v(e, "prefix"))
 
 
+@describes("scim.request_refused", "SCIM request refused")
+def _(e: E, n: Names) -> SafeString:
+    return format_html("The identity provider (SCIM token “{}”) was refused {} {}: {} ({})",
+                       _v(e, "scim_token"), _v(e, "method"), _v(e, "path"), _v(e, "detail"),
+                       _v(e, "status"))
+
+
 @describes("scim.user_created", "Person provisioned (SCIM)")
 def _(e: E, n: Names) -> SafeString:
     return format_html("The identity provider (SCIM token “{}”) created {}", _v(e, "scim_token"),

@@ -63,15 +63,24 @@ def scim_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         except NotFound as error:
             return _error(404, error.detail)
         except Conflict as error:
-            return _error(409, error.detail, "uniqueness")
+            return _refused(request, token, _error(409, error.detail, "uniqueness"))
         except InvalidInput as error:
             kind = error.code if error.code in ("invalidFilter", "invalidPath", "invalidSyntax",
                                                 "noTarget", "mutability") else "invalidValue"
-            return _error(400, error.detail, kind)
+            return _refused(request, token, _error(400, error.detail, kind))
         except TeamchatError as error:
-            return _error(error.status_code, error.detail)
+            return _refused(request, token, _error(error.status_code, error.detail))
 
     return wrapped
+
+
+def _refused(request: HttpRequest, token: ScimToken, response: HttpResponse) -> HttpResponse:
+    """A refused request, in the audit log: what the identity provider asked and why not."""
+    body = json.loads(response.content)
+    services.scim_request_refused(token=token, method=request.method or "", path=request.path,
+                                  status=response.status_code, scim_type=body.get("scimType", ""),
+                                  detail=body["detail"])
+    return response
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:

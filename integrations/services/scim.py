@@ -73,6 +73,14 @@ def scim_token_authenticate(raw: str) -> ScimToken | None:
     return token
 
 
+def scim_request_refused(*, token: ScimToken, method: str, path: str, status: int, scim_type: str,
+                         detail: str) -> None:
+    """Record a request the SCIM door refused (it changed nothing)."""
+    audit_record(action="scim.request_refused", actor=token.created_by,
+                 data={"scim_token": token.name, "method": method, "path": path[:200],
+                       "status": status, "scim_type": scim_type, "detail": detail[:500]})
+
+
 # --- People ----------------------------------------------------------------------------
 
 @dataclass

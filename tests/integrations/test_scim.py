@@ -110,6 +110,9 @@ def test_lists_page_and_filter_with_and_or_and_presence(idp):
     bad = idp.get('Users?filter=password eq "x"')
     assert bad.status_code == 400 and bad.body["scimType"] == "invalidFilter"
     assert "Cannot filter on “password”" in bad.body["detail"]
+    refused = AuditEvent.objects.filter(action="scim.request_refused").last()
+    assert refused.data["scim_type"] == "invalidFilter" and refused.data["status"] == 400
+    assert refused.data["method"] == "GET" and "password" in refused.data["detail"]
     broken = idp.get('Users?filter=userName eq')
     assert broken.status_code == 400 and broken.body["scimType"] == "invalidFilter"
 
@@ -144,6 +147,7 @@ def test_replace_and_patch_change_the_person_as_okta_and_entra_send_them(idp, ad
         assert refused.status_code == 400 and refused.body["scimType"] == kind, operation
     user.refresh_from_db()
     assert user.display_name == "BJ" and user.is_active  # refused patches changed nothing
+    assert AuditEvent.objects.filter(action="scim.request_refused", data__method="PATCH").count() == 4
     assert idp.call("patch", f"Users/{person['id']}", {"Operations": []}).body["scimType"] == "invalidSyntax"
 
 
