@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -454,6 +454,7 @@ def _import_history(state: _State, slack_conversation: SlackConversation,
             state.stored_files = []
             try:
                 with transaction.atomic():
+                    _commit_without_waiting_for_disk()
                     _import_day(state, slack_conversation, conversation.pk, members, todo,
                                 history)
             except BaseException:
@@ -466,6 +467,17 @@ def _import_history(state: _State, slack_conversation: SlackConversation,
         state.done += len(messages)
         if state.progress is not None:
             state.progress(state.done, state.export.message_count)
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """On PostgreSQL, let this transaction's COMMIT return before its WAL reaches the disk
+    (synchronous_commit off, for it alone). A crash of the database server can then lose
+    the last few days committed, never part of one: each day's rows and their mappings
+    commit together, so a rerun imports those days again. It saves a disk flush per day
+    file, which took more than the day's rows on a small machine."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _author(state: _State, data: dict[str, Any]) -> User | None:
