@@ -354,10 +354,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="without --child: run the benchmark alone on this many messages")
     args = parser.parse_args(argv)
     if args.child is None:
+        environment.configure()
         from bench import report
 
-        environment.configure()
-        print(report.table(run(quick=True, messages=args.messages)))
+        rows = run(quick=True, messages=args.messages)
+        print(report.table(rows))
+        print("\n".join(report.details(rows)))
         return 0
     if args.child == "baseline":
         print(json.dumps(_copy_baseline(args.export)))

@@ -13,8 +13,8 @@ conversation's next seq with its `message.created` event, the database's search 
 index its text, and the conversation's last_seq and last message time move on. A day asks
 the database nothing an earlier day of the same run told it: each conversation's thread
 roots and their replies are kept as it goes, and a conversation this run created has no
-message imported before to look up. Nobody is
-notified of history: no pushes, emails or webhooks.
+message imported before to look up. Nobody is notified of history: no pushes, emails or
+webhooks.
 """
 
 from __future__ import annotations
