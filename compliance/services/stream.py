@@ -100,9 +100,8 @@ def audit_stream_send_to(*, collector: Collector) -> StreamRun:
     finally:
         if connection is not None:
             connection.close()
-        # The lease token is a run's random id, not a credential: "" releases the lease.
-        AuditStreamCursor.objects.filter(pk=cursor.pk, lease_token=token).update(
-            leased_until=None, lease_token="")  # nosec B106
+        AuditStreamCursor.objects.filter(pk=cursor.pk, lease_token=token).update(  # nosec B106
+            leased_until=None, lease_token="")  # a lease's id, not a password
     return StreamRun(collector.name, events_sent, checkpoints_sent, cursor.seq)
 
 
