@@ -36,6 +36,16 @@ def recreate() -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
+def ensure_exists() -> None:
+    """Create the bench database, empty, when there is none (a run that reads no seed
+    still asks PostgreSQL its version there)."""
+    with psycopg.connect(environment.ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                             [environment.DATABASE_NAME]).fetchone()
+        if found is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(environment.DATABASE_NAME)))
+
+
 def marker_text(messages: int) -> str:
     return f"{MARKER_PREFIX}{messages}"
 

@@ -52,12 +52,13 @@ CELERY_ENV = {"CELERY_BROKER_URL": "memory://localhost/", "CELERY_TASK_ALWAYS_EA
 RATE_LIMITS = {"RATE_LIMIT_MESSAGES": "1000000/60"}
 
 
-def configure() -> None:
-    """Point the settings at the bench services and set Django up."""
+def configure(database_name: str = DATABASE_NAME) -> None:
+    """Point the settings at the bench services and set Django up; `database_name` picks
+    another database of the run's own (the Slack import's, say)."""
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "teamchat.settings",
-        "DATABASE_URL": DATABASE_URL,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database_name}",
         "REDIS_URL": REDIS_URL,
         "TEAMCHAT_CHANNEL_PREFIX": CHANNEL_PREFIX,
         "SECRET_KEY": "bench-only-" + "k" * 60,

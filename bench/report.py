@@ -6,7 +6,17 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import export, history, load, pageload, realtime, search, seed_history, seed_realtime
+from bench import (
+    export,
+    history,
+    load,
+    pageload,
+    realtime,
+    search,
+    seed_history,
+    seed_realtime,
+    slack_import,
+)
 from bench.stats import Row
 
 # The hand-written account of what the profiles showed, placed after the details.
@@ -206,6 +216,22 @@ sending stops the run waits {load.DRAIN:g} s, then counts every acked message's 
 each of its members by message id: one each is required. No baseline: the row answers
 the aim of issue 13 directly.
 
+**Slack import** (issue 29): `bench/slack_import.py` writes a Slack workspace export of
+{format(slack_import.QUICK_MESSAGES if info.quick else slack_import.FULL_MESSAGES, ",")}
+messages ({slack_import.PEOPLE} people; {slack_import.CHANNELS} public and
+{slack_import.PRIVATE_CHANNELS} private channels, {slack_import.DIRECTS} direct and
+{slack_import.GROUP_DIRECTS} group conversations, a few holding most messages; about
+{slack_import.MEAN_PER_DAY} messages per day file; {slack_import.REPLY_SHARE:.0%} thread
+replies, {slack_import.MENTION_SHARE:.0%} with a mention, {slack_import.REACTION_SHARE:.0%}
+with a reaction, {slack_import.CJK_SHARE:.0%} in Chinese, Japanese or Korean, links, Slack
+markup, code, emoji, edits and joins besides). A child process on a database of its own
+(created and migrated first, dropped after) runs what `manage.py import_slack` runs:
+`read_export`, which checks the whole zip, then `integrations.services.slack_import`;
+messages per second is the count over the wall-clock time of both, peak memory the child's
+`ru_maxrss`. Baseline: a child reading the same day files and COPYing one row per message
+(conversation, author, seq, text, time) into a table without indexes or triggers, the
+floor of reading the export and writing its rows.
+
 **Baseline for realtime**: `bench/bare_server.py`, an asyncio `websockets` server in its
 own process that relays every text frame to every connected socket, measured by the
 same client code with frames padded to the size of teamchat's `message.created` frame.
@@ -269,10 +295,11 @@ teamchat's figure by the baseline's, measured in the same run.
 database is kept and reused after that) and then measures for about 12 minutes on this
 machine (the export of all 1,000,000 messages takes about four and a half of them);
 `make bench QUICK=1` seeds 100,000 (or reuses a larger seed) and runs shorter
-measurements, in about six minutes.
+measurements, in about six minutes. The Slack import imports 1,000,000 generated messages in
+a full run and {slack_import.QUICK_MESSAGES:,} in a quick one, in a database of its own.
 `.venv/bin/python -m bench.run --only search,export` runs a subset (any of
 {", ".join(f"`{name}`" for name in ("history", "writes", "realtime", "search", "export", "pageload",
-                                   "load"))})
+                                   "load", "slack_import"))})
 and prints its table without rewriting this page. `.venv/bin/python -m bench.run --profile` records
 py-spy profiles of daphne into var/bench/profiles/ (install py-spy first). All need
 PostgreSQL at 127.0.0.1:5432 (user postgres) and Redis at 127.0.0.1:6379; they use the

@@ -54,6 +54,21 @@ def group_send(group: str, message: dict[str, Any]) -> None:
         async_to_sync(layer.group_send)(group, message)
 
 
+def group_send_many(sends: list[tuple[str, dict[str, Any]]]) -> None:
+    """Several sends, in this order, in one hop to the event loop. Each group_send from
+    sync code starts an event loop and, on Redis, a connection: a few milliseconds that a
+    conversation created with hundreds of members paid once per member."""
+    layer = get_channel_layer()
+    if layer is None or not sends:
+        return
+
+    async def send_all() -> None:
+        for group, message in sends:
+            await layer.group_send(group, message)
+
+    async_to_sync(send_all)()
+
+
 def user_event_on_commit(user_id: int, frame: dict[str, Any]) -> None:
     """Send a frame to every socket of one person once the transaction commits."""
     users_event_on_commit([user_id], frame)

@@ -14,7 +14,7 @@ from psycopg import sql
 
 from core import metrics, requestid
 from core.compiled import django_internals_supported
-from core.live import CONV_EVENT, conversation_group, encode, group_send, user_group
+from core.live import CONV_EVENT, conversation_group, encode, group_send_many, user_group
 from messaging.models import Conversation, ConversationEvent, Membership, Message
 from messaging.payloads import message_payload
 
@@ -225,8 +225,10 @@ def broadcast_conversation_event(layer_message: dict[str, Any], subscribe: list[
     if layer_message["event"] == "message.created":
         # The delivery latency metric runs from here: the commit, not the transaction's start.
         layer_message = {**layer_message, "sent_at": time.time()}
-    group_send(conversation_group(layer_message["conversation"]), layer_message)
-    for user_id in subscribe or ():
-        group_send(user_group(user_id), {**layer_message, "membership": "added"})
-    for user_id in unsubscribe or ():
-        group_send(user_group(user_id), {**layer_message, "membership": "removed"})
+    group_send_many([
+        (conversation_group(layer_message["conversation"]), layer_message),
+        *((user_group(user_id), {**layer_message, "membership": "added"})
+          for user_id in subscribe or ()),
+        *((user_group(user_id), {**layer_message, "membership": "removed"})
+          for user_id in unsubscribe or ()),
+    ])

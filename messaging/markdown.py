@@ -187,8 +187,27 @@ def _mention_html(kind: str, value: str, resolved: Resolved, found: Rendered) ->
             f"@{html.escape(target.display_name)}</span>")
 
 
+# Text Markdown would only wrap in a paragraph: words of letters and digits (any script,
+# an apostrophe inside) between single spaces, with , ; ? ! after a word and a full stop
+# at the very end. None of these starts markup, a mention, an emoji shortcode, an HTML
+# escape or a link (linkify needs a dot or a colon inside), and a first word of digits is
+# left out ("1." is a list). Most chat messages are this, and parsing them costs more than
+# the rest of a bulk import per message; tests/messaging/test_markdown.py checks that both
+# ways give the same result.
+_PLAIN_WORD = r"[^\W_]+(?:'[^\W_]+)*"
+_PLAIN_RE = re.compile(rf"(?![0-9]){_PLAIN_WORD}(?:[,;?!]?\ {_PLAIN_WORD})*[,;?!.]?")
+
+
 def render(text: str, resolver: Resolver | None = None) -> Rendered:
     """Render message Markdown to safe HTML and report what it mentions and links."""
+    if _PLAIN_RE.fullmatch(text):
+        return Rendered(html=f"<p>{text}</p>", has_link=False, user_ids=set(),
+                        group_handles=set(), specials=set())
+    return render_markdown(text, resolver)
+
+
+def render_markdown(text: str, resolver: Resolver | None = None) -> Rendered:
+    """render() without its plain-text shortcut: every text through the parser."""
     tokens = _md.parse(text)
     refs = MentionRefs()
     found = Rendered(html="", has_link=False, user_ids=set(), group_handles=set(), specials=set())

@@ -10,8 +10,11 @@ deploy) continues from the first day file it had not finished.
 Messages are written in bulk (one INSERT per day file for messages, their events,
 reactions, mentions and pins), yet as the send path leaves them: each message holds the
 conversation's next seq with its `message.created` event, the database's search triggers
-index its text, and the conversation's last_seq and last message time move on. Nobody is
-notified of history: no pushes, emails or webhooks.
+index its text, and the conversation's last_seq and last message time move on. A day asks
+the database nothing an earlier day of the same run told it: each conversation's thread
+roots and their replies are kept as it goes, and a conversation this run created has no
+message imported before to look up. Nobody is notified of history: no pushes, emails or
+webhooks.
 """
 
 from __future__ import annotations
@@ -25,11 +28,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -137,6 +140,8 @@ class _State:
     unknown_emoji: set[str] = field(default_factory=set)
     # Files stored in the running day's transaction: their bytes go if it rolls back.
     stored_files: list[Attachment] = field(default_factory=list)
+    # Conversations mapped by this run: none of their messages can be mapped yet.
+    fresh_conversations: set[int] = field(default_factory=set)
 
     def warn(self, text: str) -> None:
         self.report.warnings.append(text)
@@ -177,7 +182,8 @@ def _run(state: _State) -> None:
     _import_people(state)
     conversations = _import_conversations(state)
     for slack_conversation, conversation in conversations:
-        _import_history(state, slack_conversation, conversation)
+        _import_history(state, slack_conversation, conversation,
+                        fresh=conversation.pk in state.fresh_conversations)
     unknown = sorted(state.context.unknown)
     if unknown:
         state.warn(f"mentions of people or channels not in the export, kept as text: "
@@ -326,6 +332,7 @@ def _import_conversations(state: _State) -> list[tuple[SlackConversation, Conver
             with transaction.atomic():
                 conversation = _conversation(state, slack_conversation)
                 _map("conversation", slack_conversation.slack_id, conversation.pk)
+            state.fresh_conversations.add(conversation.pk)
         if conversation.name:
             state.context.channel_names[slack_conversation.slack_id] = conversation.name
         result.append((slack_conversation, conversation))
@@ -400,14 +407,40 @@ class _Pending:
     attachment_ids: list[int]
 
 
+class _Root(NamedTuple):
+    """A message a reply of a later day may name as its thread's first message."""
+
+    pk: int
+    author_id: int
+    created_at: datetime
+    is_reply: bool
+
+
+@dataclass
+class _History:
+    """What one conversation's day files share as they are imported one by one, so that
+    a day asks the database only for what it writes: the roots by ts (a reply finds its
+    root from an earlier day here) and the threads' replies. Roots and replies of an
+    earlier run are read from the database when first needed (none if `fresh`)."""
+
+    fresh: bool
+    roots: dict[str, _Root] = field(default_factory=dict)
+    # Each thread touched by this run: its replies (id, author, time), oldest first.
+    threads: dict[int, list[tuple[int, int, datetime]]] = field(default_factory=dict)
+
+
 def _import_history(state: _State, slack_conversation: SlackConversation,
-                    conversation: Conversation) -> None:
+                    conversation: Conversation, *, fresh: bool = False) -> None:
+    """The conversation's day files, one transaction each. `fresh`: the conversation was
+    mapped by this run, so none of its messages was imported before."""
     members = set(Membership.objects.filter(conversation=conversation)
                   .values_list("user_id", flat=True))
+    history = _History(fresh=fresh)
     for day, messages in state.export.day_messages(slack_conversation):
         keys = [f"{slack_conversation.slack_id}:{m['ts']}" for m in messages]
-        done = set(SlackImportMapping.objects.filter(kind__in=("message", "event"), slack_id__in=keys)
-                   .values_list("slack_id", flat=True))
+        done = set() if fresh else set(
+            SlackImportMapping.objects.filter(kind__in=("message", "event"), slack_id__in=keys)
+            .values_list("slack_id", flat=True))
         todo = []
         for key, message in zip(keys, messages, strict=True):
             if key in done:
@@ -421,8 +454,11 @@ def _import_history(state: _State, slack_conversation: SlackConversation,
             state.stored_files = []
             try:
                 with transaction.atomic():
-                    _import_day(state, slack_conversation, conversation.pk, members, todo)
+                    _commit_without_waiting_for_disk()
+                    _import_day(state, slack_conversation, conversation.pk, members, todo,
+                                history)
             except BaseException:
+                # The import stops here, and `history` with it: a rerun reads it afresh.
                 for attachment in state.stored_files:
                     for blob in (attachment.blob, attachment.display, attachment.thumbnail):
                         if blob:
@@ -431,6 +467,17 @@ def _import_history(state: _State, slack_conversation: SlackConversation,
         state.done += len(messages)
         if state.progress is not None:
             state.progress(state.done, state.export.message_count)
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """On PostgreSQL, let this transaction's COMMIT return before its WAL reaches the disk
+    (synchronous_commit off, for it alone). A crash of the database server can then lose
+    the last few days committed, never part of one: each day's rows and their mappings
+    commit together, so a rerun imports those days again. It saves a disk flush per day
+    file, which took more than the day's rows on a small machine."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _author(state: _State, data: dict[str, Any]) -> User | None:
@@ -543,7 +590,8 @@ def _mapped_files(data: dict[str, Any]) -> dict[str, int]:
 
 
 def _import_day(state: _State, slack_conversation: SlackConversation, conversation_id: int,
-                members: set[int], todo: list[tuple[str, dict[str, Any]]]) -> None:
+                members: set[int], todo: list[tuple[str, dict[str, Any]]],
+                history: _History) -> None:
     """One day file's new messages, in one transaction holding the conversation's lock."""
     conversation = lock_conversation(conversation_id)
     old_seq = seq = conversation.last_seq
@@ -586,7 +634,7 @@ def _import_day(state: _State, slack_conversation: SlackConversation, conversati
                                 attachment_ids))
     if not pending and not events:
         return
-    _store(state, slack_conversation, conversation, members, pending, events)
+    _store(state, slack_conversation, conversation, members, pending, events, history)
     last_in_channel = max((p.message.created_at for p in pending if p.message.in_channel),
                           default=None)
     updates: dict[str, Any] = {"last_seq": seq}
@@ -606,33 +654,47 @@ def _import_day(state: _State, slack_conversation: SlackConversation, conversati
 
 def _store(state: _State, slack_conversation: SlackConversation, conversation: Conversation,
            members: set[int], pending: list[_Pending],
-           events: list[tuple[str, ConversationEvent]]) -> None:
-    roots = [p for p in pending if p.thread_ts is None]
-    Message.objects.bulk_create([p.message for p in roots])
-    by_ts = {p.data["ts"]: p.message for p in roots}
-    missing = {p.thread_ts for p in pending if p.thread_ts is not None and p.thread_ts not in by_ts}
+           events: list[tuple[str, ConversationEvent]], history: _History) -> None:
+    roots = history.roots
+    same_day = {p.data["ts"] for p in pending if p.thread_ts is None}
+    missing = {p.thread_ts for p in pending if p.thread_ts is not None
+               and p.thread_ts not in roots and p.thread_ts not in same_day}
     if missing:
+        # Roots an earlier run imported.
         keys = {f"{slack_conversation.slack_id}:{ts}": ts for ts in missing}
-        earlier = dict(SlackImportMapping.objects.filter(kind="message", slack_id__in=keys)
-                       .values_list("slack_id", "object_id"))
-        found = Message.objects.in_bulk(list(earlier.values()))
-        for key, message_id in earlier.items():
-            if message_id in found:
-                by_ts[keys[key]] = found[message_id]
-    replies = [p for p in pending if p.thread_ts is not None]
-    touched: set[int] = set()
-    for reply in replies:
-        root = by_ts.get(reply.thread_ts or "")
-        if root is None or root.thread_root_id is not None:
-            state.warn(f"{slack_conversation.name or slack_conversation.slack_id} message "
-                       f"{reply.data['ts']}: its thread's first message is not in the export; "
-                       f"imported as a message of its own")
-            reply.message.also_in_channel = False
-            continue
-        reply.message.thread_root = root
-        reply.message.thread_root_author_id = root.author_id
-        touched.add(root.pk)
-    Message.objects.bulk_create([p.message for p in replies])
+        earlier = {object_id: keys[key] for key, object_id in SlackImportMapping.objects.filter(
+            kind="message", slack_id__in=keys).values_list("slack_id", "object_id")}
+        for pk, author_id, created_at, thread_root_id in Message.objects.filter(
+                pk__in=list(earlier)).values_list("pk", "author_id", "created_at", "thread_root_id"):
+            roots[earlier[pk]] = _Root(pk, author_id, created_at, thread_root_id is not None)
+    # One INSERT in seq order when every reply's root is known; a reply to a message of
+    # the same day waits for its root's id.
+    first = [p for p in pending if p.thread_ts is None or p.thread_ts not in same_day
+             or p.thread_ts in roots]
+    later = [p for p in pending if p.thread_ts is not None and p.thread_ts in same_day
+             and p.thread_ts not in roots]
+    touched: dict[int, _Root] = {}
+    for batch in (first, later):
+        for reply in batch:
+            if reply.thread_ts is None:
+                continue
+            root = roots.get(reply.thread_ts)
+            if root is None or root.is_reply:
+                state.warn(f"{slack_conversation.name or slack_conversation.slack_id} message "
+                           f"{reply.data['ts']}: its thread's first message is not in the export; "
+                           f"imported as a message of its own")
+                reply.message.also_in_channel = False
+                reply.thread_ts = None
+                continue
+            reply.message.thread_root_id = root.pk
+            reply.message.thread_root_author_id = root.author_id
+            touched[root.pk] = root
+        Message.objects.bulk_create([p.message for p in batch])
+        for p in batch:
+            if p.message.thread_root_id is None:
+                roots[p.data["ts"]] = _Root(p.message.pk, p.message.author_id,
+                                            p.message.created_at, False)
+    replies = [p for p in pending if p.message.thread_root_id is not None]
     report = state.report
     report.messages += len(pending)
     report.replies += sum(1 for p in replies if p.message.thread_root_id is not None)
@@ -683,24 +745,34 @@ def _store(state: _State, slack_conversation: SlackConversation, conversation: C
     Pin.objects.bulk_create(pins, ignore_conflicts=True)
     report.pins += len(pins)
     if touched:
-        _thread_summaries(touched, state)
+        _thread_summaries(touched, replies, conversation.pk, state, history)
 
 
-def _thread_summaries(root_ids: set[int], state: _State) -> None:
+def _thread_summaries(roots: dict[int, _Root], replies: list[_Pending], conversation_id: int,
+                      state: _State, history: _History) -> None:
     """Each root's reply count, last reply time and participants, from its replies; its
-    participants follow it (the Threads view lists it), having read it all. A few
-    statements for all the day's threads."""
-    roots = Message.objects.in_bulk(list(root_ids))
-    replies: dict[int, list[tuple[int, int, datetime]]] = {pk: [] for pk in roots}
-    for root_id, reply_id, author_id, created_at in (
-            Message.objects.filter(thread_root_id__in=list(roots), deleted_at__isnull=True)
-            .order_by("created_at", "id")
-            .values_list("thread_root_id", "id", "author_id", "created_at")):
-        replies[root_id].append((reply_id, author_id, created_at))
+    participants follow it (the Threads view lists it), having read it all. Two
+    statements for all the day's threads (three when a thread began in an earlier run)."""
+    unknown = [pk for pk in roots if pk not in history.threads]
+    earlier: dict[int, list[tuple[int, int, datetime]]] = {pk: [] for pk in unknown}
+    if unknown and not history.fresh:
+        new_ids = {p.message.pk for p in replies}
+        for root_id, reply_id, author_id, created_at in (
+                Message.objects.filter(thread_root_id__in=unknown, deleted_at__isnull=True)
+                .exclude(pk__in=new_ids).order_by("created_at", "id")
+                .values_list("thread_root_id", "id", "author_id", "created_at")):
+            earlier[root_id].append((reply_id, author_id, created_at))
+    history.threads.update(earlier)
+    had_replies = {pk: bool(history.threads[pk]) for pk in roots}
+    for p in replies:
+        if p.message.deleted_at is None:
+            history.threads[p.message.thread_root_id].append(
+                (p.message.pk, p.message.author_id, p.message.created_at))
+    updated = []
     follows = []
-    for root_id, root in roots.items():
-        thread = replies[root_id]
-        if root.reply_count == 0 and thread:
+    for root_id, root in sorted(roots.items()):
+        thread = history.threads[root_id]
+        if not had_replies[root_id] and thread:
             state.report.threads += 1
         participants = [root.author_id]
         for _id, author_id, _created_at in thread:
@@ -708,18 +780,19 @@ def _thread_summaries(root_ids: set[int], state: _State) -> None:
                 participants.remove(author_id)
             if author_id not in participants:
                 participants.append(author_id)
-        root.reply_count = len(thread)
-        root.last_reply_at = max((created_at for _i, _a, created_at in thread), default=None)
-        root.thread_participants = participants[-THREAD_PARTICIPANTS_KEPT:]
+        last_reply_at = max((created_at for _i, _a, created_at in thread), default=None)
+        participants = participants[-THREAD_PARTICIPANTS_KEPT:]
+        updated.append(Message(pk=root_id, reply_count=len(thread), last_reply_at=last_reply_at,
+                               thread_participants=participants))
         newest = max((reply_id for reply_id, _a, _c in thread), default=0)
         follows += [ThreadFollow(user_id=user_id, root_id=root_id,
-                                 conversation_id=root.conversation_id, last_read_reply_id=newest,
-                                 last_activity_at=root.last_reply_at or root.created_at,
+                                 conversation_id=conversation_id,
+                                 last_read_reply_id=newest,
+                                 last_activity_at=last_reply_at or root.created_at,
                                  last_other_reply_id=max((i for i, a, _c in thread if a != user_id),
                                                          default=0))
                     for user_id in participants]
-    Message.objects.bulk_update(list(roots.values()),
-                                ["reply_count", "last_reply_at", "thread_participants"])
+    Message.objects.bulk_update(updated, ["reply_count", "last_reply_at", "thread_participants"])
     ThreadFollow.objects.bulk_create(
         follows, update_conflicts=True, unique_fields=["user", "root"],
         update_fields=["last_read_reply_id", "last_activity_at", "last_other_reply_id"])

@@ -592,3 +592,64 @@ def test_deleted_thread_starters_and_names_of_other_scripts(importer, tmp_path):
     assert orphan.thread_root is None and orphan.text == "a reply whose thread is not in the export"
     assert "#général is imported as #general" in output
     assert "its thread's first message is not in the export" in output
+
+
+
+def thread_across_days(path: Path) -> Path:
+    """#random: Bob's message of 1 January gets replies on the 2nd and the 3rd."""
+    reply = {"type": "message", "thread_ts": ts(1, 0), "parent_user_id": "U2"}
+    return build_export(path, extra={
+        "random/2024-01-02.json": json.dumps([{**reply, "user": "U1", "ts": ts(2, 0),
+                                               "text": "a reply the next day"}]),
+        "random/2024-01-03.json": json.dumps([{**reply, "user": "U3", "ts": ts(3, 0),
+                                               "text": "a reply two days on"}]),
+    })
+
+
+def thread_summary() -> tuple[Any, ...]:
+    root = Message.objects.get(text="in random")
+    texts = dict(Message.objects.values_list("pk", "text"))
+    emails = dict(User.objects.values_list("pk", "email"))
+    follows = sorted((emails[f.user_id], f.last_activity_at, texts.get(f.last_read_reply_id),
+                      texts.get(f.last_other_reply_id))
+                     for f in ThreadFollow.objects.filter(root=root))
+    replies = [(r.text, emails[r.author_id]) for r in root.replies.order_by("created_at")]
+    return (root.reply_count, root.last_reply_at, [emails[pk] for pk in root.thread_participants],
+            replies, follows)
+
+
+EXPECTED_THREAD = (
+    2, when(ts(3, 0)), ["bob@example.com", "alice@example.com", "carol@guests.example"],
+    [("a reply the next day", "alice@example.com"), ("a reply two days on", "carol@guests.example")],
+    [("alice@example.com", when(ts(3, 0)), "a reply two days on", "a reply two days on"),
+     ("bob@example.com", when(ts(3, 0)), "a reply two days on", "a reply two days on"),
+     ("carol@guests.example", when(ts(3, 0)), "a reply two days on", "a reply the next day")],
+)
+
+
+def test_a_thread_across_days_is_summed_up(importer, tmp_path):
+    run(thread_across_days(tmp_path / "slack.zip"))
+
+    assert thread_summary() == EXPECTED_THREAD
+
+
+def test_a_thread_across_days_is_summed_up_after_a_stop_between_them(importer, tmp_path,
+                                                                    monkeypatch):
+    export = thread_across_days(tmp_path / "slack.zip")
+    real_store = slack_import_module._store
+
+    def stop_on_the_third_day_of_random(*args: Any, **kwargs: Any) -> None:
+        real_store(*args, **kwargs)
+        if Message.objects.filter(text="a reply two days on").exists():
+            raise RuntimeError("the server went down")
+
+    monkeypatch.setattr(slack_import_module, "_store", stop_on_the_third_day_of_random)
+    with pytest.raises(RuntimeError):
+        run(export)
+    assert Message.objects.get(text="in random").reply_count == 1
+    monkeypatch.setattr(slack_import_module, "_store", real_store)
+
+    output = run(export)
+
+    assert "messages: 4" in output and "threads: 0" in output and "replies: 1" in output
+    assert thread_summary() == EXPECTED_THREAD

@@ -5,6 +5,8 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from messaging import markdown
 from messaging.markdown import MentionTarget, Resolved
@@ -149,3 +151,27 @@ def test_code_without_a_known_language_or_too_long_is_plain():
         assert rendered.html.startswith("<pre><code")
     # Mentions and emoji shortcodes are never read inside code, coloured or not.
     assert "mention" not in markdown.render("```python\n# <@1> :tada:\n```").html
+
+
+PLAIN_TEXTS = ["thanks", "looks good, ship it.", "don't merge yet!", "Q3 review today?",
+               "明天上海会议", "東京の会議資料を確認", "서울에서 회의 자료를 확인", "café déjà vu",
+               "v2 is out; thanks all"]
+
+
+@pytest.mark.parametrize("text", PLAIN_TEXTS)
+def test_plain_text_takes_the_shortcut_and_renders_as_the_parser_would(text):
+    assert markdown._PLAIN_RE.fullmatch(text)
+    assert markdown.render(text) == markdown.render_markdown(text)
+
+
+@pytest.mark.parametrize("text", ["1.", "1 2.", "2024 budget", "a_b", "example.com", "x:y",
+                                  "it's  spaced", " lead", "trail ", "a\nb", "5) five"])
+def test_text_near_markup_renders_as_the_parser_would(text):
+    assert markdown.render(text, _resolver) == markdown.render_markdown(text, _resolver)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab1 .,;'?!:_-*~`#>[]()<@&\"\n\tÉ明한\u00ad\u200d\u0301")),
+               max_size=12))
+def test_the_shortcut_never_changes_what_render_gives(text):
+    assert markdown.render(text, _resolver) == markdown.render_markdown(text, _resolver)
