@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Role, User
+from tests.e2e.conftest import close_context
 from tests.ldapserver import PEOPLE, configure, seeded_directory, server_environment
 from tests.servers import DaphneServer, wait_until_servers_idle
 
@@ -61,4 +62,4 @@ def test_a_directory_person_signs_in_in_the_browser_and_leaving_the_directory_cl
     # Within a second on an idle machine (issue 32); a loaded 2-core CI gets some slack.
     assert closed_after < 2
     assert errors == []
-    context.close()
+    close_context(context)

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from accounts import services as accounts
 from messaging import services
 from tests.e2e import message_item
+from tests.e2e.conftest import close_context
 from tests.factories import make_channel, make_user, post
 from tests.realtime import session_cookie_for
 
@@ -43,7 +44,7 @@ def test_a_new_hire_accepts_the_invitation_and_lands_in_general(browser, daphne_
         page.screenshot(path=str(artifacts / "new-hire-first-screen.png"))
         assert errors == []
     finally:
-        context.close()
+        close_context(context)
 
 
 def test_someone_in_no_conversation_is_told_what_to_do(people, off_loop, artifacts):
@@ -89,7 +90,7 @@ def test_a_click_while_loading_waits_for_the_page_instead_of_being_lost(browser,
         expect(page.locator("#dialog")).to_be_visible()
         assert page.locator("#app").get_attribute("inert") is None  # it waited for the page
     finally:
-        context.close()
+        close_context(context)
 
 
 def test_the_page_logs_no_header_errors(browser, daphne_pair, off_loop):
@@ -107,4 +108,4 @@ def test_the_page_logs_no_header_errors(browser, daphne_pair, off_loop):
         page.wait_for_timeout(500)
         assert [line for line in logged if "Permissions-Policy" in line or "feature" in line] == []
     finally:
-        context.close()
+        close_context(context)

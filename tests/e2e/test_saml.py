@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from accounts import saml
 from core.models import AuditEvent
+from tests.e2e.conftest import close_context
 from tests.factories import make_user
 from tests.samlidp import IdentityProvider, serve
 from tests.servers import DaphneServer, free_port, wait_until_servers_idle
@@ -65,7 +66,7 @@ def test_a_person_signs_in_by_saml_from_the_login_page_and_lands_in_the_app(
         page.screenshot(path=str(artifacts / "saml-signed-in.png"))
         assert errors == []
     finally:
-        context.close()
+        close_context(context)
     signed_in = off_loop(lambda: list(AuditEvent.objects.filter(
         action="auth.saml_sign_in").values_list("actor_id", "data")))
     assert [(actor, data["idp_initiated"]) for actor, data in signed_in] == [(person.pk, False)]
