@@ -17,32 +17,45 @@ def _names(value: str) -> list[str]:
     return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
 
 
-class PeopleField(forms.CharField):
-    """Emails, comma-separated, resolved to people."""
+class NamesField(forms.CharField):
+    """Names, comma-separated (or a line each), each resolved to a row by `find`, or refused
+    with `missing`'s message."""
 
-    def clean(self, value: str) -> list[User]:
-        value = super().clean(value)
-        people = []
-        for email in _names(value or ""):
-            user = User.objects.filter(email__iexact=email).first()
-            if user is None:
-                raise forms.ValidationError(f"No person with the email {email}.")
-            people.append(user)
-        return people
+    def find(self, name: str):  # pragma: no cover - each field says how
+        raise NotImplementedError
 
+    def missing(self, name: str) -> str:  # pragma: no cover
+        raise NotImplementedError
 
-class ConversationsField(forms.CharField):
-    """Channel names, comma-separated, resolved to conversations."""
-
-    def clean(self, value: str) -> list[Conversation]:
+    def clean(self, value: str) -> list:
         value = super().clean(value)
         found = []
         for name in _names(value or ""):
-            conversation = Conversation.objects.filter(name__iexact=name.lstrip("#")).first()
-            if conversation is None:
-                raise forms.ValidationError(f"No channel named {name}.")
-            found.append(conversation)
+            row = self.find(name)
+            if row is None:
+                raise forms.ValidationError(self.missing(name))
+            found.append(row)
         return found
+
+
+class PeopleField(NamesField):
+    """Emails, comma-separated, resolved to people."""
+
+    def find(self, name: str) -> User | None:
+        return User.objects.filter(email__iexact=name).first()
+
+    def missing(self, name: str) -> str:
+        return f"No person with the email {name}."
+
+
+class ConversationsField(NamesField):
+    """Channel names, comma-separated, resolved to conversations."""
+
+    def find(self, name: str) -> Conversation | None:
+        return Conversation.objects.filter(name__iexact=name.lstrip("#")).first()
+
+    def missing(self, name: str) -> str:
+        return f"No channel named {name}."
 
 
 def _start_of(day) -> datetime | None:
@@ -137,18 +150,14 @@ class OrganisationForm(forms.Form):
         return _names(self.cleaned_data["link_preview_domains"])
 
 
-class GroupsField(forms.CharField):
+class GroupsField(NamesField):
     """Group handles (@sales), comma-separated, resolved to groups."""
 
-    def clean(self, value: str) -> list[UserGroup]:
-        value = super().clean(value)
-        found = []
-        for handle in _names(value or ""):
-            group = UserGroup.objects.filter(handle__iexact=handle.lstrip("@")).first()
-            if group is None:
-                raise forms.ValidationError(f"No group @{handle.lstrip('@')}.")
-            found.append(group)
-        return found
+    def find(self, name: str) -> UserGroup | None:
+        return UserGroup.objects.filter(handle__iexact=name.lstrip("@")).first()
+
+    def missing(self, name: str) -> str:
+        return f"No group @{name.lstrip('@')}."
 
 
 class SupervisionPolicyForm(forms.Form):

@@ -423,8 +423,7 @@ def supervision(request: HttpRequest) -> HttpResponse:
 
 @console_view
 def supervision_policy(request: HttpRequest, policy_id: int) -> HttpResponse:
-    policy = next((p for p in selectors.supervision_policy_list(viewer=request.user) if p.pk == policy_id),
-                  None)
+    policy = selectors.supervision_policy_list(viewer=request.user).filter(pk=policy_id).first()
     if policy is None:
         raise Http404("No such supervision policy.")
     form = SupervisionPolicyForm(request.POST or None, initial=_policy_initial(policy))

@@ -221,6 +221,21 @@ def test_the_console_queue_decisions_and_csv_export(desk, compliance_officer):
     exports = AuditEvent.objects.filter(action="supervision.queue_exported", actor=compliance_officer)
     assert exports.count() == 1
 
+    # The policy's own page: its settings filled in, saved again with a change; an unknown
+    # group is named and changes nothing.
+    edit_url = f"/console/supervision/policies/{item.policy_id}/"
+    assert "Promises" in browser.get(edit_url).content.decode()
+    fields = {"name": "Promises", "words": WORDS, "patterns": PATTERNS, "people": "", "groups": "",
+              "sample_percent": "5", "reviewers": compliance_officer.email, "active": "on"}
+    refused = browser.post(edit_url, {**fields, "groups": "@nobody"})
+    assert "No group @nobody." in refused.content.decode()
+    item.policy.refresh_from_db()
+    assert item.policy.sample_percent == 0
+    assert browser.post(edit_url, fields).status_code == 302
+    item.policy.refresh_from_db()
+    assert item.policy.sample_percent == 5
+    assert browser.get("/console/supervision/policies/999999/").status_code == 404
+
     # Members do not get in.
     outsider = Client()
     outsider.force_login(ana)
