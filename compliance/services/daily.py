@@ -6,6 +6,7 @@ a day missed (a worker down, a failed delivery) is caught up on the next run."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -51,8 +52,6 @@ class FolderTarget:
             raise
 
     def deliver(self, name: str, archive: IO[bytes], sha256: str, manifest: bytes) -> str:
-        import io
-
         self.path.mkdir(parents=True, exist_ok=True)
         self._write(f"{name}.zip", archive)
         self._write(f"{name}.manifest.json", io.BytesIO(manifest))

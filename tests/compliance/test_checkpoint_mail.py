@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.usefixtures("postgres")  # cutting the tail takes PostgreSQL's superuser
 def test_the_officers_get_a_checkpoint_that_verifies_the_log_they_can_keep(
-        compliance_officer, owner, member, tmp_path):
+        compliance_officer, owner, member, tmp_path, mailbox):
     second = make_user("compliance", name="Second Officer")
     gone = make_user("compliance", name="Former Officer")
     accounts.user_deactivate(actor=owner, user=gone)
@@ -33,15 +33,21 @@ def test_the_officers_get_a_checkpoint_that_verifies_the_log_they_can_keep(
         audit_record(action="auth.sign_in", actor=member, data={"n": n})
 
     row = mail_audit_checkpoint.delay().get()
-    (sent,) = mail.outbox
-    assert sorted(sent.to) == sorted([compliance_officer.email, second.email])  # not the deactivated
+    (sent,) = mailbox.messages  # through a real SMTP server on loopback
+    assert sorted(a.strip() for a in sent["To"].split(",")) == sorted(
+        [compliance_officer.email, second.email])  # not the deactivated officer
     head = AuditEvent.objects.filter(action="auth.sign_in").order_by("-seq").first()
-    assert row >= head.seq and f"event {row}" in sent.subject
-    (name, body, kind), (key_name, pem, _) = sent.attachments
-    assert kind == "application/json" and key_name == "teamchat-audit-public-key.pem"
+    assert row >= head.seq and f"event {row}" in sent["Subject"]
+    parts = [p for p in sent.walk() if not p.is_multipart()]
+    text = parts[0].get_payload(decode=True).decode()
+    (checkpoint, key) = [p for p in parts if p.get_filename()]
+    name, key_name = checkpoint.get_filename(), key.get_filename()
+    body, pem = checkpoint.get_payload(decode=True).decode(), key.get_payload(decode=True).decode()
+    assert checkpoint.get_content_type() == "application/json"
+    assert key_name == "teamchat-audit-public-key.pem"
     saved = json.loads(body)
     assert saved["seq"] == row and saved["head_hash"] == AuditEvent.objects.get(seq=row).hash
-    assert "audit_verify --checkpoint" in sent.body and saved["key_fingerprint"] in sent.body
+    assert "audit_verify --checkpoint" in text and saved["key_fingerprint"] in text
 
     # What the officer kept verifies the log with the key that came with it ...
     (tmp_path / name).write_text(body)
